@@ -1,0 +1,79 @@
+"""The embedded Amazon Cognito Identity service (with the STS and IAM calls it needs).
+
+    from cogid.local import client
+    cognito = client("cognito-identity", home=tmp_path)
+    pool = cognito.create_identity_pool(IdentityPoolName="app", AllowUnauthenticatedIdentities=False,
+                                        DeveloperProviderName="login.example.app")
+
+Clients are real boto3 clients; their requests are served in this process from a SQLite store
+under `home`. Nothing here imports from the rest of cogid.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+SERVICES = ("cognito-identity", "sts", "iam")
+# A host that cannot resolve: should a request ever escape the hook, it fails, never reaching AWS.
+_NOWHERE = "https://{service}.{region}.cogid.invalid"
+
+
+def default_home() -> Path:
+    """Where the local service keeps its store: $COGID_HOME, else the user data directory."""
+    home = os.environ.get("COGID_HOME")
+    if home:
+        return Path(home)
+    import platformdirs
+
+    return platformdirs.user_data_path("cogid")
+
+
+def client(service_name: str, home: str | os.PathLike[str] | None = None, region: str = "us-east-1",
+           **client_kwargs: Any) -> Any:
+    """A boto3 client for `service_name` served in-process by the local service under `home`.
+
+    Without credentials the client sends unsigned requests, which the local service treats as
+    the account's own; pass `aws_access_key_id`, `aws_secret_access_key` (and
+    `aws_session_token`) to call as a key or as temporary credentials the service issued.
+    """
+    if service_name not in SERVICES:
+        raise ValueError(f"service_name must be one of {', '.join(SERVICES)}")
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    from cogid.local.hook import attach
+    from cogid.local.service import open_service
+
+    signed = "aws_access_key_id" in client_kwargs
+    config = Config(retries={"total_max_attempts": 1}, signature_version=None if signed else UNSIGNED)
+    if "config" in client_kwargs:
+        config = config.merge(client_kwargs.pop("config"))
+    session = boto3.session.Session(region_name=region)
+    made = session.client(
+        service_name, endpoint_url=_NOWHERE.format(service=service_name, region=region),
+        config=config, **client_kwargs,
+    )
+    return attach(made, open_service(Path(home) if home is not None else default_home()))
+
+
+def mint_social_token(provider: str, subject: str, audience: str, home: str | os.PathLike[str] | None = None,
+                      duration: int = 3600, claims: dict[str, Any] | None = None) -> str:
+    """A token from the local test identity provider, accepted by the local service (and by
+    nothing else) as a `provider` login of `subject` for the app id or client id `audience`."""
+    from cogid.local.service import open_service
+
+    service = open_service(Path(home) if home is not None else default_home())
+    return service.federation.mint(provider, subject, audience, duration, claims)
+
+
+def register_issuer(issuer: str, jwks: dict[str, Any], client_ids: list[str] | None = None,
+                    home: str | os.PathLike[str] | None = None) -> None:
+    """Trust OpenID Connect tokens of `issuer` signed by a key of `jwks`, without fetching it."""
+    from cogid.local.service import open_service
+
+    service = open_service(Path(home) if home is not None else default_home())
+    with service.store.write():
+        service.store.set_issuer(issuer.rstrip("/"), {"jwks": jwks, "client_ids": client_ids or []})

@@ -1,0 +1,365 @@
+"""IAM roles with their trust policies, and the STS calls that assume them.
+
+Just enough IAM for identity pools: roles, their trust policies (evaluated as AWS does for
+web-identity federation), developer access keys for `cogid serve`, and temporary credentials
+that are stored so requests signed with them are recognised until they expire.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+import jwt
+
+from cogid.local import errors
+from cogid.local.model import ACCOUNT, ISSUER, Caller
+from cogid.local.signing import KeyRing
+from cogid.local.store import Store
+
+STS_OPERATIONS = ("AssumeRoleWithWebIdentity", "GetCallerIdentity")
+IAM_OPERATIONS = (
+    "CreateRole", "GetRole", "ListRoles", "DeleteRole", "UpdateAssumeRolePolicy",
+    "CreateAccessKey", "ListAccessKeys", "DeleteAccessKey",
+)
+
+COGNITO_PRINCIPAL = "cognito-identity.amazonaws.com"
+WEB_IDENTITY_ACTION = "sts:AssumeRoleWithWebIdentity"
+CONDITION_KEYS = {f"{COGNITO_PRINCIPAL}:{name}" for name in ("aud", "amr", "sub")}
+NOT_AUTHORIZED = "Not authorized to perform sts:AssumeRoleWithWebIdentity"
+DEFAULT_SESSION = 3600
+DEVELOPER_USER = "cogid-developer"
+
+_ROLE_ARN = re.compile(r"arn:aws:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)")
+_BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_SECRET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _random(alphabet: str, length: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _timestamp(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, timezone.utc)
+
+
+# -- trust policies --------------------------------------------------------------------------
+
+_OPERATORS: dict[str, Callable[[str, str], bool]] = {
+    "StringEquals": lambda have, want: have == want,
+    "StringEqualsIgnoreCase": lambda have, want: have.lower() == want.lower(),
+    "StringLike": lambda have, want: _glob(want).fullmatch(have) is not None,
+}
+_NEGATED = {"StringNotEquals": "StringEquals", "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+            "StringNotLike": "StringLike"}
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return _as_list(document.get("Statement", []))
+
+
+def _trusts_cognito(statement: dict[str, Any]) -> bool:
+    principal = statement.get("Principal", {})
+    return isinstance(principal, dict) and COGNITO_PRINCIPAL in _as_list(principal.get("Federated", []))
+
+
+def parse_trust_policy(text: str) -> dict[str, Any]:
+    """Parse and check a trust policy; anything this service would not evaluate is refused."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        raise errors.MalformedPolicyDocument("Syntax errors in policy.") from None
+    if not isinstance(document, dict) or not isinstance(document.get("Statement"), (list, dict)):
+        raise errors.MalformedPolicyDocument("The policy must be a JSON object with a Statement.")
+    unknown = set(document) - {"Version", "Id", "Statement"}
+    if unknown:
+        raise errors.MalformedPolicyDocument(f"Unsupported policy element: {sorted(unknown)[0]}")
+    for statement in _statements(document):
+        if not isinstance(statement, dict):
+            raise errors.MalformedPolicyDocument("Each Statement must be a JSON object.")
+        unknown = set(statement) - {"Sid", "Effect", "Principal", "Action", "Condition"}
+        if unknown:
+            raise errors.MalformedPolicyDocument(f"Unsupported policy element in a trust policy: {sorted(unknown)[0]}")
+        if statement.get("Effect") not in ("Allow", "Deny"):
+            raise errors.MalformedPolicyDocument("Effect must be Allow or Deny.")
+        if "Principal" not in statement or "Action" not in statement:
+            raise errors.MalformedPolicyDocument("A trust policy statement needs a Principal and an Action.")
+        if not _trusts_cognito(statement):
+            continue
+        for operator, conditions in statement.get("Condition", {}).items():
+            base = operator.split(":", 1)[-1]
+            if operator.split(":", 1)[0] not in ("ForAnyValue", "ForAllValues", base) or (
+                base not in _OPERATORS and base not in _NEGATED
+            ):
+                raise errors.MalformedPolicyDocument(f"Unsupported condition operator: {operator}")
+            for key in conditions:
+                if key.lower() not in CONDITION_KEYS:
+                    raise errors.MalformedPolicyDocument(f"Unsupported condition key for {COGNITO_PRINCIPAL}: {key}")
+    return dict(document)
+
+
+def _condition_holds(operator: str, wanted: Any, have: list[str]) -> bool:
+    qualifier, _, base = operator.rpartition(":")
+    negate = base in _NEGATED
+    test = _OPERATORS[_NEGATED.get(base, base)]
+    wanted = [str(w) for w in _as_list(wanted)]
+
+    def matches(value: str) -> bool:
+        return any(test(value, w) for w in wanted)
+
+    if qualifier == "ForAllValues":
+        return all(matches(v) != negate for v in have)
+    # Plain and ForAnyValue operators: true when some value of the key matches; a missing key
+    # fails a positive operator and passes a negated one, as in IAM.
+    hit = any(matches(v) for v in have)
+    return not hit if negate else hit
+
+
+def trust_allows(document: dict[str, Any], claims: dict[str, Any]) -> bool:
+    """Does this trust policy let a holder of these Cognito token claims assume the role?"""
+    context = {
+        f"{COGNITO_PRINCIPAL}:aud": [str(claims.get("aud", ""))],
+        f"{COGNITO_PRINCIPAL}:sub": [str(claims.get("sub", ""))],
+        f"{COGNITO_PRINCIPAL}:amr": [str(v) for v in claims.get("amr", [])],
+    }
+    allowed = False
+    for statement in _statements(document):
+        actions = _as_list(statement.get("Action", []))
+        if not _trusts_cognito(statement) or not any(a in (WEB_IDENTITY_ACTION, "sts:*", "*") for a in actions):
+            continue
+        applies = all(
+            _condition_holds(operator, wanted, context.get(key.lower(), []))
+            for operator, conditions in statement.get("Condition", {}).items()
+            for key, wanted in conditions.items()
+        )
+        if applies and statement["Effect"] == "Deny":
+            return False  # an explicit Deny always wins
+        allowed = allowed or applies
+    return allowed
+
+
+# -- the service -----------------------------------------------------------------------------
+
+
+class IAM:
+    """IAM roles and access keys, and who signed a request."""
+
+    def __init__(self, store: Store, clock: Callable[[], float]):
+        self.store = store
+        self.clock = clock
+
+    def _role(self, name: str) -> dict[str, Any]:
+        role = self.store.role(name)
+        if role is None:
+            raise errors.NoSuchEntity(f"The role with name {name} cannot be found.")
+        return role
+
+    @staticmethod
+    def _wire_role(role: dict[str, Any]) -> dict[str, Any]:
+        # IAM returns policy documents URL-encoded; botocore decodes them for the caller.
+        wire = {**role, "CreateDate": _timestamp(role["CreateDate"]),
+                "AssumeRolePolicyDocument": quote(role["AssumeRolePolicyDocument"], safe="")}
+        return wire
+
+    def create_role(self, caller: Caller, role_name: str, assume_role_policy_document: str,
+                    path: str | None = None, description: str | None = None,
+                    max_session_duration: int | None = None, tags: list[dict[str, str]] | None = None,
+                    **_ignored: Any) -> dict[str, Any]:
+        parse_trust_policy(assume_role_policy_document)
+        path = path or "/"
+        role = {
+            "Path": path, "RoleName": role_name, "RoleId": "AROA" + _random(_BASE32, 17),
+            "Arn": f"arn:aws:iam::{ACCOUNT}:role{path}{role_name}", "CreateDate": self.clock(),
+            "AssumeRolePolicyDocument": assume_role_policy_document,
+            "MaxSessionDuration": max_session_duration or DEFAULT_SESSION,
+        }
+        if description is not None:
+            role["Description"] = description
+        if tags:
+            role["Tags"] = tags
+        with self.store.write():
+            if self.store.role(role_name) is not None:
+                raise errors.EntityAlreadyExists(f"Role with name {role_name} already exists.")
+            self.store.insert_role(role_name, role)
+        return {"Role": self._wire_role(role)}
+
+    def get_role(self, caller: Caller, role_name: str) -> dict[str, Any]:
+        with self.store.read():
+            return {"Role": self._wire_role(self._role(role_name))}
+
+    def list_roles(self, caller: Caller, path_prefix: str | None = None, marker: str | None = None,
+                   max_items: int | None = None) -> dict[str, Any]:
+        limit = max_items or 100
+        try:
+            after = int(marker) if marker else 0
+        except ValueError:
+            raise errors.ValidationError("Invalid Marker") from None
+        with self.store.read():
+            rows = self.store.list_roles(after, limit + 1)
+        roles = [json.loads(row["doc"]) for row in rows]
+        roles = [r for r in roles if r["Path"].startswith(path_prefix or "/")]
+        result: dict[str, Any] = {"Roles": [self._wire_role(r) for r in roles[:limit]], "IsTruncated": len(rows) > limit}
+        if len(rows) > limit:
+            result["Marker"] = str(rows[limit - 1]["seq"])
+        return result
+
+    def delete_role(self, caller: Caller, role_name: str) -> dict[str, Any]:
+        with self.store.write():
+            if not self.store.delete_role(role_name):
+                raise errors.NoSuchEntity(f"The role with name {role_name} cannot be found.")
+        return {}
+
+    def update_assume_role_policy(self, caller: Caller, role_name: str, policy_document: str) -> dict[str, Any]:
+        parse_trust_policy(policy_document)
+        with self.store.write():
+            role = self._role(role_name)
+            self.store.update_role(role["RoleName"], {**role, "AssumeRolePolicyDocument": policy_document})
+        return {}
+
+    def role_by_arn(self, arn: str) -> dict[str, Any] | None:
+        match = _ROLE_ARN.fullmatch(arn)
+        if match is None or match.group(1) != ACCOUNT:
+            return None
+        role = self.store.role(match.group(2))
+        return role if role is not None and role["Arn"] == arn else None
+
+    # -- developer access keys (what `cogid serve` accepts for SigV4) --------------------------
+
+    def create_access_key(self, caller: Caller, user_name: str | None = None) -> dict[str, Any]:
+        key = {
+            "UserName": user_name or DEVELOPER_USER, "AccessKeyId": "AKIA" + _random(_BASE32, 16),
+            "Status": "Active", "SecretAccessKey": _random(_SECRET, 40), "CreateDate": self.clock(),
+        }
+        with self.store.write():
+            self.store.insert_access_key(key["AccessKeyId"], key)
+        return {"AccessKey": {**key, "CreateDate": _timestamp(key["CreateDate"])}}
+
+    def list_access_keys(self, caller: Caller, user_name: str | None = None, **_paging: Any) -> dict[str, Any]:
+        with self.store.read():
+            keys = self.store.access_keys()
+        metadata = [
+            {"UserName": k["UserName"], "AccessKeyId": k["AccessKeyId"], "Status": k["Status"],
+             "CreateDate": _timestamp(k["CreateDate"])}
+            for k in keys if user_name is None or k["UserName"] == user_name
+        ]
+        return {"AccessKeyMetadata": metadata, "IsTruncated": False}
+
+    def delete_access_key(self, caller: Caller, access_key_id: str, user_name: str | None = None) -> dict[str, Any]:
+        with self.store.write():
+            if not self.store.delete_access_key(access_key_id):
+                raise errors.NoSuchEntity(f"The Access Key with id {access_key_id} cannot be found.")
+        return {}
+
+    # -- who is calling ------------------------------------------------------------------------
+
+    def credentials(self, access_key: str, session_token: str | None) -> dict[str, Any]:
+        """The principal behind an access key, with its secret (for SigV4 checks).
+
+        Raises UnrecognizedClient for an unknown key or a session token that does not match,
+        ExpiredToken for a temporary key past its expiry.
+        """
+        with self.store.read():
+            session = self.store.session(access_key)
+            key = None if session else self.store.access_key(access_key)
+        if session is not None:
+            if session_token != session["SessionToken"]:
+                raise errors.AuthFailure("The security token included in the request is invalid.", "unrecognized")
+            if session["Expiration"] <= self.clock():
+                raise errors.AuthFailure("The security token included in the request is expired", "expired")
+            return {"Secret": session["SecretAccessKey"], "Arn": session["Arn"], "UserId": session["UserId"]}
+        if key is not None:
+            return {"Secret": key["SecretAccessKey"], "UserId": key["AccessKeyId"],
+                    "Arn": f"arn:aws:iam::{ACCOUNT}:user/{key['UserName']}"}
+        raise errors.AuthFailure("The security token included in the request is invalid.", "unrecognized")
+
+
+class STS:
+    """AssumeRoleWithWebIdentity for Cognito tokens, and GetCallerIdentity."""
+
+    def __init__(self, store: Store, iam: IAM, keys: KeyRing, clock: Callable[[], float]):
+        self.store = store
+        self.iam = iam
+        self.keys = keys
+        self.clock = clock
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """Verify a Cognito token as STS does: signature and `kid`, issuer, expiry."""
+        try:
+            claims = self.keys.decode(
+                token, issuer=ISSUER,
+                options={"verify_aud": False, "verify_exp": False, "require": ["exp", "iat", "sub", "aud"]},
+            )
+        except jwt.InvalidTokenError as error:
+            raise errors.InvalidIdentityToken(f"Couldn't verify the web identity token: {error}") from None
+        now = self.clock()
+        if claims["exp"] <= now:
+            raise errors.ExpiredToken(
+                f"Token expired: current date/time {int(now)} must be before the expiration"
+                f" date/time{claims['exp']}"
+            )
+        return claims
+
+    def assume(self, role_arn: str, session_name: str, claims: dict[str, Any], duration: int,
+               guest: bool = False) -> dict[str, Any]:
+        """Trust check and a new stored session; returns the STS result members."""
+        with self.store.write():
+            role = self.iam.role_by_arn(role_arn)
+            if role is None or not trust_allows(json.loads(role["AssumeRolePolicyDocument"]), claims):
+                raise errors.AccessDenied(NOT_AUTHORIZED)
+            if duration > role["MaxSessionDuration"]:
+                raise errors.ValidationError(
+                    "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+                )
+            expires = int(self.clock()) + duration
+            user_id = f"{role['RoleId']}:{session_name}"
+            arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role['RoleName']}/{session_name}"
+            session = {
+                "AccessKeyId": "ASIA" + _random(_BASE32, 16), "SecretAccessKey": _random(_SECRET, 40),
+                "SessionToken": base64.b64encode(secrets.token_bytes(192)).decode(),
+                "Expiration": expires, "Arn": arn, "UserId": user_id, "RoleArn": role_arn,
+                "IdentityId": claims["sub"], "Guest": guest,
+            }
+            self.store.purge_sessions(self.clock() - 86400)
+            self.store.insert_session(session["AccessKeyId"], session, expires)
+        return {
+            "Credentials": {
+                "AccessKeyId": session["AccessKeyId"], "SecretAccessKey": session["SecretAccessKey"],
+                "SessionToken": session["SessionToken"], "Expiration": _timestamp(expires),
+            },
+            "SubjectFromWebIdentityToken": claims["sub"],
+            "AssumedRoleUser": {"AssumedRoleId": user_id, "Arn": arn},
+            "Provider": COGNITO_PRINCIPAL,
+            "Audience": claims["aud"],
+        }
+
+    def assume_role_with_web_identity(
+        self, caller: Caller, role_arn: str, role_session_name: str, web_identity_token: str,
+        provider_id: str | None = None, policy_arns: list[dict[str, str]] | None = None,
+        policy: str | None = None, duration_seconds: int | None = None, **_ignored: Any,
+    ) -> dict[str, Any]:
+        if provider_id is not None:
+            raise errors.ValidationError("ProviderId must be absent for OpenID Connect tokens.")
+        claims = self.verify(web_identity_token)
+        result = self.assume(role_arn, role_session_name, claims, duration_seconds or DEFAULT_SESSION)
+        if policy or policy_arns:  # spec Q28: only when session policies were passed
+            result["PackedPolicySize"] = min(100, (len(policy or "") + 200 * len(policy_arns or [])) * 100 // 2048)
+        return result
+
+    def get_caller_identity(self, caller: Caller) -> dict[str, Any]:
+        if caller.principal is None:  # an unsigned in-process call: the account itself
+            return {"UserId": ACCOUNT, "Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:root"}
+        return {"UserId": caller.principal["UserId"], "Account": ACCOUNT, "Arn": caller.principal["Arn"]}

@@ -1,0 +1,819 @@
+"""Amazon Cognito Identity: one method per operation, with AWS's semantics.
+
+Methods take the request members as snake_case keywords (already checked against botocore's
+shapes by validate.py) and return the response members as AWS names. They know nothing of JSON,
+XML or HTTP. Section and case numbers (E4, D9, Q3 ...) refer to spec/cognito-identity.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from cogid.local import errors
+from cogid.local.federation import COGNITO_KEY, PUBLIC_PROVIDERS, Federation, Login
+from cogid.local.signing import KeyRing
+from cogid.local.store import Store
+
+ACCOUNT = "000000000000"
+# Spec Q13: the real issuer string by default, so trust policies and STS `Provider` look real.
+ISSUER = "https://cognito-identity.amazonaws.com"
+POOL_ARN_CLAIM = "https://cognito-identity.amazonaws.com/identity-pool-arn"
+TAGS_CLAIM = "https://aws.amazon.com/tags"
+
+MAX_POOLS = 1000
+MAX_LOGINS = 20
+MAX_TAGS = 50
+MAX_RULES = 25  # spec Q5: the guide's 25, not the model's 400
+DEFAULT_TOKEN_DURATION = 900
+OPEN_ID_TOKEN_DURATION = 600
+ENHANCED_SESSION = 3600
+
+LOGINS_DONT_MATCH = (
+    "Logins don't match. Please include at least one valid login for this identity or identity pool."
+)
+UNAUTH_NOT_SUPPORTED = "Unauthenticated access is not supported for this identity pool."
+INVALID_POOL_CONFIGURATION = "Invalid identity pool configuration. Check assigned IAM roles for this pool."
+UNSUPPORTED_DEVELOPER_PROVIDER = "This identity pool does not support the specified developer provider"
+
+# The IdentityPool shape's members, in AWS's order, and the keywords the operations take.
+POOL_MEMBERS = {
+    "IdentityPoolName": "identity_pool_name",
+    "AllowUnauthenticatedIdentities": "allow_unauthenticated_identities",
+    "AllowClassicFlow": "allow_classic_flow",
+    "SupportedLoginProviders": "supported_login_providers",
+    "DeveloperProviderName": "developer_provider_name",
+    "OpenIdConnectProviderARNs": "open_id_connect_provider_arns",
+    "CognitoIdentityProviders": "cognito_identity_providers",
+    "SamlProviderARNs": "saml_provider_arns",
+    "IdentityPoolTags": "identity_pool_tags",
+}
+
+_USER_POOL_PROVIDER = re.compile(r"cognito-idp\.([a-z0-9-]+)\.amazonaws\.com/[\w-]+_[0-9a-zA-Z]+")
+_OIDC_ARN = re.compile(r"arn:aws[\w-]*:iam::\d{12}:oidc-provider/(.+)")
+_SAML_ARN = re.compile(r"arn:aws[\w-]*:iam::\d{12}:saml-provider/[\w+=,.@-]+")
+_ROLE_ARN = re.compile(r"arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request and where: the region of the endpoint (or of the id, if unsigned)."""
+
+    region: str
+    principal: dict[str, Any] | None = None  # None: an unsigned in-process call, the account
+
+
+@dataclass
+class Pool:
+    id: str
+    region: str
+    doc: dict[str, Any]
+    roles: dict[str, str] = field(default_factory=dict)
+    role_mappings: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Pool:
+        return cls(
+            row["id"], row["region"], json.loads(row["doc"]),
+            json.loads(row["roles"]), json.loads(row["role_mappings"]),
+        )
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:cognito-identity:{self.region}:{ACCOUNT}:identitypool/{self.id}"
+
+    @property
+    def developer_provider(self) -> str | None:
+        return self.doc.get("DeveloperProviderName")
+
+    @property
+    def allows_guests(self) -> bool:
+        return bool(self.doc.get("AllowUnauthenticatedIdentities"))
+
+
+@dataclass
+class Identity:
+    id: str
+    pool_id: str
+    state: str  # guest | authenticated | disabled
+    created: float
+    modified: float
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Identity:
+        return cls(row["id"], row["pool_id"], row["state"], row["created"], row["modified"])
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What a token call settled on, signed after its transaction commits."""
+
+    identity_id: str
+    claims: dict[str, Any]
+
+
+def _mapped_role(mapping: dict[str, Any], claims: dict[str, Any], custom_role_arn: str | None) -> str | None:
+    """The role a Token or Rules mapping picks for these IdP claims; None when ambiguous."""
+    if mapping["Type"] == "Token":
+        roles = _claim_values(claims.get("cognito:roles"))
+        if custom_role_arn is not None:
+            return custom_role_arn if custom_role_arn in roles else None
+        preferred = claims.get("cognito:preferred_role")
+        if preferred:
+            return str(preferred)
+        return roles[0] if len(roles) == 1 else None
+    matches = []
+    for rule in mapping["RulesConfiguration"]["Rules"]:
+        if rule["Claim"] not in claims:
+            continue  # an absent claim matches no rule, NotEqual included
+        values = _claim_values(claims[rule["Claim"]])
+        wanted, match_type = rule["Value"], rule["MatchType"]
+        # Spec Q20: case-sensitive; a multi-valued claim matches if any element does.
+        if match_type == "NotEqual":
+            hit = wanted not in values
+        else:
+            test = {"Equals": str.__eq__, "Contains": str.__contains__, "StartsWith": str.startswith}[match_type]
+            hit = any(test(value, wanted) for value in values)
+        if hit:
+            matches.append(rule["RoleARN"])
+    if custom_role_arn is not None:  # CustomRoleArn picks among the matching rules
+        return custom_role_arn if custom_role_arn in matches else None
+    return matches[0] if matches else None
+
+
+def _claim_values(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def _timestamp(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, timezone.utc)
+
+
+def _page_token(seq: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": seq}).encode()).decode()
+
+
+def _page_start(token: str | None) -> int:
+    if token is None:
+        return 0
+    try:
+        after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise errors.InvalidParameter("Invalid pagination token") from None
+    if not isinstance(after, int):
+        raise errors.InvalidParameter("Invalid pagination token")
+    return after
+
+
+class CognitoIdentity:
+    """The identity-pool service over one store."""
+
+    def __init__(
+        self,
+        store: Store,
+        keys: KeyRing,
+        federation: Federation,
+        sts: Any,
+        clock: Callable[[], float],
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ):
+        self.store = store
+        self.keys = keys
+        self.federation = federation
+        self.sts = sts  # iam.STS: the enhanced flow assumes roles through it
+        self.clock = clock
+        self.new_id = new_id
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def _pool(self, caller: Caller, pool_id: str) -> Pool:
+        row = self.store.pool(pool_id)
+        # A pool id sent to another region's endpoint is not found there (spec §2).
+        if row is None or row["region"] != caller.region:
+            raise errors.ResourceNotFound(f"IdentityPool '{pool_id}' not found.")
+        return Pool.from_row(row)
+
+    def _identity(self, identity_id: str) -> Identity:
+        row = self.store.identity(identity_id)
+        if row is None:
+            raise errors.ResourceNotFound(f"Identity '{identity_id}' not found.")
+        return Identity.from_row(row)
+
+    def _identity_in(self, caller: Caller, identity_id: str) -> tuple[Pool, Identity]:
+        identity = self._identity(identity_id)
+        return self._pool(caller, identity.pool_id), identity
+
+    def _arn_pool(self, caller: Caller, arn: str) -> Pool:
+        prefix = f"arn:aws:cognito-identity:{caller.region}:{ACCOUNT}:identitypool/"
+        if not arn.startswith(prefix):
+            raise errors.ResourceNotFound(f"Resource '{arn}' not found.")
+        return self._pool(caller, arn[len(prefix):])
+
+    # -- pool administration ---------------------------------------------------------------
+
+    def _check_pool_doc(self, doc: dict[str, Any]) -> None:
+        for key in doc.get("SupportedLoginProviders", {}):
+            if key not in PUBLIC_PROVIDERS:
+                raise errors.InvalidParameter(
+                    f"SupportedLoginProviders: '{key}' is not a supported public login provider"
+                    f" (one of {', '.join(sorted(PUBLIC_PROVIDERS))})"
+                )
+        for provider in doc.get("CognitoIdentityProviders", []):
+            if not provider.get("ProviderName") or not _USER_POOL_PROVIDER.fullmatch(provider["ProviderName"]):
+                raise errors.InvalidParameter("Invalid Cognito Identity Provider")
+        for arn in doc.get("OpenIdConnectProviderARNs", []):
+            if not _OIDC_ARN.fullmatch(arn):
+                raise errors.InvalidParameter(f"OpenIdConnectProviderARNs: '{arn}' is not an IAM OIDC provider ARN")
+        for arn in doc.get("SamlProviderARNs", []):
+            if not _SAML_ARN.fullmatch(arn):
+                raise errors.InvalidParameter(f"SamlProviderARNs: '{arn}' is not an IAM SAML provider ARN")
+        if len(doc.get("IdentityPoolTags", {})) > MAX_TAGS:
+            raise errors.InvalidParameter(f"IdentityPoolTags: at most {MAX_TAGS} tags per identity pool")
+
+    @staticmethod
+    def _pool_doc(pool_id: str, members: dict[str, Any]) -> dict[str, Any]:
+        doc: dict[str, Any] = {"IdentityPoolId": pool_id}
+        for name, keyword in POOL_MEMBERS.items():
+            if members.get(keyword) is not None:
+                doc[name] = members[keyword]
+        doc.setdefault("IdentityPoolTags", {})  # present even when empty, as AWS answers
+        return doc
+
+    def _conflicting_developer_provider(self, name: str | None) -> errors.ServiceError:
+        return errors.ResourceConflict(
+            f"Developer provider name '{name}' is already used by another identity pool"
+        )
+
+    def create_identity_pool(self, caller: Caller, **members: Any) -> dict[str, Any]:
+        pool_id = f"{caller.region}:{self.new_id()}"
+        doc = self._pool_doc(pool_id, members)
+        self._check_pool_doc(doc)
+        try:
+            with self.store.write():
+                if self.store.count_pools(caller.region) >= MAX_POOLS:
+                    raise errors.LimitExceeded(f"At most {MAX_POOLS} identity pools per region")
+                self.store.insert_pool(pool_id, caller.region, doc, self.clock())
+        except sqlite3.IntegrityError:
+            raise self._conflicting_developer_provider(doc.get("DeveloperProviderName")) from None
+        return doc
+
+    def describe_identity_pool(self, caller: Caller, identity_pool_id: str) -> dict[str, Any]:
+        with self.store.read():
+            return self._pool(caller, identity_pool_id).doc
+
+    def update_identity_pool(self, caller: Caller, identity_pool_id: str, **members: Any) -> dict[str, Any]:
+        doc = self._pool_doc(identity_pool_id, members)
+        self._check_pool_doc(doc)
+        try:
+            with self.store.write():
+                old = self._pool(caller, identity_pool_id).doc
+                # Full replacement, except: the developer provider is set once and kept when
+                # omitted; tags are kept when omitted (spec §6.3, Q26, Q30).
+                current = old.get("DeveloperProviderName")
+                wanted = doc.get("DeveloperProviderName")
+                if current and wanted and wanted != current:
+                    raise errors.InvalidParameter(
+                        f"DeveloperProviderName cannot be changed once set (it is '{current}')"
+                    )
+                if current:
+                    doc["DeveloperProviderName"] = current
+                if members.get("identity_pool_tags") is None:
+                    doc["IdentityPoolTags"] = old.get("IdentityPoolTags", {})
+                self.store.update_pool(identity_pool_id, doc)
+        except sqlite3.IntegrityError:
+            raise self._conflicting_developer_provider(doc.get("DeveloperProviderName")) from None
+        return doc
+
+    def delete_identity_pool(self, caller: Caller, identity_pool_id: str) -> dict[str, Any]:
+        with self.store.write():
+            self._pool(caller, identity_pool_id)
+            self.store.delete_pool(identity_pool_id)
+        return {}
+
+    def list_identity_pools(self, caller: Caller, max_results: int, next_token: str | None = None) -> dict[str, Any]:
+        after = _page_start(next_token)
+        with self.store.read():
+            rows = self.store.list_pools(caller.region, after, max_results + 1)
+        result: dict[str, Any] = {
+            "IdentityPools": [
+                {"IdentityPoolId": row["id"], "IdentityPoolName": json.loads(row["doc"])["IdentityPoolName"]}
+                for row in rows[:max_results]
+            ]
+        }
+        if len(rows) > max_results:
+            result["NextToken"] = _page_token(rows[max_results - 1]["seq"])
+        return result
+
+    # -- roles and role mappings -----------------------------------------------------------
+
+    def _configured_providers(self, pool: Pool) -> set[str]:
+        doc = pool.doc
+        keys = set(doc.get("SupportedLoginProviders", {}))
+        for provider in doc.get("CognitoIdentityProviders", []):
+            keys.add(f"{provider['ProviderName']}:{provider['ClientId']}")
+        for arn in doc.get("OpenIdConnectProviderARNs", []):
+            keys.add(arn)  # spec Q22: the ARN or the issuer host both name an OIDC provider
+            keys.add(_OIDC_ARN.fullmatch(arn).group(1))  # type: ignore[union-attr]
+        keys.update(doc.get("SamlProviderARNs", []))
+        return keys
+
+    def set_identity_pool_roles(
+        self, caller: Caller, identity_pool_id: str, roles: dict[str, str],
+        role_mappings: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        role_mappings = role_mappings or {}
+        for kind, arn in roles.items():
+            if not _ROLE_ARN.fullmatch(arn):
+                raise errors.InvalidParameter(f"Roles.{kind}: '{arn}' is not an IAM role ARN")
+        with self.store.write():
+            pool = self._pool(caller, identity_pool_id)
+            configured = self._configured_providers(pool)
+            for key, mapping in role_mappings.items():
+                if key not in configured:
+                    raise errors.InvalidParameter(
+                        f"{key} is not a valid RoleMapping ProviderName or is not a configured provider."
+                    )
+                self._check_role_mapping(key, mapping)
+            self.store.set_roles(identity_pool_id, roles, role_mappings)
+        return {}
+
+    @staticmethod
+    def _check_role_mapping(key: str, mapping: dict[str, Any]) -> None:
+        if "AmbiguousRoleResolution" not in mapping:
+            raise errors.InvalidParameter(f"RoleMappings.{key}: AmbiguousRoleResolution is required")
+        if mapping["Type"] == "Rules":
+            rules = mapping.get("RulesConfiguration", {}).get("Rules", [])
+            if not rules:
+                raise errors.InvalidParameter(f"RoleMappings.{key}: Type Rules needs RulesConfiguration with 1 or more rules")
+            if len(rules) > MAX_RULES:
+                raise errors.InvalidParameter(f"RoleMappings.{key}: at most {MAX_RULES} rules per provider")
+            for rule in rules:
+                if not _ROLE_ARN.fullmatch(rule["RoleARN"]):
+                    raise errors.InvalidParameter(f"RoleMappings.{key}: '{rule['RoleARN']}' is not an IAM role ARN")
+
+    def get_identity_pool_roles(self, caller: Caller, identity_pool_id: str) -> dict[str, Any]:
+        with self.store.read():
+            pool = self._pool(caller, identity_pool_id)
+        result: dict[str, Any] = {"IdentityPoolId": pool.id, "Roles": pool.roles}
+        if pool.role_mappings:
+            result["RoleMappings"] = pool.role_mappings
+        return result
+
+    def set_principal_tag_attribute_map(
+        self, caller: Caller, identity_pool_id: str, identity_provider_name: str,
+        use_defaults: bool | None = None, principal_tags: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "IdentityPoolId": identity_pool_id,
+            "IdentityProviderName": identity_provider_name,
+            "UseDefaults": bool(use_defaults),
+            "PrincipalTags": principal_tags or {},
+        }
+        with self.store.write():
+            self._pool(caller, identity_pool_id)
+            self.store.set_principal_tag_map(identity_pool_id, identity_provider_name, doc)
+        return doc
+
+    def get_principal_tag_attribute_map(
+        self, caller: Caller, identity_pool_id: str, identity_provider_name: str
+    ) -> dict[str, Any]:
+        with self.store.read():
+            self._pool(caller, identity_pool_id)
+            doc = self.store.principal_tag_map(identity_pool_id, identity_provider_name)
+        # Spec Q17: a provider never configured answers UseDefaults=false and no tags.
+        return doc or {
+            "IdentityPoolId": identity_pool_id,
+            "IdentityProviderName": identity_provider_name,
+            "UseDefaults": False,
+        }
+
+    # -- tags ------------------------------------------------------------------------------
+
+    def _retag(self, caller: Caller, arn: str, change: Callable[[dict[str, str]], None]) -> dict[str, Any]:
+        with self.store.write():
+            pool = self._arn_pool(caller, arn)
+            tags = dict(pool.doc.get("IdentityPoolTags", {}))
+            change(tags)
+            if len(tags) > MAX_TAGS:
+                raise errors.InvalidParameter(f"Tags: at most {MAX_TAGS} tags per identity pool")
+            self.store.update_pool(pool.id, {**pool.doc, "IdentityPoolTags": tags})
+        return {}
+
+    def tag_resource(self, caller: Caller, resource_arn: str, tags: dict[str, str]) -> dict[str, Any]:
+        return self._retag(caller, resource_arn, lambda current: current.update(tags))
+
+    def untag_resource(self, caller: Caller, resource_arn: str, tag_keys: list[str]) -> dict[str, Any]:
+        def remove(current: dict[str, str]) -> None:
+            for key in tag_keys:
+                current.pop(key, None)
+
+        return self._retag(caller, resource_arn, remove)
+
+    def list_tags_for_resource(self, caller: Caller, resource_arn: str) -> dict[str, Any]:
+        with self.store.read():
+            pool = self._arn_pool(caller, resource_arn)
+        return {"Tags": pool.doc.get("IdentityPoolTags", {})}
+
+    # -- linking (spec §12) ----------------------------------------------------------------
+
+    def _new_identity(self, pool: Pool, state: str) -> Identity:
+        now = self.clock()
+        identity = Identity(f"{pool.region}:{self.new_id()}", pool.id, state, now, now)
+        self.store.insert_identity(identity.id, pool.id, state, now)
+        return identity
+
+    def _owners(self, pool: Pool, logins: Iterable[Login]) -> dict[Login, str]:
+        owners = {}
+        for login in logins:
+            owner = self.store.login_owner(pool.id, login.provider, login.subject)
+            if owner is not None:
+                owners[login] = owner
+        return owners
+
+    def _check_capacity(self, identity_id: str, incoming: list[tuple[str, str, bool]], limit: type[errors.ServiceError]) -> None:
+        """N2 and N4: one subject per external provider, at most 20 logins, after adding `incoming`."""
+        held = [(row["provider"], row["subject"], bool(row["developer"])) for row in self.store.logins(identity_id)]
+        subjects: dict[str, str] = {}
+        for provider, subject, developer in held + incoming:
+            if developer:
+                continue
+            if subjects.setdefault(provider, subject) != subject:
+                raise errors.ResourceConflict(
+                    f"Identity '{identity_id}' is already linked to another {provider} user"
+                )
+        if len(set(held + incoming)) > MAX_LOGINS:
+            raise limit(f"An identity can have at most {MAX_LOGINS} linked logins")
+
+    def _link(self, pool: Pool, identity: Identity, logins: Iterable[Login], limit: type[errors.ServiceError]) -> None:
+        unowned = [login for login in logins if login not in self._owners(pool, [login])]
+        if not unowned:
+            return
+        self._check_capacity(identity.id, [(l.provider, l.subject, l.developer) for l in unowned], limit)
+        for login in unowned:
+            self.store.add_login(pool.id, login.provider, login.subject, identity.id, login.developer)
+        identity.state = "authenticated"
+        self.store.set_identity_state(identity.id, identity.state, self.clock())
+
+    def _merge(self, source_id: str, target: Identity, limit: type[errors.ServiceError]) -> None:
+        """Move every login of `source_id` to `target` and disable the source."""
+        if source_id == target.id:
+            return
+        moving = [(row["provider"], row["subject"], bool(row["developer"])) for row in self.store.logins(source_id)]
+        self._check_capacity(target.id, moving, limit)
+        self.store.move_logins(source_id, target.id)
+        now = self.clock()
+        self.store.set_identity_state(source_id, "disabled", now)
+        target.state = "authenticated"
+        self.store.set_identity_state(target.id, target.state, now)
+
+    def _converge(self, pool: Pool, logins: list[Login], limit: type[errors.ServiceError], preferred: str | None = None) -> Identity:
+        """The identity that owns these logins, merging several owners into the oldest (Q3)
+        or into `preferred`, creating one if none owns any; then link the rest to it."""
+        owner_ids = set(self._owners(pool, logins).values())
+        if not owner_ids:
+            target = self._new_identity(pool, "authenticated")
+        else:
+            owners = sorted((self._identity(i) for i in owner_ids), key=lambda i: (i.id != preferred, i.created, i.id))
+            target = owners[0]
+            for other in owners[1:]:
+                self._merge(other.id, target, limit)
+        self._link(pool, target, logins, limit)
+        return target
+
+    def _amr(self, logins: list[Login]) -> list[str]:
+        amr = ["authenticated"]
+        for login in sorted(logins, key=lambda l: not l.developer):  # spec Q11: developer first
+            amr += [login.provider, login.detail]
+        return amr
+
+    def _claims(self, pool: Pool, identity_id: str, amr: list[str], duration: int, principal_tags: dict[str, str] | None = None) -> dict[str, Any]:
+        now = int(self.clock())
+        claims: dict[str, Any] = {
+            "sub": identity_id, "aud": pool.id, "amr": amr, "iss": ISSUER,
+            POOL_ARN_CLAIM: pool.arn, "iat": now, "exp": now + duration,
+        }
+        if principal_tags:
+            claims[TAGS_CLAIM] = {"principal_tags": {k: [v] for k, v in principal_tags.items()}}
+        return claims
+
+    def _issue(self, issued: Issued) -> dict[str, Any]:
+        # Signing (~1 ms) happens after the transaction commits, so writers never wait on it.
+        return {"IdentityId": issued.identity_id, "Token": self.keys.sign(issued.claims)}
+
+    # -- the developer call (spec §7.4, §12.3) ---------------------------------------------
+
+    def get_open_id_token_for_developer_identity(
+        self, caller: Caller, identity_pool_id: str, logins: dict[str, str],
+        identity_id: str | None = None, principal_tags: dict[str, str] | None = None,
+        token_duration: int | None = None,
+    ) -> dict[str, Any]:
+        duration = DEFAULT_TOKEN_DURATION if token_duration is None else token_duration
+        with self.store.write():
+            pool = self._pool(caller, identity_pool_id)
+            developer = pool.developer_provider
+            if developer is None or developer not in logins:  # D1
+                raise errors.NotAuthorized(UNSUPPORTED_DEVELOPER_PROVIDER)
+            user = Login(developer, logins[developer], developer=True,
+                         detail=f"{developer}:{pool.id}:{logins[developer]}")
+            external = [self.federation.verify(pool, key, token, now=self.clock())
+                        for key, token in logins.items() if key != developer]
+            presented = [user, *external]
+            if identity_id is None:
+                # D2-D5: the developer user's owner wins; otherwise the owner of an external login.
+                target = self._converge(pool, presented, errors.InvalidParameter,
+                                        preferred=self._owners(pool, [user]).get(user))
+            else:
+                target = self._developer_onto(pool, identity_id, user, presented)
+            issued = Issued(target.id, self._claims(pool, target.id, self._amr(presented), duration, principal_tags))
+        return self._issue(issued)
+
+    def _developer_onto(self, pool: Pool, identity_id: str, user: Login, presented: list[Login]) -> Identity:
+        identity = self._identity(identity_id)
+        if identity.pool_id != pool.id:  # D11
+            raise errors.ResourceNotFound(f"Identity '{identity_id}' not found.")
+        if identity.state == "disabled":  # D10
+            raise errors.NotAuthorized(f"Access to Identity '{identity_id}' is forbidden.")
+        owners = self._owners(pool, presented)
+        if owners.get(user, identity.id) != identity.id:  # D9, spec Q2
+            raise errors.DeveloperUserAlreadyRegistered(
+                f"Developer user '{user.subject}' is already registered with identity '{owners[user]}'."
+            )
+        if identity.state == "authenticated" and identity.id not in owners.values():  # D8
+            raise errors.NotAuthorized(LOGINS_DONT_MATCH)
+        for other in set(owners.values()) - {identity.id}:
+            self._merge(other, identity, errors.InvalidParameter)
+        self._link(pool, identity, presented, errors.InvalidParameter)  # D6, D7
+        return identity
+
+    # -- external-login calls (spec §7.1-7.3, §12.2) ---------------------------------------
+
+    def _external_logins(self, pool: Pool, logins: dict[str, str]) -> list[Login]:
+        """Validate every presented login (E2): all must pass or the call fails."""
+        verified = []
+        for key, token in logins.items():
+            if key == COGNITO_KEY:
+                raise errors.NotAuthorized("Invalid login token. Can't pass in a Cognito token.")
+            if key == pool.developer_provider:
+                raise errors.NotAuthorized(
+                    "Invalid login token. Developer provider logins are accepted only by"
+                    " GetOpenIdTokenForDeveloperIdentity."
+                )
+            verified.append(self.federation.verify(pool, key, token, now=self.clock()))
+        return verified
+
+    def get_id(self, caller: Caller, identity_pool_id: str, logins: dict[str, str] | None = None,
+               account_id: str | None = None) -> dict[str, Any]:
+        # Spec Q31: AccountId is accepted and ignored (once it passes the model's pattern).
+        with self.store.write():
+            pool = self._pool(caller, identity_pool_id)
+            if not logins:  # E1: a new guest on every call, no de-duplication
+                if not pool.allows_guests:
+                    raise errors.NotAuthorized(UNAUTH_NOT_SUPPORTED)
+                return {"IdentityId": self._new_identity(pool, "guest").id}
+            presented = self._external_logins(pool, logins)
+            return {"IdentityId": self._converge(pool, presented, errors.LimitExceeded).id}  # E3-E5
+
+    def _authenticate(self, pool: Pool, identity: Identity, logins: dict[str, str] | None) -> tuple[Identity, list[Login]]:
+        """E6-E14 for GetOpenIdToken / GetCredentialsForIdentity: the identity the call is
+        for after implicit links and merges, and the logins that proved it (none: a guest)."""
+        if identity.state == "disabled":  # E8
+            raise errors.NotAuthorized(f"Access to Identity '{identity.id}' is forbidden.")
+        if not logins:
+            if identity.state != "guest":  # E7
+                raise errors.NotAuthorized(LOGINS_DONT_MATCH)
+            if not pool.allows_guests:  # E6
+                raise errors.NotAuthorized(UNAUTH_NOT_SUPPORTED)
+            return identity, []
+        presented = self._external_logins(pool, logins)
+        owners = self._owners(pool, presented)
+        if identity.state == "authenticated" and identity.id not in owners.values():  # E9
+            raise errors.NotAuthorized(LOGINS_DONT_MATCH)
+        others = set(owners.values()) - {identity.id}
+        if identity.state == "guest" and others:  # E11, spec Q1: a guest merges into the owner
+            target = min((self._identity(i) for i in others), key=lambda i: (i.created, i.id))
+            self._merge(identity.id, target, errors.InvalidParameter)
+            identity = target
+            others.discard(target.id)
+        for other in others:  # E11: otherwise the requested identity survives
+            self._merge(other, identity, errors.InvalidParameter)
+        self._link(pool, identity, presented, errors.InvalidParameter)  # E10, E14
+        return identity, presented
+
+    def _amr_of(self, presented: list[Login]) -> list[str]:
+        return self._amr(presented) if presented else ["unauthenticated"]
+
+    def get_open_id_token(self, caller: Caller, identity_id: str, logins: dict[str, str] | None = None) -> dict[str, Any]:
+        with self.store.write():
+            pool, identity = self._identity_in(caller, identity_id)
+            # Spec Q8: the basic flow is refused with InvalidParameterException.
+            if pool.role_mappings:
+                raise errors.InvalidParameter("Basic (classic) flow is not supported with RoleMappings, please use enhanced flow.")
+            if not pool.doc.get("AllowClassicFlow"):
+                raise errors.InvalidParameter("Basic (classic) flow is not enabled, please use enhanced flow.")
+            identity, presented = self._authenticate(pool, identity, logins)
+            issued = Issued(identity.id, self._claims(pool, identity.id, self._amr_of(presented), OPEN_ID_TOKEN_DURATION))
+        return self._issue(issued)
+
+    def get_credentials_for_identity(
+        self, caller: Caller, identity_id: str, logins: dict[str, str] | None = None,
+        custom_role_arn: str | None = None,
+    ) -> dict[str, Any]:
+        with self.store.write():
+            pool, identity = self._identity_in(caller, identity_id)
+            if logins and COGNITO_KEY in logins:
+                claims, presented = self._cognito_token(pool, identity, logins), []
+            else:
+                identity, presented = self._authenticate(pool, identity, logins)
+                claims = self._claims(pool, identity.id, self._amr_of(presented), ENHANCED_SESSION)
+            role = self._choose_role(pool, claims, presented, custom_role_arn)
+        try:  # Cognito calls STS itself (spec §11.1 step 6): its refusal is a pool problem
+            result = self.sts.assume(role, "CognitoIdentityCredentials", claims, ENHANCED_SESSION,
+                                     guest=claims["amr"] == ["unauthenticated"])
+        except (errors.AccessDenied, errors.ValidationError):
+            raise errors.InvalidIdentityPoolConfiguration(INVALID_POOL_CONFIGURATION) from None
+        credentials = result["Credentials"]
+        return {
+            "IdentityId": identity.id,
+            "Credentials": {
+                "AccessKeyId": credentials["AccessKeyId"], "SecretKey": credentials["SecretAccessKey"],
+                "SessionToken": credentials["SessionToken"], "Expiration": credentials["Expiration"],
+            },
+        }
+
+    def _cognito_token(self, pool: Pool, identity: Identity, logins: dict[str, str]) -> dict[str, Any]:
+        """The developer flow: a token this pool issued for this identity (spec §7.3)."""
+        if len(logins) > 1:
+            raise errors.InvalidParameter(f"A {COGNITO_KEY} token cannot be combined with other logins")
+        try:
+            claims = self.sts.verify(logins[COGNITO_KEY])
+        except errors.ExpiredToken:
+            raise errors.NotAuthorized("Invalid login token. Token expired.") from None
+        except errors.InvalidIdentityToken as error:
+            raise errors.NotAuthorized(f"Invalid login token. {error.message}") from None
+        if claims["aud"] != pool.id or claims["sub"] != identity.id:
+            raise errors.NotAuthorized(LOGINS_DONT_MATCH)
+        if identity.state == "disabled":
+            raise errors.NotAuthorized(f"Access to Identity '{identity.id}' is forbidden.")
+        return claims
+
+    def _choose_role(self, pool: Pool, claims: dict[str, Any], presented: list[Login], custom_role_arn: str | None) -> str:
+        """Role selection of the enhanced flow (spec §11.1)."""
+        kind = "unauthenticated" if claims["amr"] == ["unauthenticated"] else "authenticated"
+        for login in presented:
+            mapping = pool.role_mappings.get(login.provider) or pool.role_mappings.get(
+                f"{login.provider}:{login.claims.get('aud')}"
+            )
+            if mapping is not None:
+                chosen = _mapped_role(mapping, login.claims, custom_role_arn)
+                if chosen is not None:
+                    return chosen
+                if mapping["AmbiguousRoleResolution"] == "Deny":
+                    raise errors.NotAuthorized("The ambiguous role mapping rules denied this request.")
+                break
+        role = pool.roles.get(kind)
+        if role is None:
+            raise errors.InvalidIdentityPoolConfiguration(INVALID_POOL_CONFIGURATION)
+        return role
+
+    def unlink_identity(self, caller: Caller, identity_id: str, logins: dict[str, str], logins_to_remove: list[str]) -> dict[str, Any]:
+        with self.store.write():
+            pool, identity = self._identity_in(caller, identity_id)
+            if identity.state == "disabled":
+                raise errors.NotAuthorized(f"Access to Identity '{identity_id}' is forbidden.")
+            presented = self._external_logins(pool, logins)
+            if identity.id not in self._owners(pool, presented).values():
+                raise errors.NotAuthorized(LOGINS_DONT_MATCH)
+            for provider in logins_to_remove:
+                if provider == pool.developer_provider:
+                    raise errors.InvalidParameter(
+                        "The developer provider cannot be unlinked here; use UnlinkDeveloperIdentity"
+                    )
+                if not self.store.remove_provider(identity.id, provider):
+                    raise errors.ResourceNotFound(f"Identity '{identity_id}' has no login for {provider}")
+            self._settle(identity)
+        return {}
+
+    def _settle(self, identity: Identity) -> None:
+        """After an unlink: an identity left with no login becomes disabled (spec Q15)."""
+        state = "authenticated" if self.store.logins(identity.id) else "disabled"
+        self.store.set_identity_state(identity.id, state, self.clock())
+
+    # -- developer identity administration -------------------------------------------------
+
+    def lookup_developer_identity(
+        self, caller: Caller, identity_pool_id: str, identity_id: str | None = None,
+        developer_user_identifier: str | None = None, max_results: int | None = None,
+        next_token: str | None = None,
+    ) -> dict[str, Any]:
+        if identity_id is None and developer_user_identifier is None:
+            raise errors.InvalidParameter("IdentityId or DeveloperUserIdentifier is required")
+        limit = max_results or 60
+        with self.store.read():
+            pool = self._pool(caller, identity_pool_id)
+            developer = pool.developer_provider
+            owner = None
+            if developer_user_identifier is not None:
+                owner = self.store.login_owner(pool.id, developer or "", developer_user_identifier)
+                if owner is None:
+                    raise errors.ResourceNotFound(f"Developer user '{developer_user_identifier}' not found.")
+                if identity_id is not None and identity_id != owner:
+                    raise errors.ResourceConflict(
+                        f"Developer user '{developer_user_identifier}' does not belong to identity '{identity_id}'."
+                    )
+                return {"IdentityId": owner, "DeveloperUserIdentifierList": [developer_user_identifier]}
+            assert identity_id is not None
+            identity = self._identity(identity_id)
+            if identity.pool_id != pool.id:
+                raise errors.ResourceNotFound(f"Identity '{identity_id}' not found.")
+            rows = self.store.developer_ids(identity.id, _page_start(next_token), limit + 1)
+        result: dict[str, Any] = {
+            "IdentityId": identity.id,
+            "DeveloperUserIdentifierList": [row["subject"] for row in rows[:limit]],
+        }
+        if len(rows) > limit:
+            result["NextToken"] = _page_token(rows[limit - 1]["seq"])
+        return result
+
+    def _developer_owner(self, pool: Pool, provider: str, user: str) -> Identity:
+        if provider != pool.developer_provider:
+            raise errors.NotAuthorized(UNSUPPORTED_DEVELOPER_PROVIDER)  # spec Q29
+        owner = self.store.login_owner(pool.id, provider, user)
+        if owner is None:
+            raise errors.ResourceNotFound(f"Developer user '{user}' not found.")
+        return self._identity(owner)
+
+    def merge_developer_identities(
+        self, caller: Caller, source_user_identifier: str, destination_user_identifier: str,
+        developer_provider_name: str, identity_pool_id: str,
+    ) -> dict[str, Any]:
+        with self.store.write():
+            pool = self._pool(caller, identity_pool_id)
+            source = self._developer_owner(pool, developer_provider_name, source_user_identifier)
+            target = self._developer_owner(pool, developer_provider_name, destination_user_identifier)
+            self._merge(source.id, target, errors.InvalidParameter)  # spec Q24: source disabled
+        return {"IdentityId": target.id}
+
+    def unlink_developer_identity(
+        self, caller: Caller, identity_id: str, identity_pool_id: str,
+        developer_provider_name: str, developer_user_identifier: str,
+    ) -> dict[str, Any]:
+        with self.store.write():
+            pool = self._pool(caller, identity_pool_id)
+            identity = self._identity(identity_id)
+            if identity.pool_id != pool.id:
+                raise errors.ResourceNotFound(f"Identity '{identity_id}' not found.")
+            owner = self._developer_owner(pool, developer_provider_name, developer_user_identifier)
+            if owner.id != identity.id:
+                raise errors.ResourceConflict(
+                    f"Developer user '{developer_user_identifier}' is linked to another identity."
+                )
+            self.store.remove_login(pool.id, developer_provider_name, developer_user_identifier)
+            self._settle(identity)
+        return {}
+
+    # -- identities ------------------------------------------------------------------------
+
+    def _describe(self, identity: Identity) -> dict[str, Any]:
+        description: dict[str, Any] = {"IdentityId": identity.id}
+        providers = list(dict.fromkeys(row["provider"] for row in self.store.logins(identity.id)))
+        if providers:  # spec Q21: the developer provider is listed once
+            description["Logins"] = providers
+        description["CreationDate"] = _timestamp(identity.created)
+        description["LastModifiedDate"] = _timestamp(identity.modified)
+        return description
+
+    def describe_identity(self, caller: Caller, identity_id: str) -> dict[str, Any]:
+        with self.store.read():
+            _, identity = self._identity_in(caller, identity_id)
+            return self._describe(identity)
+
+    def list_identities(
+        self, caller: Caller, identity_pool_id: str, max_results: int,
+        next_token: str | None = None, hide_disabled: bool | None = None,
+    ) -> dict[str, Any]:
+        with self.store.read():
+            self._pool(caller, identity_pool_id)
+            rows = self.store.list_identities(identity_pool_id, _page_start(next_token), max_results + 1, bool(hide_disabled))
+            result: dict[str, Any] = {
+                "IdentityPoolId": identity_pool_id,
+                "Identities": [self._describe(Identity.from_row(row)) for row in rows[:max_results]],
+            }
+        if len(rows) > max_results:
+            result["NextToken"] = _page_token(rows[max_results - 1]["seq"])
+        return result
+
+    def delete_identities(self, caller: Caller, identity_ids_to_delete: list[str]) -> dict[str, Any]:
+        with self.store.write():
+            for identity_id in identity_ids_to_delete:
+                self.store.delete_identity(identity_id)  # spec Q16: unknown ids are ignored
+        return {"UnprocessedIdentityIds": []}

@@ -1,0 +1,245 @@
+"""The wire: AWS JSON 1.1 (Cognito Identity) and AWS Query with XML replies (STS, IAM).
+
+`handle` turns one HTTP-shaped request into one HTTP-shaped response. It is the only door into
+the service: the in-process botocore hook and `cogid serve` both go through it. Shapes, names
+and constraints come from botocore's own service models.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cache
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
+
+from cogid.local import errors
+from cogid.local.model import Caller
+from cogid.local.validate import validate
+
+if TYPE_CHECKING:
+    from cogid.local.service import Service
+
+log = logging.getLogger(__name__)
+
+JSON_TARGET_PREFIX = "AWSCognitoIdentityService."
+JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
+DEFAULT_REGION = "us-east-1"
+_SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
+_ID_REGION = re.compile(r"([\w-]+):[0-9a-f-]+")
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]  # keys lower-case
+    body: bytes
+    region: str | None = None  # the endpoint's region, when the transport knows it
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+@cache
+def service_model(name: str) -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model(name)
+
+
+@cache
+def _query_operations() -> dict[str, str]:
+    """Query-protocol action name -> service, for the operations the service implements."""
+    from cogid.local.iam import IAM_OPERATIONS, STS_OPERATIONS
+
+    return {**dict.fromkeys(STS_OPERATIONS, "sts"), **dict.fromkeys(IAM_OPERATIONS, "iam")}
+
+
+def _snake(name: str) -> str:
+    from botocore import xform_name
+
+    return str(xform_name(name))
+
+
+def credential_scope(headers: dict[str, str]) -> tuple[str, str, str] | None:
+    """(access key, region, service) from a SigV4 Authorization header, if there is one."""
+    match = _SCOPE.search(headers.get("authorization", ""))
+    return (match.group(1), match.group(2), match.group(3)) if match else None
+
+
+def handle(service: Service, request: Request) -> Response:
+    request_id = str(uuid.uuid4())
+    if request.headers.get("x-amz-target", "").startswith(JSON_TARGET_PREFIX) or (
+        "x-amz-json" in request.headers.get("content-type", "")
+    ):
+        return _handle_json(service, request, request_id)
+    return _handle_query(service, request, request_id)
+
+
+def _caller(service: Service, request: Request, params: dict[str, Any], signed: bool) -> Caller:
+    scope = credential_scope(request.headers)
+    if scope is not None:
+        principal = service.iam.credentials(scope[0], request.headers.get("x-amz-security-token"))
+        return Caller(region=scope[1], principal=principal)
+    if not signed:
+        # Unsigned operations carry no scope: the ids they name say the region (spec §3.2).
+        for name in ("IdentityPoolId", "IdentityId"):
+            match = _ID_REGION.fullmatch(str(params.get(name, "")))
+            if match:
+                return Caller(region=match.group(1))
+    return Caller(region=request.region or DEFAULT_REGION)
+
+
+# -- JSON 1.1 ------------------------------------------------------------------------------
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _handle_json(service: Service, request: Request, request_id: str) -> Response:
+    headers = {"Content-Type": JSON_CONTENT_TYPE, "x-amzn-RequestId": request_id}
+    try:
+        target = request.headers.get("x-amz-target", "")
+        name = target[len(JSON_TARGET_PREFIX):] if target.startswith(JSON_TARGET_PREFIX) else ""
+        model = service_model("cognito-identity")
+        if name not in model.operation_names:
+            raise errors.UnknownOperation(f"Unknown operation '{target}'")
+        operation = model.operation_model(name)
+        try:
+            raw = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise errors.Serialization("Request body is not valid JSON") from None
+        params = validate(operation.input_shape, raw)
+        signed = operation.auth_type != "none"
+        caller = _caller(service, request, params, signed)
+        method = getattr(service.cognito, _snake(name))
+        result = method(caller, **{_snake(k): v for k, v in params.items()})
+        return Response(200, headers, json.dumps(result, default=_json_default).encode())
+    except Exception as error:  # every failure is an AWS error reply, never a crash
+        error = _service_error(error)
+        headers["x-amzn-ErrorType"] = f"{error.code}:"
+        body = json.dumps({"__type": error.code, "message": error.message}).encode()
+        return Response(error.status, headers, body)
+
+
+def _service_error(error: Exception) -> errors.ServiceError:
+    if isinstance(error, errors.ServiceError):
+        return error
+    log.exception("internal error")
+    return errors.InternalError("An internal error occurred in the local service.")
+
+
+# -- Query / XML ---------------------------------------------------------------------------
+
+
+def _parse_query(shape: Any, params: dict[str, str], prefix: str) -> Any:
+    """Rebuild a nested value from flattened Query parameters (`A.member.1.B=...`)."""
+    kind = shape.type_name
+    if kind == "structure":
+        value = {}
+        for name, member in shape.members.items():
+            item = _parse_query(member, params, f"{prefix}.{name}" if prefix else name)
+            if item is not None:
+                value[name] = item
+        return value if value or not prefix else None
+    if kind == "list":
+        items, i = [], 1
+        while True:
+            item = _parse_query(shape.member, params, f"{prefix}.member.{i}")
+            if item is None:
+                return items if items or prefix in params else None
+            items.append(item)
+            i += 1
+    if kind == "map":
+        entries, i = {}, 1
+        while f"{prefix}.entry.{i}.key" in params:
+            entries[params[f"{prefix}.entry.{i}.key"]] = params.get(f"{prefix}.entry.{i}.value", "")
+            i += 1
+        return entries or None
+    if prefix not in params:
+        return None
+    text = params[prefix]
+    if kind in ("integer", "long"):
+        try:
+            return int(text)
+        except ValueError:
+            raise errors.ValidationError(f"Value '{text}' at '{prefix}' is not an integer") from None
+    if kind == "boolean":
+        return text.lower() == "true"
+    return text
+
+
+def _xml(shape: Any, value: Any) -> str:
+    kind = shape.type_name
+    if kind == "structure":
+        return "".join(
+            f"<{name}>{_xml(member, value[name])}</{name}>"
+            for name, member in shape.members.items()
+            if value.get(name) is not None
+        )
+    if kind == "list":
+        return "".join(f"<member>{_xml(shape.member, item)}</member>" for item in value)
+    if kind == "map":
+        return "".join(
+            f"<entry><key>{escape(str(k))}</key><value>{escape(str(v))}</value></entry>"
+            for k, v in value.items()
+        )
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return escape(str(value))
+
+
+def _handle_query(service: Service, request: Request, request_id: str) -> Response:
+    headers = {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}
+    namespace = "https://sts.amazonaws.com/doc/2011-06-15/"
+    try:
+        query = request.path.partition("?")[2]
+        text = (query + "&" + request.body.decode()) if query else request.body.decode()
+        params = dict(parse_qsl(text, keep_blank_values=True))
+        action = params.get("Action", "")
+        service_name = _query_operations().get(action)
+        if service_name is None:
+            raise errors.ServiceError(f"Could not find operation {action}", code="InvalidAction")
+        model = service_model(service_name)
+        namespace = model.metadata.get("xmlNamespace", namespace)
+        operation = model.operation_model(action)
+        params = validate(operation.input_shape, _parse_query(operation.input_shape, params, "") or {})
+        caller = _caller(service, request, params, operation.auth_type != "none")
+        backend = service.sts if service_name == "sts" else service.iam
+        result = getattr(backend, _snake(action))(caller, **{_snake(k): v for k, v in params.items()})
+        output = operation.output_shape
+        wrapped = f"<{action}Result>{_xml(output, result)}</{action}Result>" if output is not None else ""
+        body = (
+            f'<{action}Response xmlns="{namespace}">{wrapped}'
+            f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+            f"</{action}Response>"
+        )
+        return Response(200, headers, body.encode())
+    except Exception as error:
+        error = _service_error(error)
+        if isinstance(error, errors.AuthFailure):  # the Query protocol's names for these
+            error = errors.ServiceError(error.message, code=error.query_code, status=error.query_status)
+        elif isinstance(error, (errors.Validation, errors.Serialization)):
+            error = errors.ValidationError(error.message)
+        kind = "Receiver" if error.status >= 500 else "Sender"
+        body = (
+            f'<ErrorResponse xmlns="{namespace}"><Error><Type>{kind}</Type>'
+            f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+        return Response(error.status, headers, body.encode())

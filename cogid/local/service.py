@@ -1,0 +1,47 @@
+"""The local service: one store, its keys, and the three AWS services built on them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cogid.local.federation import Federation
+from cogid.local.iam import IAM, STS
+from cogid.local.model import CognitoIdentity
+from cogid.local.signing import KeyRing
+from cogid.local.store import Store
+
+STORE_FILE = "local.sqlite3"
+
+
+class Service:
+    def __init__(self, path: Path | str, clock: Callable[[], float] = time.time,
+                 new_id: Callable[[], str] | None = None,
+                 fetch: Callable[[str], dict[str, Any]] | None = None):
+        self.store = Store(path)
+        self.clock = clock
+        self.keys = KeyRing(self.store, "cognito", clock)
+        self.federation = Federation(self.store, KeyRing(self.store, "test-idp", clock), clock, fetch)
+        self.iam = IAM(self.store, clock)
+        self.sts = STS(self.store, self.iam, self.keys, clock)
+        extra = {"new_id": new_id} if new_id else {}
+        self.cognito = CognitoIdentity(self.store, self.keys, self.federation, self.sts, clock, **extra)
+
+    def jwks(self) -> dict[str, Any]:
+        return self.keys.jwks()
+
+
+_services: dict[Path, Service] = {}
+_lock = threading.Lock()
+
+
+def open_service(home: Path) -> Service:
+    """The service stored under `home`, shared by every client of this process."""
+    path = (home / STORE_FILE).resolve()
+    with _lock:
+        if path not in _services:
+            _services[path] = Service(path)
+        return _services[path]

@@ -1,0 +1,98 @@
+"""RSA signing keys kept in the store, RS512 JWTs, and the JWKS that publishes them."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from cogid.local.store import Store
+
+ALGORITHM = "RS512"
+
+
+class KeyRing:
+    """The signing keys of one purpose; the newest signs, every one verifies.
+
+    The private key is made on first use (by whichever process gets there first) and lives in
+    the store, whose file is private to its owner.
+    """
+
+    def __init__(self, store: Store, purpose: str, clock: Callable[[], float]):
+        self.store = store
+        self.purpose = purpose
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._signing: tuple[str, rsa.RSAPrivateKey] | None = None
+        self._public: dict[str, rsa.RSAPublicKey] = {}
+
+    def _load(self) -> tuple[str, rsa.RSAPrivateKey]:
+        with self._lock:
+            if self._signing is None:
+                with self.store.read():
+                    rows = self.store.signing_keys(self.purpose)
+                if not rows:
+                    rows = self._create()
+                for row in rows:
+                    # Our own key, written by us: skip the costly validation (~50 ms a load).
+                    private = serialization.load_pem_private_key(
+                        row["pem"].encode(), None, unsafe_skip_rsa_key_validation=True
+                    )
+                    assert isinstance(private, rsa.RSAPrivateKey)
+                    self._public[row["kid"]] = private.public_key()
+                    self._signing = (row["kid"], private)
+            assert self._signing is not None
+            return self._signing
+
+    def _create(self) -> list[Any]:
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        with self.store.write():
+            rows = self.store.signing_keys(self.purpose)
+            if not rows:  # another process may have won the race; its key then stands
+                self.store.insert_signing_key(f"{self.purpose}-1", self.purpose, pem, self.clock())
+                rows = self.store.signing_keys(self.purpose)
+        return rows
+
+    @property
+    def kid(self) -> str:
+        return self._load()[0]
+
+    def sign(self, claims: dict[str, Any], typ: str = "JWS") -> str:
+        kid, private = self._load()
+        return jwt.encode(claims, private, algorithm=ALGORITHM, headers={"kid": kid, "typ": typ})
+
+    def public_key(self, kid: str) -> rsa.RSAPublicKey | None:
+        self._load()
+        return self._public.get(kid)
+
+    def jwks(self) -> dict[str, Any]:
+        self._load()
+        keys = []
+        for kid, public in self._public.items():
+            jwk = json.loads(RSAAlgorithm.to_jwk(public))
+            keys.append({"kty": "RSA", "alg": ALGORITHM, "use": "sig", "kid": kid, "e": jwk["e"], "n": jwk["n"]})
+        return {"keys": keys}
+
+    def decode(self, token: str, **options: Any) -> dict[str, Any]:
+        """Verify `token` (RS512 only, a known `kid`) and return its claims.
+
+        Raises jwt.InvalidTokenError subclasses; the caller turns them into its own service's
+        error. Keyword options go to jwt.decode (audience, issuer, leeway, options).
+        """
+        header = jwt.get_unverified_header(token)
+        key = self.public_key(str(header.get("kid")))
+        if key is None:
+            raise jwt.InvalidSignatureError("the token's kid is not a key of this service")
+        claims: dict[str, Any] = jwt.decode(token, key, algorithms=[ALGORITHM], **options)
+        return claims
