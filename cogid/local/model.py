@@ -32,6 +32,7 @@ TAGS_CLAIM = "https://aws.amazon.com/tags"
 MAX_POOLS = 1000
 MAX_LOGINS = 20
 MAX_TAGS = 50
+MAX_DEVELOPER_USER = 1024
 MAX_RULES = 25  # spec Q5: the guide's 25, not the model's 400
 DEFAULT_TOKEN_DURATION = 900
 OPEN_ID_TOKEN_DURATION = 600
@@ -440,54 +441,61 @@ class CognitoIdentity:
                 owners[login] = owner
         return owners
 
-    def _check_capacity(self, identity_id: str, incoming: list[tuple[str, str, bool]], limit: type[errors.ServiceError]) -> None:
+    def _held(self, identity_id: str) -> list[tuple[str, str, bool]]:
+        return [(row["provider"], row["subject"], bool(row["developer"])) for row in self.store.logins(identity_id)]
+
+    @staticmethod
+    def _check_capacity(identity_id: str, held: list[tuple[str, str, bool]], incoming: list[tuple[str, str, bool]],
+                        limit: type[errors.ServiceError]) -> None:
         """N2 and N4: one subject per external provider, at most 20 logins, after adding `incoming`."""
-        held = [(row["provider"], row["subject"], bool(row["developer"])) for row in self.store.logins(identity_id)]
         subjects: dict[str, str] = {}
         for provider, subject, developer in held + incoming:
-            if developer:
-                continue
-            if subjects.setdefault(provider, subject) != subject:
-                raise errors.ResourceConflict(
-                    f"Identity '{identity_id}' is already linked to another {provider} user"
-                )
+            if not developer and subjects.setdefault(provider, subject) != subject:
+                raise errors.ResourceConflict(f"Identity '{identity_id}' is already linked to another {provider} user")
         if len(set(held + incoming)) > MAX_LOGINS:
             raise limit(f"An identity can have at most {MAX_LOGINS} linked logins")
 
-    def _link(self, pool: Pool, identity: Identity, logins: Iterable[Login], limit: type[errors.ServiceError]) -> None:
-        unowned = [login for login in logins if login not in self._owners(pool, [login])]
+    def _link(self, pool: Pool, identity: Identity, unowned: list[Login], limit: type[errors.ServiceError],
+              fresh: bool = False) -> None:
+        """Link logins nobody owns to `identity` (`fresh`: created by this call, holding none)."""
         if not unowned:
             return
-        self._check_capacity(identity.id, [(l.provider, l.subject, l.developer) for l in unowned], limit)
+        held = [] if fresh else self._held(identity.id)
+        self._check_capacity(identity.id, held, [(l.provider, l.subject, l.developer) for l in unowned], limit)
         for login in unowned:
             self.store.add_login(pool.id, login.provider, login.subject, identity.id, login.developer)
-        identity.state = "authenticated"
-        self.store.set_identity_state(identity.id, identity.state, self.clock())
+        if not fresh:
+            identity.state = "authenticated"
+            self.store.set_identity_state(identity.id, identity.state, self.clock())
 
     def _merge(self, source_id: str, target: Identity, limit: type[errors.ServiceError]) -> None:
         """Move every login of `source_id` to `target` and disable the source."""
         if source_id == target.id:
             return
-        moving = [(row["provider"], row["subject"], bool(row["developer"])) for row in self.store.logins(source_id)]
-        self._check_capacity(target.id, moving, limit)
+        self._check_capacity(target.id, self._held(target.id), self._held(source_id), limit)
         self.store.move_logins(source_id, target.id)
         now = self.clock()
         self.store.set_identity_state(source_id, "disabled", now)
         target.state = "authenticated"
         self.store.set_identity_state(target.id, target.state, now)
 
-    def _converge(self, pool: Pool, logins: list[Login], limit: type[errors.ServiceError], preferred: str | None = None) -> Identity:
-        """The identity that owns these logins, merging several owners into the oldest (Q3)
-        or into `preferred`, creating one if none owns any; then link the rest to it."""
-        owner_ids = set(self._owners(pool, logins).values())
-        if not owner_ids:
+    def _converge(self, pool: Pool, logins: list[Login], limit: type[errors.ServiceError],
+                  preferred: Login | None = None) -> Identity:
+        """The identity that owns these logins, after merging several owners into the owner of
+        `preferred` or else the oldest (Q3); a new one if none owns any. The rest are linked to it."""
+        owners = self._owners(pool, logins)
+        unowned = [login for login in logins if login not in owners]
+        if not owners:
             target = self._new_identity(pool, "authenticated")
-        else:
-            owners = sorted((self._identity(i) for i in owner_ids), key=lambda i: (i.id != preferred, i.created, i.id))
-            target = owners[0]
-            for other in owners[1:]:
-                self._merge(other.id, target, limit)
-        self._link(pool, target, logins, limit)
+            self._link(pool, target, unowned, limit, fresh=True)
+            return target
+        first = owners.get(preferred) if preferred is not None else None
+        candidates = sorted((self._identity(i) for i in set(owners.values())),
+                            key=lambda i: (i.id != first, i.created, i.id))
+        target = candidates[0]
+        for other in candidates[1:]:
+            self._merge(other.id, target, limit)
+        self._link(pool, target, unowned, limit)
         return target
 
     def _amr(self, logins: list[Login]) -> list[str]:
@@ -523,6 +531,11 @@ class CognitoIdentity:
             developer = pool.developer_provider
             if developer is None or developer not in logins:  # D1
                 raise errors.NotAuthorized(UNSUPPORTED_DEVELOPER_PROVIDER)
+            if len(logins[developer]) > MAX_DEVELOPER_USER:  # the DeveloperUserIdentifier shape's limit
+                raise errors.Validation(
+                    f"1 validation error detected: Value at 'logins.{developer}' failed to satisfy constraint:"
+                    f" Member must have length less than or equal to {MAX_DEVELOPER_USER}"
+                )
             user = Login(developer, logins[developer], developer=True,
                          detail=f"{developer}:{pool.id}:{logins[developer]}")
             external = [self.federation.verify(pool, key, token, now=self.clock())
@@ -530,8 +543,7 @@ class CognitoIdentity:
             presented = [user, *external]
             if identity_id is None:
                 # D2-D5: the developer user's owner wins; otherwise the owner of an external login.
-                target = self._converge(pool, presented, errors.InvalidParameter,
-                                        preferred=self._owners(pool, [user]).get(user))
+                target = self._converge(pool, presented, errors.InvalidParameter, preferred=user)
             else:
                 target = self._developer_onto(pool, identity_id, user, presented)
             issued = Issued(target.id, self._claims(pool, target.id, self._amr(presented), duration, principal_tags))
@@ -552,7 +564,8 @@ class CognitoIdentity:
             raise errors.NotAuthorized(LOGINS_DONT_MATCH)
         for other in set(owners.values()) - {identity.id}:
             self._merge(other, identity, errors.InvalidParameter)
-        self._link(pool, identity, presented, errors.InvalidParameter)  # D6, D7
+        unowned = [login for login in presented if login not in owners]
+        self._link(pool, identity, unowned, errors.InvalidParameter)  # D6, D7
         return identity
 
     # -- external-login calls (spec §7.1-7.3, §12.2) ---------------------------------------
@@ -606,7 +619,8 @@ class CognitoIdentity:
             others.discard(target.id)
         for other in others:  # E11: otherwise the requested identity survives
             self._merge(other, identity, errors.InvalidParameter)
-        self._link(pool, identity, presented, errors.InvalidParameter)  # E10, E14
+        unowned = [login for login in presented if login not in owners]
+        self._link(pool, identity, unowned, errors.InvalidParameter)  # E10, E14
         return identity, presented
 
     def _amr_of(self, presented: list[Login]) -> list[str]:
