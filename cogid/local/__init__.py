@@ -12,12 +12,15 @@ under `home`. Nothing here imports from the rest of cogid.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 SERVICES = ("cognito-identity", "sts", "iam")
 # A host that cannot resolve: should a request ever escape the hook, it fails, never reaching AWS.
 _NOWHERE = "https://{service}.{region}.cogid.invalid"
+_sessions: dict[str, Any] = {}
+_sessions_lock = threading.Lock()
 
 
 def default_home() -> Path:
@@ -51,11 +54,17 @@ def client(service_name: str, home: str | os.PathLike[str] | None = None, region
     config = Config(retries={"total_max_attempts": 1}, signature_version=None if signed else UNSIGNED)
     if "config" in client_kwargs:
         config = config.merge(client_kwargs.pop("config"))
-    session = boto3.session.Session(region_name=region)
-    made = session.client(
-        service_name, endpoint_url=_NOWHERE.format(service=service_name, region=region),
-        config=config, **client_kwargs,
-    )
+    with _sessions_lock:
+        # One boto3 session per region: a new session reloads the service models (~70 ms a
+        # client), a reused one makes a client in a few ms. Credentials are never taken from
+        # it: requests are unsigned or signed with the keys passed here.
+        session = _sessions.get(region)
+        if session is None:
+            session = _sessions[region] = boto3.session.Session(region_name=region)
+        made = session.client(
+            service_name, endpoint_url=_NOWHERE.format(service=service_name, region=region),
+            config=config, **client_kwargs,
+        )
     return attach(made, open_service(Path(home) if home is not None else default_home()))
 
 
@@ -77,3 +86,10 @@ def register_issuer(issuer: str, jwks: dict[str, Any], client_ids: list[str] | N
     service = open_service(Path(home) if home is not None else default_home())
     with service.store.write():
         service.store.set_issuer(issuer.rstrip("/"), {"jwks": jwks, "client_ids": client_ids or []})
+
+
+def jwks(home: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """The JWKS that verifies the local service's tokens (what `cogid serve` publishes)."""
+    from cogid.local.service import open_service
+
+    return open_service(Path(home) if home is not None else default_home()).jwks()

@@ -1,0 +1,3 @@
+from cogid.cli import main
+
+main()

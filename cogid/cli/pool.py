@@ -1,0 +1,281 @@
+"""cogid pool: identity pools, their providers and roles."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from cogid import config, output
+from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, profile as resolve
+from cogid.errors import UsageError
+
+app = typer.Typer(no_args_is_help=True, help="Create, inspect, change and delete identity pools.")
+
+FORMATS = ("json", "table", "text")
+Facebook = Annotated[str | None, typer.Option("--facebook", help="Facebook app id", show_default=False)]
+Google = Annotated[str | None, typer.Option("--google", help="Google client id", show_default=False)]
+Amazon = Annotated[str | None, typer.Option("--amazon", help="Login with Amazon app id", show_default=False)]
+Apple = Annotated[str | None, typer.Option("--apple", help="Sign in with Apple services id", show_default=False)]
+Twitter = Annotated[str | None, typer.Option("--twitter", help="Twitter consumerKey;consumerSecret",
+                                             show_default=False)]
+Oidc = Annotated[list[str] | None, typer.Option("--oidc-provider", help="IAM OIDC provider ARN (repeatable)",
+                                                show_default=False)]
+UserPool = Annotated[list[str] | None, typer.Option(
+    "--user-pool", help="Cognito user pool as PROVIDER:CLIENT_ID (repeatable)", show_default=False)]
+Tag = Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE (repeatable)", show_default=False)]
+DeveloperProvider = Annotated[str | None, typer.Option(
+    "--developer-provider", help="Developer provider name, e.g. login.example.app (set once, never changed)",
+    show_default=False)]
+
+
+def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    pairs = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{option} {item!r}: expected KEY=VALUE")
+        pairs[key] = value
+    return pairs
+
+
+def _user_pools(values: list[str] | None) -> list[dict[str, Any]]:
+    providers = []
+    for item in values or []:
+        provider, sep, client_id = item.rpartition(":")
+        if not sep or not provider or not client_id:
+            raise UsageError(f"--user-pool {item!r}: expected cognito-idp.REGION.amazonaws.com/POOL_ID:CLIENT_ID")
+        providers.append({"ProviderName": provider, "ClientId": client_id, "ServerSideTokenCheck": False})
+    return providers
+
+
+def _social(facebook: str | None, google: str | None, amazon: str | None, apple: str | None,
+            twitter: str | None) -> dict[str, str]:
+    from cogid.flows import PROVIDERS
+
+    given = {"facebook": facebook, "google": google, "amazon": amazon, "apple": apple, "twitter": twitter}
+    return {PROVIDERS[name]: value for name, value in given.items() if value}
+
+
+def _described(cognito: Any, pool_id: str) -> dict[str, Any]:
+    """The pool as DescribeIdentityPool gives it, with its roles and role mappings."""
+    pool = {k: v for k, v in cognito.describe_identity_pool(IdentityPoolId=pool_id).items() if k != "ResponseMetadata"}
+    roles = cognito.get_identity_pool_roles(IdentityPoolId=pool_id)
+    pool["Roles"] = roles.get("Roles", {})
+    if roles.get("RoleMappings"):
+        pool["RoleMappings"] = roles["RoleMappings"]
+    return pool
+
+
+def _use(profile: Any, pool: dict[str, Any]) -> None:
+    document = config.load()
+    settings = document["profiles"].setdefault(profile.name, config.Profile(backend=profile.backend,
+                                                                            region=profile.region).settings())
+    settings["identity_pool_id"] = pool["IdentityPoolId"]
+    if pool.get("DeveloperProviderName"):
+        settings["developer_provider"] = pool["DeveloperProviderName"]
+    config.save(document)
+    output.message(f"Profile {profile.name!r} now uses identity pool {pool['IdentityPoolId']}")
+
+
+@app.command("create")
+def pool_create(
+    name: Annotated[str, typer.Argument(help="Pool name", show_default=False)],
+    developer_provider: DeveloperProvider = None,
+    allow_guests: Annotated[bool, typer.Option("--allow-guests", help="Allow unauthenticated identities")] = False,
+    classic_flow: Annotated[bool, typer.Option("--classic-flow", help="Allow the basic (classic) flow")] = False,
+    facebook: Facebook = None, google: Google = None, amazon: Amazon = None, apple: Apple = None,
+    twitter: Twitter = None, oidc_provider: Oidc = None, user_pool: UserPool = None,
+    create_roles: Annotated[bool, typer.Option("--create-roles", help="Create the IAM roles with the standard "
+                                                                      "trust policies, as the console does")] = False,
+    auth_role: Annotated[str | None, typer.Option("--auth-role", help="Authenticated role ARN",
+                                                  show_default=False)] = None,
+    unauth_role: Annotated[str | None, typer.Option("--unauth-role", help="Unauthenticated role ARN",
+                                                    show_default=False)] = None,
+    tag: Tag = None,
+    use: Annotated[bool, typer.Option("--use", help="Store the pool in the profile")] = False,
+    profile: ProfileOpt = None, region: RegionOpt = None, output_format: OutputOpt = None,
+) -> None:
+    """Create an identity pool.
+
+    Examples:
+      cogid pool create shop --developer-provider login.shop.example --create-roles --use
+      cogid pool create shop --facebook 1234567890 --allow-guests --create-roles
+    """
+    from cogid import clients, flows
+
+    fmt = output.choose(output_format, FORMATS)
+    if create_roles and (auth_role or unauth_role):
+        raise UsageError("--create-roles makes the roles: leave out --auth-role/--unauth-role")
+    chosen = resolve(profile, region=region)
+    request: dict[str, Any] = {"IdentityPoolName": name, "AllowUnauthenticatedIdentities": allow_guests,
+                               "AllowClassicFlow": classic_flow}
+    optional = {
+        "DeveloperProviderName": developer_provider,
+        "SupportedLoginProviders": _social(facebook, google, amazon, apple, twitter),
+        "OpenIdConnectProviderARNs": oidc_provider, "CognitoIdentityProviders": _user_pools(user_pool),
+        "IdentityPoolTags": _pairs(tag, "--tag"),
+    }
+    request.update({key: value for key, value in optional.items() if value})
+    cognito = clients.client(chosen, "cognito-identity")
+    pool = {k: v for k, v in cognito.create_identity_pool(**request).items() if k != "ResponseMetadata"}
+    output.message(f"Created identity pool {pool['IdentityPoolId']} ({name})")
+    roles = {"authenticated": auth_role, "unauthenticated": unauth_role}
+    if create_roles:
+        roles = flows.create_roles(clients.client(chosen, "iam"), name, pool["IdentityPoolId"], allow_guests)
+        output.message("Created roles: " + ", ".join(roles.values()))
+    roles = {kind: arn for kind, arn in roles.items() if arn}
+    if roles:
+        cognito.set_identity_pool_roles(IdentityPoolId=pool["IdentityPoolId"], Roles=roles)
+    pool["Roles"] = roles
+    if use:
+        _use(chosen, pool)
+    output.emit(fmt, pool, rows=[[pool["IdentityPoolId"], name]] if fmt == "text" else None)
+
+
+@app.command("list")
+def pool_list(profile: ProfileOpt = None, region: RegionOpt = None, output_format: OutputOpt = None) -> None:
+    """List the identity pools of the profile's region."""
+    from cogid import clients
+
+    fmt = output.choose(output_format, FORMATS)
+    cognito = clients.client(resolve(profile, region=region), "cognito-identity")
+    pools, token = [], None
+    while True:
+        page = cognito.list_identity_pools(MaxResults=60, **({"NextToken": token} if token else {}))
+        pools += page["IdentityPools"]
+        token = page.get("NextToken")
+        if not token:
+            break
+    output.emit(fmt, pools, rows=[[p["IdentityPoolId"], p["IdentityPoolName"]] for p in pools],
+                headers=["IdentityPoolId", "IdentityPoolName"])
+
+
+def _target(profile: str | None, pool_arg: str | None, pool: str | None, region: str | None) -> Any:
+    if pool_arg and pool and pool_arg != pool:
+        raise UsageError("give the pool either as POOL_ID or with --pool, not both")
+    return resolve(profile, pool=pool_arg or pool, region=region)
+
+
+PoolArg = Annotated[str | None, typer.Argument(help="Identity pool id (default: the profile's)", show_default=False)]
+
+
+@app.command("show")
+def pool_show(pool_id: PoolArg = None, pool: PoolOpt = None, profile: ProfileOpt = None, region: RegionOpt = None,
+              output_format: OutputOpt = None) -> None:
+    """Show an identity pool with its roles."""
+    from cogid import clients, flows
+
+    fmt = output.choose(output_format, FORMATS)
+    chosen = _target(profile, pool_id, pool, region)
+    output.emit(fmt, _described(clients.client(chosen, "cognito-identity"), flows.pool_id(chosen)))
+
+
+@app.command("update")
+def pool_update(
+    pool_id: PoolArg = None,
+    name: Annotated[str | None, typer.Option("--name", help="New name", show_default=False)] = None,
+    allow_guests: Annotated[bool | None, typer.Option("--allow-guests/--no-guests", show_default=False)] = None,
+    classic_flow: Annotated[bool | None, typer.Option("--classic-flow/--no-classic-flow", show_default=False)] = None,
+    facebook: Facebook = None, google: Google = None, amazon: Amazon = None, apple: Apple = None,
+    twitter: Twitter = None, oidc_provider: Oidc = None, user_pool: UserPool = None,
+    remove_provider: Annotated[list[str] | None, typer.Option(
+        "--remove-provider", help="Drop a login provider (facebook, a key, an ARN); repeatable",
+        show_default=False)] = None,
+    tag: Tag = None, pool: PoolOpt = None, profile: ProfileOpt = None, region: RegionOpt = None,
+    output_format: OutputOpt = None,
+) -> None:
+    """Change an identity pool; what you leave out stays as it is.
+
+    (UpdateIdentityPool replaces the whole pool, so cogid sends the current settings with your
+    changes.)
+    """
+    from cogid import clients, flows
+
+    fmt = output.choose(output_format, FORMATS)
+    chosen = _target(profile, pool_id, pool, region)
+    cognito = clients.client(chosen, "cognito-identity")
+    current = {k: v for k, v in cognito.describe_identity_pool(IdentityPoolId=flows.pool_id(chosen)).items()
+               if k != "ResponseMetadata"}
+    if name is not None:
+        current["IdentityPoolName"] = name
+    if allow_guests is not None:
+        current["AllowUnauthenticatedIdentities"] = allow_guests
+    if classic_flow is not None:
+        current["AllowClassicFlow"] = classic_flow
+    social = {**current.get("SupportedLoginProviders", {}), **_social(facebook, google, amazon, apple, twitter)}
+    oidc = list(dict.fromkeys([*current.get("OpenIdConnectProviderARNs", []), *(oidc_provider or [])]))
+    user_pools = current.get("CognitoIdentityProviders", []) + _user_pools(user_pool)
+    for gone in remove_provider or []:
+        key = flows.login_key(gone)
+        if key not in social and key not in oidc and not any(p["ProviderName"] == key for p in user_pools):
+            raise UsageError(f"--remove-provider {gone}: the pool has no such provider")
+        social.pop(key, None)
+        oidc = [arn for arn in oidc if arn != key]
+        user_pools = [p for p in user_pools if p["ProviderName"] != key]
+    current.update(SupportedLoginProviders=social, OpenIdConnectProviderARNs=oidc, CognitoIdentityProviders=user_pools)
+    if tag:
+        current["IdentityPoolTags"] = {**current.get("IdentityPoolTags", {}), **_pairs(tag, "--tag")}
+    request = {k: v for k, v in current.items() if v not in ({}, [], None)}
+    request.setdefault("AllowUnauthenticatedIdentities", False)
+    updated = {k: v for k, v in cognito.update_identity_pool(**request).items() if k != "ResponseMetadata"}
+    output.message(f"Updated identity pool {updated['IdentityPoolId']}")
+    output.emit(fmt, updated)
+
+
+@app.command("delete")
+def pool_delete(pool_id: PoolArg = None, yes: YesOpt = False, pool: PoolOpt = None, profile: ProfileOpt = None,
+                region: RegionOpt = None) -> None:
+    """Delete an identity pool and all its identities."""
+    from cogid import clients, flows
+
+    chosen = _target(profile, pool_id, pool, region)
+    target = flows.pool_id(chosen)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"deleting {target} needs --yes when not run from a terminal")
+        if not typer.confirm(f"Delete identity pool {target} and all its identities?", err=True):
+            raise typer.Exit(1)
+    clients.client(chosen, "cognito-identity").delete_identity_pool(IdentityPoolId=target)
+    output.message(f"Deleted identity pool {target}")
+
+
+@app.command("roles")
+def pool_roles(
+    pool_id: PoolArg = None,
+    auth_role: Annotated[str | None, typer.Option("--auth-role", help="Authenticated role ARN",
+                                                  show_default=False)] = None,
+    unauth_role: Annotated[str | None, typer.Option("--unauth-role", help="Unauthenticated role ARN",
+                                                    show_default=False)] = None,
+    mappings: Annotated[typer.FileText | None, typer.Option(
+        "--mappings", help="RoleMappings as JSON (file or -)", show_default=False)] = None,
+    pool: PoolOpt = None, profile: ProfileOpt = None, region: RegionOpt = None, output_format: OutputOpt = None,
+) -> None:
+    """Show the pool's roles and role mappings, or set them.
+
+    Setting keeps what you leave out: --auth-role alone leaves the unauthenticated role as is.
+    """
+    from cogid import clients, flows
+
+    fmt = output.choose(output_format, FORMATS)
+    chosen = _target(profile, pool_id, pool, region)
+    cognito = clients.client(chosen, "cognito-identity")
+    target = flows.pool_id(chosen)
+    current = cognito.get_identity_pool_roles(IdentityPoolId=target)
+    result = {"IdentityPoolId": target, "Roles": current.get("Roles", {}), "RoleMappings": current.get("RoleMappings", {})}
+    if auth_role or unauth_role or mappings:
+        if auth_role:
+            result["Roles"]["authenticated"] = auth_role
+        if unauth_role:
+            result["Roles"]["unauthenticated"] = unauth_role
+        if mappings:
+            try:
+                result["RoleMappings"] = json.loads(mappings.read())
+            except ValueError as error:
+                raise UsageError(f"--mappings: not valid JSON: {error}") from None
+        cognito.set_identity_pool_roles(IdentityPoolId=target, Roles=result["Roles"],
+                                        **({"RoleMappings": result["RoleMappings"]} if result["RoleMappings"] else {}))
+        output.message(f"Set roles of {target}")
+    output.emit(fmt, result)

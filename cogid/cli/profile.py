@@ -1,0 +1,133 @@
+"""cogid profile: named settings in config.toml."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cogid import config, output
+from cogid.cli.options import OutputOpt, YesOpt
+from cogid.errors import ConfigError, UsageError
+
+app = typer.Typer(no_args_is_help=True, help="Manage profiles in config.toml.")
+
+NameArg = Annotated[str, typer.Argument(help="Profile name", show_default=False)]
+BackendOpt = Annotated[str | None, typer.Option("--backend", help="local or aws", show_default=False)]
+RegionOpt = Annotated[str | None, typer.Option("--region", show_default=False)]
+PoolOpt = Annotated[str | None, typer.Option("--pool", help="Identity pool id", show_default=False)]
+ProviderOpt = Annotated[str | None, typer.Option("--developer-provider", show_default=False)]
+AwsProfileOpt = Annotated[str | None, typer.Option("--aws-profile", help="boto3 profile (aws backend)",
+                                                   show_default=False)]
+EndpointOpt = Annotated[str | None, typer.Option("--endpoint-url", help="e.g. a `cogid serve` URL",
+                                                 show_default=False)]
+
+
+def _profiles(document: dict) -> dict:
+    profiles = dict(document["profiles"])
+    profiles.setdefault(config.DEFAULT_PROFILE, config.Profile().settings())
+    return profiles
+
+
+@app.command("list")
+def profile_list(output_format: OutputOpt = None) -> None:
+    """List profiles; the default one is marked."""
+    fmt = output.choose(output_format, ("json", "table", "text"))
+    document = config.load()
+    default = config.selected_name(document)
+    items = [{"Name": name, "Default": name == default, **settings} for name, settings in _profiles(document).items()]
+    rows = [[("* " if i["Default"] else "  ") + i["Name"], i.get("backend", "local"), i.get("region", ""),
+             i.get("identity_pool_id", "")] for i in items]
+    output.emit(fmt, items, rows=rows, headers=["Profile", "Backend", "Region", "Identity pool"])
+
+
+@app.command("show")
+def profile_show(name: Annotated[str | None, typer.Argument(show_default=False)] = None,
+                 output_format: OutputOpt = None) -> None:
+    """Show a profile's effective settings (flags and COGID_* variables applied)."""
+    fmt = output.choose(output_format, ("json", "table", "text"))
+    profile = config.resolve(name)
+    output.emit(fmt, {"name": profile.name, **profile.settings()})
+
+
+def _settings(**values: str | None) -> dict[str, str]:
+    chosen = {key: value for key, value in values.items() if value is not None}
+    for key, value in chosen.items():
+        config.check_setting(key, value, where=f"--{key.replace('_', '-')}")
+    return chosen
+
+
+@app.command("add")
+def profile_add(name: NameArg, backend: BackendOpt = None, region: RegionOpt = None, pool: PoolOpt = None,
+                developer_provider: ProviderOpt = None, aws_profile: AwsProfileOpt = None,
+                endpoint_url: EndpointOpt = None,
+                use: Annotated[bool, typer.Option("--use", help="Make it the default profile")] = False) -> None:
+    """Add a profile.
+
+    Examples:
+      cogid profile add prod --backend aws --aws-profile admin --region eu-west-1 --pool eu-west-1:...
+      cogid profile add dev --backend local --endpoint-url http://127.0.0.1:8800
+    """
+    document = config.load()
+    if name in document["profiles"]:
+        raise UsageError(f"profile {name!r} already exists (change it with `cogid profile set`)")
+    settings = {**config.Profile().settings(), **_settings(
+        backend=backend, region=region, identity_pool_id=pool, developer_provider=developer_provider,
+        aws_profile=aws_profile, endpoint_url=endpoint_url)}
+    if settings["backend"] == "local":
+        settings.pop("aws_profile", None)
+    document["profiles"][name] = settings
+    if use:
+        document["default_profile"] = name
+    path = config.save(document)
+    output.message(f"Added profile {name!r} to {path}")
+
+
+@app.command("set")
+def profile_set(key: Annotated[str, typer.Argument(help=f"One of: {', '.join(config.SETTINGS)}")],
+                value: Annotated[str, typer.Argument()],
+                profile: Annotated[str | None, typer.Option("--profile", "-p", show_default=False)] = None) -> None:
+    """Set one setting of a profile (default: the current profile)."""
+    document = config.load()
+    name = config.selected_name(document, profile)
+    if name not in _profiles(document):
+        raise ConfigError(f"profile {name!r} does not exist")
+    key = key.replace("-", "_")
+    config.check_setting(key, value, where=key)
+    document["profiles"].setdefault(name, config.Profile().settings())[key] = value
+    config.save(document)
+    output.message(f"Profile {name!r}: {key} = {value}")
+
+
+@app.command("use")
+def profile_use(name: NameArg) -> None:
+    """Make a profile the default."""
+    document = config.load()
+    if name not in _profiles(document):
+        raise ConfigError(f"profile {name!r} does not exist")
+    document["default_profile"] = name
+    config.save(document)
+    output.message(f"Default profile: {name}")
+
+
+@app.command("remove")
+def profile_remove(name: NameArg, yes: YesOpt = False) -> None:
+    """Remove a profile."""
+    document = config.load()
+    if name not in document["profiles"]:
+        raise ConfigError(f"profile {name!r} does not exist")
+    if not yes and not typer.confirm(f"Remove profile {name!r}?", err=True):
+        raise typer.Exit(1)
+    del document["profiles"][name]
+    if document.get("default_profile") == name:
+        del document["default_profile"]
+    config.save(document)
+    output.message(f"Removed profile {name!r}")
+
+
+@app.command("path")
+def profile_path(output_format: OutputOpt = None) -> None:
+    """Print where cogid keeps its config and its data."""
+    fmt = output.choose(output_format, ("json", "table", "text"))
+    paths = {"config": str(config.config_path()), "data": str(config.data_dir())}
+    output.emit(fmt, paths, rows=[[k, v] for k, v in paths.items()] if fmt == "text" else None)

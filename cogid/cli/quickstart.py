@@ -1,0 +1,115 @@
+"""cogid quickstart: the whole developer-identity flow on the local backend, step by step."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from cogid import config, output
+from cogid.cli.options import OutputOpt
+
+POOL_NAME = "cogid-quickstart"
+PROVIDER = "login.quickstart.cogid"
+FACEBOOK_APP = "quickstart-facebook-app"
+
+
+def _find_pool(cognito: Any) -> str | None:
+    token = None
+    while True:
+        page = cognito.list_identity_pools(MaxResults=60, **({"NextToken": token} if token else {}))
+        for pool in page["IdentityPools"]:
+            if pool["IdentityPoolName"] == POOL_NAME:
+                return str(pool["IdentityPoolId"])
+        token = page.get("NextToken")
+        if not token:
+            return None
+
+
+def quickstart(
+    user: Annotated[str, typer.Option("--user", "-u", help="The user to issue for")] = "alice",
+    output_format: OutputOpt = None,
+) -> None:
+    """Run the developer-identity flow on the local backend and show each step.
+
+    Creates (once) a pool with a developer provider, Facebook and the standard roles; issues
+    a token for a user; links a test Facebook login; decodes and verifies the token; exchanges
+    it for credentials and asks STS who they belong to. Safe to run again.
+    """
+    from cogid import clients, flows, tokens
+    from cogid.local import mint_social_token
+
+    fmt = output.choose(output_format, ("json", "table"))
+    profile = config.Profile(name="quickstart")  # always the local backend, whatever the config says
+    cognito = clients.client(profile, "cognito-identity")
+
+    def step(title: str, detail: str) -> None:
+        output.message(f"✓ {title}: {detail}", style="green")
+
+    pool_id = _find_pool(cognito)
+    if pool_id is None:
+        pool_id = cognito.create_identity_pool(
+            IdentityPoolName=POOL_NAME, AllowUnauthenticatedIdentities=True, AllowClassicFlow=True,
+            DeveloperProviderName=PROVIDER, SupportedLoginProviders={"graph.facebook.com": FACEBOOK_APP},
+        )["IdentityPoolId"]
+        roles = flows.create_roles(clients.client(profile, "iam"), POOL_NAME, pool_id, guests=True)
+        cognito.set_identity_pool_roles(IdentityPoolId=pool_id, Roles=roles)
+        step("1. identity pool", f"created {pool_id} with developer provider {PROVIDER} and two roles")
+    else:
+        roles = cognito.get_identity_pool_roles(IdentityPoolId=pool_id)["Roles"]
+        step("1. identity pool", f"reusing {pool_id} (developer provider {PROVIDER})")
+    profile.identity_pool_id, profile.developer_provider = pool_id, PROVIDER
+
+    issued = flows.issue_token(profile, cognito, user)
+    step("2. token issued", f"{user} -> identity {issued['IdentityId']}")
+
+    facebook = mint_social_token("graph.facebook.com", f"fb-{user}", FACEBOOK_APP, home=config.data_dir())
+    linked = flows.issue_token(profile, cognito, user, links={"graph.facebook.com": facebook})
+    logins = cognito.describe_identity(IdentityId=linked["IdentityId"]).get("Logins", [])
+    step("3. Facebook linked", f"identity {linked['IdentityId']} has logins {', '.join(logins)}")
+
+    header, claims = tokens.decode(issued["Token"])
+    tokens.verify(issued["Token"], clients.jwks(profile), pool_id)
+    step("4. token verified", f"{header['alg']} signature, iss, aud, exp; amr {claims['amr'][:2]}")
+
+    credentials = flows.exchange(profile, user)
+    caller = _signed_sts(profile, credentials).get_caller_identity()
+    step("5. credentials", f"{credentials['AccessKeyId']} until {credentials['Expiration']} as {caller['Arn']}")
+    _adopt(pool_id)
+
+    result = {
+        "IdentityPoolId": pool_id, "DeveloperProviderName": PROVIDER, "Roles": roles, "User": user,
+        "IdentityId": issued["IdentityId"], "Token": issued["Token"], "Logins": logins, "Claims": claims,
+        "Credentials": {k: v for k, v in credentials.items() if k in ("AccessKeyId", "Expiration")},
+        "CallerArn": caller["Arn"],
+    }
+    output.message("Next: cogid token issue --user bob   (cogid --help for the rest)")
+    rows = [["identity pool", pool_id], ["user", user], ["identity", issued["IdentityId"]],
+            ["logins", ", ".join(logins)], ["amr", ", ".join(claims["amr"])],
+            ["access key", credentials["AccessKeyId"]], ["expires", credentials["Expiration"]],
+            ["assumed role", caller["Arn"]]]
+    output.emit(fmt, result, rows=rows, headers=["step", "result"])
+
+
+def _adopt(pool_id: str) -> None:
+    """Make the quickstart pool the `local` profile's, unless it already has one."""
+    document = config.load()
+    settings = document["profiles"].setdefault(config.DEFAULT_PROFILE, config.Profile().settings())
+    if settings.get("identity_pool_id") in (None, pool_id) and settings.get("backend", "local") == "local":
+        if settings.get("identity_pool_id") != pool_id:
+            settings.update(identity_pool_id=pool_id, developer_provider=PROVIDER)
+            config.save(document)
+            output.message(f"Profile 'local' now uses identity pool {pool_id}")
+
+
+def _signed_sts(profile: config.Profile, credentials: dict[str, Any]) -> Any:
+    from cogid.local import client
+
+    return client("sts", home=config.data_dir(), region=profile.region,
+                  aws_access_key_id=credentials["AccessKeyId"],
+                  aws_secret_access_key=credentials["SecretAccessKey"],
+                  aws_session_token=credentials["SessionToken"])
+
+
+def register(app: typer.Typer) -> None:
+    app.command("quickstart")(quickstart)

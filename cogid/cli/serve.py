@@ -1,0 +1,31 @@
+"""cogid serve: the local service over HTTP, for any AWS SDK."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one")] = 8800,
+) -> None:
+    """Serve the local Cognito Identity, STS and IAM over HTTP until interrupted.
+
+    The first line on stdout is the endpoint URL. Developer operations need SigV4 with a key
+    from `cogid keys create`; GetId, GetCredentialsForIdentity and the other device calls are open,
+    as on AWS.
+
+    Example:
+      cogid serve --port 8800 &
+      aws --endpoint-url http://127.0.0.1:8800 cognito-identity list-identity-pools --max-results 10
+    """
+    from cogid.config import data_dir
+    from cogid.local.server import serve as run
+
+    run(data_dir(), host=host, port=port)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

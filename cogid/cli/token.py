@@ -1,0 +1,149 @@
+"""cogid token: issue developer tokens, decode and verify them."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from cogid import output
+from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, profile as resolve
+from cogid.errors import ExitCode, UsageError
+
+app = typer.Typer(no_args_is_help=True, help="Issue, decode and verify Cognito OpenID tokens.")
+
+
+@app.command("issue")
+def token_issue(
+    user: Annotated[str | None, typer.Option("--user", "-u", envvar="COGID_USER", show_default=False,
+                                             help="Developer user id [env: COGID_USER]")] = None,
+    users_from: Annotated[typer.FileText | None, typer.Option(
+        "--users-from", help="Issue for one user per line of FILE (- for stdin), streaming JSON lines",
+        show_default=False)] = None,
+    duration: Annotated[int | None, typer.Option("--duration", min=1, max=86400, show_default=False,
+                                                 help="Token lifetime in seconds, 1-86400 (default 900)")] = None,
+    link: Annotated[list[str] | None, typer.Option("--link", help="Also link PROVIDER=TOKEN (repeatable)",
+                                                   show_default=False)] = None,
+    identity_id: Annotated[str | None, typer.Option("--identity-id", help="Attach to this identity (e.g. a guest)",
+                                                    show_default=False)] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Principal tag KEY=VALUE (repeatable)",
+                                                  show_default=False)] = None,
+    pool: PoolOpt = None, profile: ProfileOpt = None, region: RegionOpt = None, output_format: OutputOpt = None,
+) -> None:
+    """Issue an identity id and OpenID token for a user (GetOpenIdTokenForDeveloperIdentity).
+
+    Examples:
+      cogid token issue --user alice
+      cogid token issue --user alice --duration 3600 -o text | cut -f2
+      cut -d, -f1 users.csv | cogid token issue --users-from - > tokens.jsonl
+    """
+    from cogid import clients, flows
+
+    if (user is None) == (users_from is None):
+        raise UsageError("give --user USER or --users-from FILE (one of them)")
+    chosen = resolve(profile, pool=pool, region=region)
+    links = flows.parse_logins(link or [], "--link")
+    tags = {}
+    for item in tag or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--tag {item!r}: expected KEY=VALUE")
+        tags[key] = value
+    cognito = clients.client(chosen, "cognito-identity")
+    if users_from is not None:
+        output.choose(output_format or "json", ("json",))
+        failed = _issue_stream(chosen, cognito, users_from, duration)
+        raise typer.Exit(ExitCode.ERROR if failed else ExitCode.OK)
+    fmt = output.choose(output_format, ("json", "table", "text"))
+    assert user is not None
+    issued = flows.issue_token(chosen, cognito, user, duration=duration, links=links, identity_id=identity_id,
+                               tags=tags)
+    output.emit(fmt, issued, rows=[[issued["IdentityId"], issued["Token"]]] if fmt == "text" else None)
+
+
+def _issue_stream(profile: Any, cognito: Any, lines: Any, duration: int | None) -> int:
+    """One JSON line per user as each token is issued; bad lines reported on stderr, the rest go on."""
+    from cogid import flows
+    from cogid.cli import _as_cogid_error
+
+    provider = flows.developer_provider(profile, cognito)
+    failed = 0
+    progress = _Progress() if sys.stderr.isatty() else None
+    for number, line in enumerate(lines, 1):
+        user = line.rstrip("\r\n")
+        if not user.strip():
+            continue
+        try:
+            issued = flows.issue_token(profile, cognito, user, duration=duration, provider=provider)
+        except Exception as error:
+            known = _as_cogid_error(error)
+            if known is None:
+                raise
+            failed += 1
+            output.error(f"line {number}: {known}")
+            continue
+        output.write_line(output.to_json({"User": user, **issued}, indent=None))
+        if progress:
+            progress.advance()
+    if progress:
+        progress.stop()
+    if failed:
+        output.error(f"{failed} user(s) failed")
+    return failed
+
+
+class _Progress:
+    def __init__(self) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(SpinnerColumn(), TextColumn("{task.completed} tokens"), TimeElapsedColumn(),
+                            console=output.stderr_console(), transient=True)
+        self.task = self.bar.add_task("issue")
+        self.bar.start()
+
+    def advance(self) -> None:
+        self.bar.advance(self.task)
+
+    def stop(self) -> None:
+        self.bar.stop()
+
+
+@app.command("decode")
+def token_decode(
+    token: Annotated[str | None, typer.Argument(help="The token, or - to read it from stdin", show_default=False)] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Check signature (JWKS), RS512, iss, aud and exp; "
+                                                          "exit 5 if any check fails")] = False,
+    audience: Annotated[str | None, typer.Option("--audience", help="Expected identity pool (aud); default: the "
+                                                                    "profile's pool", show_default=False)] = None,
+    profile: ProfileOpt = None, output_format: OutputOpt = None,
+) -> None:
+    """Decode a Cognito OpenID token and explain it; --verify checks it too.
+
+    Examples:
+      cogid token decode eyJraWQiOi...
+      cogid token issue --user alice -o text | cut -f2 | cogid token decode - --verify
+    """
+    from cogid import tokens
+
+    fmt = output.choose(output_format, ("json", "table", "text"))
+    if token is None or token == "-":
+        if token is None and sys.stdin.isatty():
+            raise UsageError("give a TOKEN, or - to read one from stdin")
+        token = sys.stdin.read()
+    header, claims = tokens.decode(token)
+    result: dict[str, Any] = {"Header": header, "Claims": claims}
+    if verify:
+        from cogid import clients
+
+        chosen = resolve(profile)
+        expected = audience or chosen.identity_pool_id
+        jwks = clients.jwks(chosen)
+        if not any(k.get("kid") == header.get("kid") for k in jwks.get("keys", [])):
+            jwks = clients.jwks(chosen, refresh=True)  # keys rotate: refetch on an unknown kid
+        tokens.verify(token, jwks, expected)
+        result["Verified"] = True
+        output.message(f"Verified: RS512 signature (key {header.get('kid')}), issuer, "
+                       + (f"audience {expected}, " if expected else "") + "expiry")
+    rows = tokens.explain(header, claims)
+    output.emit(fmt, result, rows=rows, headers=["", ""] if fmt == "table" else None)

@@ -1,0 +1,77 @@
+"""boto3 clients for a profile: real AWS, an endpoint such as `cogid serve`, or the embedded service.
+
+Commands only ever see boto3's client interface (operation methods, AWS-shaped dicts,
+ClientError), whichever backend answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cogid.config import Profile, data_dir
+from cogid.errors import ConfigError
+
+
+def client(profile: Profile, service: str) -> Any:
+    """A client of `service` (cognito-identity, sts or iam) for `profile`."""
+    if profile.backend == "local" and not profile.endpoint_url:
+        from cogid.local import client as local_client
+
+        return local_client(service, home=data_dir(), region=profile.region)
+    return _aws_client(profile, service)
+
+
+def unsigned_client(profile: Profile, service: str) -> Any:
+    """A client for the operations a device calls without AWS credentials (GetId,
+    GetCredentialsForIdentity, AssumeRoleWithWebIdentity): it needs no credentials to exist."""
+    if profile.backend == "local" and not profile.endpoint_url:
+        return client(profile, service)
+    from botocore import UNSIGNED
+
+    return _aws_client(profile, service, signature_version=UNSIGNED)
+
+
+def _aws_client(profile: Profile, service: str, **config: Any) -> Any:
+    import boto3
+    import botocore.exceptions
+    from botocore.config import Config
+
+    try:
+        session = boto3.session.Session(profile_name=profile.aws_profile, region_name=profile.region)
+    except botocore.exceptions.ProfileNotFound:
+        raise ConfigError(f"profile {profile.name!r}: AWS profile {profile.aws_profile!r} does not exist") from None
+    return session.client(service, endpoint_url=profile.endpoint_url, config=Config(**config) if config else None)
+
+
+AWS_JWKS = "https://cognito-identity.amazonaws.com/.well-known/jwks_uri"
+
+
+def jwks(profile: Profile, refresh: bool = False) -> dict[str, Any]:
+    """The JWKS that verifies the profile's tokens: the embedded service's own keys, or the
+    endpoint's / AWS's published document, cached and refetched when asked to (unknown kid)."""
+    if profile.backend == "local" and not profile.endpoint_url:
+        from cogid.local import jwks as local_jwks
+
+        return local_jwks(data_dir())
+    import hashlib
+    import json
+    import urllib.request
+
+    from cogid.config import write_private
+    from cogid.errors import Unavailable
+
+    url = profile.endpoint_url.rstrip("/") + "/.well-known/jwks_uri" if profile.endpoint_url else AWS_JWKS
+    path = data_dir() / "cache" / f"jwks-{hashlib.sha256(url.encode()).hexdigest()[:16]}.json"
+    if not refresh:
+        try:
+            return dict(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            pass
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - https or the user's endpoint
+            body = response.read()
+        document = dict(json.loads(body))
+    except (OSError, ValueError) as error:
+        raise Unavailable(f"cannot fetch the JWKS from {url}: {error}") from None
+    write_private(path, body)
+    return document

@@ -1,0 +1,151 @@
+"""Profiles in config.toml, where cogid keeps its files, and which setting wins.
+
+Precedence for every setting: command-line flag > COGID_* environment variable > profile >
+built-in default. With no config at all the profile `local` (local backend, us-east-1) works.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from cogid.errors import ConfigError
+
+VERSION = 1
+DEFAULT_PROFILE = "local"
+BACKENDS = ("local", "aws")
+
+
+@dataclass
+class Profile:
+    name: str = DEFAULT_PROFILE
+    backend: str = "local"
+    region: str = "us-east-1"
+    identity_pool_id: str | None = None
+    developer_provider: str | None = None
+    aws_profile: str | None = None
+    endpoint_url: str | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The profile's keys as written in config.toml (unset ones left out)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name != "name" and getattr(self, f.name) is not None}
+
+
+SETTINGS = tuple(f.name for f in fields(Profile) if f.name != "name")
+
+
+def home() -> Path | None:
+    value = os.environ.get("COGID_HOME")
+    return Path(value) if value else None
+
+
+def config_path() -> Path:
+    base = home()
+    if base is not None:
+        return base / "config.toml"
+    import platformdirs
+
+    return platformdirs.user_config_path("cogid") / "config.toml"
+
+
+def data_dir() -> Path:
+    base = home()
+    if base is not None:
+        return base
+    import platformdirs
+
+    return platformdirs.user_data_path("cogid")
+
+
+def load() -> dict[str, Any]:
+    """The whole config document; an empty one if the file does not exist."""
+    path = config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {"version": VERSION, "profiles": {}}
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        document = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    _check(document, path)
+    return document
+
+
+def _check(document: dict[str, Any], path: Path) -> None:
+    if document.get("version", VERSION) != VERSION:
+        raise ConfigError(f"{path}: version {document.get('version')!r} is not supported (expected {VERSION})")
+    unknown = set(document) - {"version", "default_profile", "profiles"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r}")
+    profiles = document.setdefault("profiles", {})
+    if not isinstance(profiles, dict):
+        raise ConfigError(f"{path}: 'profiles' must be a table")
+    for name, settings in profiles.items():
+        if not isinstance(settings, dict):
+            raise ConfigError(f"{path}: profile {name!r} must be a table")
+        for key, value in settings.items():
+            check_setting(key, value, where=f"{path}: profile {name!r}")
+
+
+def check_setting(key: str, value: Any, where: str) -> None:
+    if key not in SETTINGS:
+        raise ConfigError(f"{where}: unknown setting {key!r} (known: {', '.join(SETTINGS)})")
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: {key} must be a non-empty string")
+    if key == "backend" and value not in BACKENDS:
+        raise ConfigError(f"{where}: backend must be one of {', '.join(BACKENDS)}, not {value!r}")
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file that may hold secrets: 0600 in a 0700 directory, temp file then rename."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        os.unlink(temp)
+        raise
+
+
+def save(document: dict[str, Any]) -> Path:
+    """Write the config atomically, readable by the owner only."""
+    import tomli_w
+
+    path = config_path()
+    document = {"version": VERSION, **{k: v for k, v in document.items() if k != "version"}}
+    write_private(path, tomli_w.dumps(document).encode())
+    return path
+
+
+def selected_name(document: dict[str, Any], flag: str | None = None) -> str:
+    """--profile > COGID_PROFILE > default_profile > `local`."""
+    return flag or os.environ.get("COGID_PROFILE") or document.get("default_profile") or DEFAULT_PROFILE
+
+
+def resolve(flag: str | None = None, **overrides: str | None) -> Profile:
+    """The effective profile: the chosen one, with COGID_* variables and flags on top."""
+    document = load()
+    name = selected_name(document, flag)
+    stored = document["profiles"].get(name)
+    if stored is None and name != DEFAULT_PROFILE:
+        known = ", ".join(sorted(document["profiles"])) or "none yet (cogid profile add NAME)"
+        raise ConfigError(f"profile {name!r} does not exist (profiles: {known})")
+    values: dict[str, Any] = dict(stored or {})
+    for key in SETTINGS:
+        env = os.environ.get(f"COGID_{key.upper()}")
+        if env:
+            check_setting(key, env, where=f"COGID_{key.upper()}")
+            values[key] = env
+        if overrides.get(key):
+            values[key] = overrides[key]
+    return Profile(name=name, **values)

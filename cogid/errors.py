@@ -1,0 +1,78 @@
+"""Exit codes, cogid's errors, and how AWS error codes map onto them."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    CONFIG = 3
+    NOT_FOUND = 4
+    DENIED = 5
+    UNAVAILABLE = 6
+    INTERRUPTED = 130
+
+
+class CogidError(Exception):
+    """An error cogid reports as one line, `<what>: <why>`, with an exit code."""
+
+    exit_code = ExitCode.ERROR
+
+
+class UsageError(CogidError):
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(CogidError):
+    exit_code = ExitCode.CONFIG
+
+
+class NotFound(CogidError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class Denied(CogidError):
+    exit_code = ExitCode.DENIED
+
+
+class Unavailable(CogidError):
+    exit_code = ExitCode.UNAVAILABLE
+
+
+# AWS error codes (Cognito Identity, STS, IAM, SigV4) -> exit code; anything else is ERROR.
+AWS_EXIT_CODES = {
+    "ResourceNotFoundException": ExitCode.NOT_FOUND,
+    "NoSuchEntity": ExitCode.NOT_FOUND,
+    "NotAuthorizedException": ExitCode.DENIED,
+    "AccessDenied": ExitCode.DENIED,
+    "AccessDeniedException": ExitCode.DENIED,
+    "InvalidIdentityToken": ExitCode.DENIED,
+    "ExpiredTokenException": ExitCode.DENIED,
+    "ExpiredToken": ExitCode.DENIED,
+    "IDPRejectedClaim": ExitCode.DENIED,
+    "UnrecognizedClientException": ExitCode.DENIED,
+    "InvalidClientTokenId": ExitCode.DENIED,
+    "InvalidSignatureException": ExitCode.DENIED,
+    "SignatureDoesNotMatch": ExitCode.DENIED,
+    "MissingAuthenticationTokenException": ExitCode.DENIED,
+    "TooManyRequestsException": ExitCode.UNAVAILABLE,
+    "Throttling": ExitCode.UNAVAILABLE,
+    "ThrottlingException": ExitCode.UNAVAILABLE,
+    "InternalErrorException": ExitCode.UNAVAILABLE,
+    "ServiceUnavailable": ExitCode.UNAVAILABLE,
+    "ExternalServiceException": ExitCode.UNAVAILABLE,
+    "IDPCommunicationError": ExitCode.UNAVAILABLE,
+}
+
+
+def from_client_error(error: Any) -> CogidError:
+    """A cogid error for a botocore ClientError: `<Code>: <message>` with its exit code."""
+    details = error.response.get("Error", {})
+    code = details.get("Code", "Error")
+    failure = CogidError(f"{code}: {details.get('Message') or 'no message'}")
+    failure.exit_code = AWS_EXIT_CODES.get(code, ExitCode.ERROR)
+    return failure

@@ -1,0 +1,184 @@
+"""Multi-step flows the commands share: pools with roles, tokens, links, credentials.
+
+Everything here works on boto3 clients handed in (or made from a profile), so the same code
+runs against AWS, a `cogid serve` endpoint or the embedded service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from cogid import clients
+from cogid.config import Profile, data_dir, write_private
+from cogid.errors import ConfigError, UsageError
+
+COGNITO_KEY = "cognito-identity.amazonaws.com"
+# Short names for the public providers' Logins keys.
+PROVIDERS = {
+    "facebook": "graph.facebook.com",
+    "google": "accounts.google.com",
+    "amazon": "www.amazon.com",
+    "apple": "appleid.apple.com",
+    "twitter": "api.twitter.com",
+}
+CACHE_MARGIN = 300  # cached credentials are renewed this many seconds before they expire
+
+
+def pool_id(profile: Profile) -> str:
+    if not profile.identity_pool_id:
+        raise ConfigError(
+            f"profile {profile.name!r} has no identity pool: pass --pool, set COGID_IDENTITY_POOL_ID,"
+            " or create one with `cogid pool create NAME --use`"
+        )
+    return profile.identity_pool_id
+
+
+def developer_provider(profile: Profile, cognito: Any) -> str:
+    """The pool's developer provider name: from the profile, else asked of the pool."""
+    if profile.developer_provider:
+        return profile.developer_provider
+    name = cognito.describe_identity_pool(IdentityPoolId=pool_id(profile)).get("DeveloperProviderName")
+    if not name:
+        raise ConfigError(
+            f"identity pool {pool_id(profile)} has no developer provider: set one with `cogid provider set NAME`"
+        )
+    return str(name)
+
+
+def login_key(name: str) -> str:
+    """The Logins key for a provider given by short name (facebook) or by key."""
+    return PROVIDERS.get(name.lower(), name)
+
+
+def parse_logins(pairs: list[str], option: str = "--login") -> dict[str, str]:
+    logins = {}
+    for pair in pairs:
+        key, sep, token = pair.partition("=")
+        if not sep or not key or not token:
+            raise UsageError(f"{option} {pair[:40]!r}: expected PROVIDER=TOKEN")
+        logins[login_key(key)] = token
+    return logins
+
+
+# -- roles -----------------------------------------------------------------------------------
+
+
+def trust_policy(identity_pool_id: str, kind: str) -> str:
+    """The console's standard trust policy for a pool's authenticated or unauthenticated role."""
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": COGNITO_KEY},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {f"{COGNITO_KEY}:aud": identity_pool_id},
+                "ForAnyValue:StringLike": {f"{COGNITO_KEY}:amr": kind},
+            },
+        }],
+    })
+
+
+def create_roles(iam: Any, pool_name: str, identity_pool_id: str, guests: bool) -> dict[str, str]:
+    """Create the pool's roles as the console does (Cognito_<name>Auth_Role ...); returns Roles."""
+    base = re.sub(r"[^\w+=,.@-]", "", pool_name)[:40] or "pool"
+    roles = {}
+    for kind, suffix in (("authenticated", "Auth"), ("unauthenticated", "Unauth")):
+        if kind == "unauthenticated" and not guests:
+            continue
+        made = iam.create_role(RoleName=f"Cognito_{base}{suffix}_Role_{identity_pool_id.split(':')[1][:8]}",
+                               AssumeRolePolicyDocument=trust_policy(identity_pool_id, kind),
+                               Description=f"Cognito identity pool {identity_pool_id} ({kind})")
+        roles[kind] = made["Role"]["Arn"]
+    return roles
+
+
+# -- tokens ----------------------------------------------------------------------------------
+
+
+def issue_token(profile: Profile, cognito: Any, user: str, *, duration: int | None = None,
+                links: dict[str, str] | None = None, identity_id: str | None = None,
+                provider: str | None = None, tags: dict[str, str] | None = None) -> dict[str, Any]:
+    """GetOpenIdTokenForDeveloperIdentity for `user`: {IdentityId, Token}."""
+    request: dict[str, Any] = {
+        "IdentityPoolId": pool_id(profile),
+        "Logins": {provider or developer_provider(profile, cognito): user, **(links or {})},
+    }
+    if duration is not None:
+        request["TokenDuration"] = duration
+    if identity_id:
+        request["IdentityId"] = identity_id
+    if tags:
+        request["PrincipalTags"] = tags
+    response = cognito.get_open_id_token_for_developer_identity(**request)
+    return {"IdentityId": response["IdentityId"], "Token": response["Token"]}
+
+
+# -- credentials -----------------------------------------------------------------------------
+
+
+def _epoch(value: Any) -> float:
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def credential_process(credentials: dict[str, Any]) -> dict[str, Any]:
+    """The `credential_process` version 1 object (what -o json prints for `cogid creds`)."""
+    expiration = datetime.fromtimestamp(_epoch(credentials["Expiration"]), timezone.utc)
+    return {
+        "Version": 1,
+        "AccessKeyId": credentials["AccessKeyId"],
+        "SecretAccessKey": credentials.get("SecretAccessKey") or credentials["SecretKey"],
+        "SessionToken": credentials["SessionToken"],
+        "Expiration": expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def exchange(profile: Profile, user: str, *, flow: str = "enhanced", role_arn: str | None = None,
+             duration: int | None = None, session_name: str | None = None) -> dict[str, Any]:
+    """Developer token for `user`, exchanged for temporary credentials (credential_process shape
+    plus IdentityId)."""
+    cognito = clients.client(profile, "cognito-identity")
+    issued = issue_token(profile, cognito, user)
+    if flow == "enhanced":
+        if duration is not None:
+            raise UsageError("--duration applies to --flow basic only: the enhanced flow always gives one hour")
+        response = clients.unsigned_client(profile, "cognito-identity").get_credentials_for_identity(
+            IdentityId=issued["IdentityId"], Logins={COGNITO_KEY: issued["Token"]},
+            **({"CustomRoleArn": role_arn} if role_arn else {}))
+        credentials = response["Credentials"]
+    else:
+        role = role_arn or cognito.get_identity_pool_roles(IdentityPoolId=pool_id(profile))["Roles"].get("authenticated")
+        if not role:
+            raise ConfigError(f"identity pool {pool_id(profile)} has no authenticated role: pass --role-arn")
+        response = clients.unsigned_client(profile, "sts").assume_role_with_web_identity(
+            RoleArn=role, RoleSessionName=session_name or _session_name(issued["IdentityId"]),
+            WebIdentityToken=issued["Token"], **({"DurationSeconds": duration} if duration else {}))
+        credentials = response["Credentials"]
+    return {**credential_process(credentials), "IdentityId": issued["IdentityId"]}
+
+
+def _session_name(identity_id: str) -> str:
+    # RoleSessionName allows [\w+=,.@-]: the identity id without its region prefix's colon.
+    return identity_id.replace(":", "@")[:64]
+
+
+def cached_exchange(profile: Profile, user: str, **options: Any) -> dict[str, Any]:
+    """`exchange`, reusing credentials cached (0600) until shortly before they expire."""
+    key = json.dumps([profile.backend, profile.region, profile.endpoint_url, profile.aws_profile,
+                      profile.identity_pool_id, user, sorted(options.items())])
+    path = data_dir() / "cache" / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".json")
+    try:
+        cached = json.loads(path.read_text())
+        expires = datetime.strptime(cached["Expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        if expires.timestamp() - CACHE_MARGIN > time.time():
+            return dict(cached)
+    except (OSError, ValueError, KeyError):
+        pass
+    fresh = exchange(profile, user, **options)
+    write_private(path, json.dumps(fresh).encode())
+    return fresh

@@ -1,0 +1,117 @@
+"""The only writer of stdout: JSON, tables, tab-separated text and `export` lines.
+
+stdout carries data only; messages go to stderr, styled by rich only when stderr is a
+terminal. JSON and tokens are written plainly so nothing wraps or reinterprets them.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from cogid.errors import UsageError
+
+FORMATS = ("json", "table", "text", "env")
+
+
+def choose(requested: str | None, supported: Sequence[str]) -> str:
+    """The output format: -o/COGID_OUTPUT if given, else table on a terminal and json otherwise."""
+    fmt = requested or ("table" if sys.stdout.isatty() and "table" in supported else "json")
+    if fmt not in supported:
+        raise UsageError(f"--output {fmt}: this command writes {', '.join(supported)}")
+    return fmt
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def to_json(data: Any, indent: int | None = 2) -> str:
+    return json.dumps(data, indent=indent, default=_plain, ensure_ascii=False)
+
+
+def write(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return _plain(value)
+    if isinstance(value, (list, dict)):
+        return to_json(value, indent=None) if isinstance(value, dict) else ", ".join(map(str, value))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _records(data: Any) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows for a dict (one field per row) or a list of dicts (one per row)."""
+    if isinstance(data, dict):
+        return ["Field", "Value"], [[key, cell(value)] for key, value in data.items()]
+    items = list(data)
+    headers = list(dict.fromkeys(key for item in items for key in item))
+    return headers, [[cell(item.get(key)) for key in headers] for item in items]
+
+
+def emit(fmt: str, data: Any, *, rows: Iterable[Sequence[Any]] | None = None,
+         headers: Sequence[str] | None = None, env: Iterable[tuple[str, str]] | None = None,
+         title: str | None = None) -> None:
+    """Write `data` in `fmt`. json writes `data` itself; text and table write `rows` (or rows
+    derived from `data`); env writes the `env` pairs."""
+    if fmt == "json":
+        write(to_json(data))
+        return
+    if fmt == "env":
+        write("".join(f"export {name}={shlex.quote(value)}\n" for name, value in env or ()))
+        return
+    if rows is None:
+        headers, table_rows = _records(data)
+    else:
+        table_rows = [[cell(v) for v in row] for row in rows]
+    if fmt == "text":
+        write("".join("\t".join(row) + "\n" for row in table_rows) or "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*(headers or []), title=title, show_header=bool(headers), highlight=False)
+    for row in table_rows:
+        table.add_row(*row)
+    Console(soft_wrap=False).print(table)
+
+
+def write_line(line: str) -> None:
+    """One datum per line, for streaming commands (JSON lines)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def stderr_console() -> Any:
+    """A rich console on stderr, made per use so NO_COLOR and friends are read each run."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def message(text: str, style: str | None = None) -> None:
+    """A status line on stderr: styled on a terminal, plain otherwise."""
+    if sys.stderr.isatty():
+        stderr_console().print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+    else:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+
+def error(text: str) -> None:
+    """cogid's one-line error report."""
+    sys.stderr.write(f"cogid: error: {' '.join(text.split())}\n")
+    sys.stderr.flush()
