@@ -74,6 +74,8 @@ class CogidGroup(TyperGroup):
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click_exceptions.ClickException as error:  # usage: one line, as for every error
+            if type(error).__name__ == "NoArgsIsHelpError":
+                sys.exit(ExitCode.USAGE)  # the help is already shown
             where = error.ctx.command_path if getattr(error, "ctx", None) else "cogid"
             output.error(f"{error.format_message()} (see '{where} --help')")
             sys.exit(ExitCode.USAGE if isinstance(error, click_exceptions.UsageError) else error.exit_code)
@@ -83,7 +85,7 @@ class CogidGroup(TyperGroup):
 
 
 app = typer.Typer(
-    cls=CogidGroup, context_settings=CONTEXT, no_args_is_help=True, pretty_exceptions_show_locals=False,
+    name="cogid", cls=CogidGroup, context_settings=CONTEXT, no_args_is_help=True, pretty_exceptions_show_locals=False,
     help="Amazon Cognito developer-authenticated identities, on AWS or on this machine.",
 )
 

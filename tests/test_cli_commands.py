@@ -1,0 +1,270 @@
+"""Every command through Typer's CliRunner on the local backend: exact JSON, stderr, exit codes."""
+
+import json
+import os
+import stat
+
+import jwt
+import pytest
+
+from conftest import DEV, FACEBOOK_APP
+
+
+def ok(result):
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout) if result.stdout.strip().startswith(("{", "[")) else result.stdout
+
+
+# -- profiles --------------------------------------------------------------------------------
+
+def test_fresh_machine_has_the_local_profile(cli, isolated):
+    assert ok(cli("profile", "list")) == [{"Name": "local", "Default": True, "backend": "local", "region": "us-east-1"}]
+    assert ok(cli("profile", "show")) == {"name": "local", "backend": "local", "region": "us-east-1"}
+    assert ok(cli("profile", "path")) == {"config": str(isolated / "config.toml"), "data": str(isolated)}
+    assert ok(cli("profile", "path", "-o", "text")) == f"config\t{isolated / 'config.toml'}\ndata\t{isolated}\n"
+
+
+def test_profile_add_set_use_show_remove(cli, isolated):
+    result = cli("profile", "add", "prod", "--backend", "aws", "--aws-profile", "admin", "--region", "eu-west-1")
+    assert result.exit_code == 0 and "Added profile 'prod'" in result.stderr and result.stdout == ""
+    assert stat.S_IMODE((isolated / "config.toml").stat().st_mode) == 0o600
+    assert ok(cli("profile", "set", "identity_pool_id", "eu-west-1:abc", "--profile", "prod")) == ""
+    assert ok(cli("profile", "show", "prod")) == {"name": "prod", "backend": "aws", "region": "eu-west-1",
+                                                   "identity_pool_id": "eu-west-1:abc", "aws_profile": "admin"}
+    ok(cli("profile", "use", "prod"))
+    assert [p["Name"] for p in ok(cli("profile", "list")) if p["Default"]] == ["prod"]
+    assert ok(cli("profile", "show", env={"COGID_REGION": "ap-south-1"}))["region"] == "ap-south-1"
+    assert ok(cli("profile", "show", env={"COGID_PROFILE": "local"}))["name"] == "local"
+    ok(cli("profile", "remove", "prod", "--yes"))
+    assert [p["Name"] for p in ok(cli("profile", "list"))] == ["local"]
+
+
+# -- pools and providers ---------------------------------------------------------------------
+
+def test_pool_create_with_roles_and_use(cli, isolated):
+    result = cli("pool", "create", "shop", "--developer-provider", DEV, "--facebook", FACEBOOK_APP,
+                 "--allow-guests", "--create-roles", "--tag", "team=blue", "--use")
+    pool = ok(result)
+    pool_id = pool["IdentityPoolId"]
+    suffix = pool_id.split(":")[1][:8]
+    assert pool == {
+        "IdentityPoolId": pool_id, "IdentityPoolName": "shop", "AllowUnauthenticatedIdentities": True,
+        "AllowClassicFlow": False, "SupportedLoginProviders": {"graph.facebook.com": FACEBOOK_APP},
+        "DeveloperProviderName": DEV, "IdentityPoolTags": {"team": "blue"},
+        "Roles": {"authenticated": f"arn:aws:iam::000000000000:role/Cognito_shopAuth_Role_{suffix}",
+                  "unauthenticated": f"arn:aws:iam::000000000000:role/Cognito_shopUnauth_Role_{suffix}"},
+    }
+    assert f"Created identity pool {pool_id} (shop)" in result.stderr
+    assert ok(cli("profile", "show"))["identity_pool_id"] == pool_id
+    assert ok(cli("pool", "show")) == pool
+    assert ok(cli("pool", "list")) == [{"IdentityPoolId": pool_id, "IdentityPoolName": "shop"}]
+    assert ok(cli("pool", "list", "-o", "text")) == f"{pool_id}\tshop\n"
+
+
+def test_pool_update_keeps_what_is_left_out(cli, cli_pool):
+    updated = ok(cli("pool", "update", "--name", "renamed", "--google", "client.apps", "--no-guests"))
+    assert updated["IdentityPoolName"] == "renamed" and updated["AllowUnauthenticatedIdentities"] is False
+    assert updated["SupportedLoginProviders"] == {"graph.facebook.com": FACEBOOK_APP, "accounts.google.com": "client.apps"}
+    assert updated["DeveloperProviderName"] == DEV and updated["AllowClassicFlow"] is True
+    removed = ok(cli("pool", "update", "--remove-provider", "google"))
+    assert removed["SupportedLoginProviders"] == {"graph.facebook.com": FACEBOOK_APP}
+
+
+def test_pool_roles_show_and_set(cli, cli_pool):
+    roles = ok(cli("pool", "roles"))
+    assert set(roles["Roles"]) == {"authenticated", "unauthenticated"} and roles["RoleMappings"] == {}
+    arn = "arn:aws:iam::000000000000:role/Other"
+    assert ok(cli("pool", "roles", "--auth-role", arn))["Roles"] == {**roles["Roles"], "authenticated": arn}
+    assert ok(cli("pool", "show"))["Roles"]["authenticated"] == arn
+
+
+def test_pool_delete_asks_unless_yes(cli, cli_pool):
+    refused = cli("pool", "delete")
+    assert refused.exit_code == 2 and "needs --yes" in refused.stderr
+    assert ok(cli("pool", "delete", "--yes")) == ""
+    gone = cli("pool", "show")
+    assert gone.exit_code == 4 and f"IdentityPool '{cli_pool}' not found." in gone.stderr
+
+
+def test_provider_show_and_set_once(cli):
+    pool_id = ok(cli("pool", "create", "bare", "--use"))["IdentityPoolId"]
+    assert ok(cli("provider", "show")) == {"IdentityPoolId": pool_id, "DeveloperProviderName": None}
+    assert ok(cli("provider", "set", "login.first")) == {"IdentityPoolId": pool_id, "DeveloperProviderName": "login.first"}
+    assert ok(cli("provider", "show", "-o", "text")) == "login.first\n"
+    refused = cli("provider", "set", "login.second")
+    assert refused.exit_code == 2
+    assert refused.stderr == ("cogid: error: the pool's developer provider is already 'login.first'; AWS never "
+                              "lets it change (create a new pool for a new name)\n")
+
+
+# -- tokens ----------------------------------------------------------------------------------
+
+def test_token_issue_json_text_and_same_identity(cli, cli_pool):
+    first = ok(cli("token", "issue", "--user", "alice"))
+    assert set(first) == {"IdentityId", "Token"} and first["IdentityId"].startswith("us-east-1:")
+    identity, token = ok(cli("token", "issue", "--user", "alice", "-o", "text")).rstrip("\n").split("\t")
+    assert identity == first["IdentityId"] and token.count(".") == 2
+    via_env = ok(cli("token", "issue", env={"COGID_USER": "alice"}))
+    assert via_env["IdentityId"] == first["IdentityId"]
+
+
+def test_token_issue_options(cli, cli_pool, social):
+    issued = ok(cli("token", "issue", "--user", "alice", "--duration", "3600", "--tag", "team=blue",
+                    "--link", f"facebook={social('fb-alice')}"))
+    claims = jwt.decode(issued["Token"], options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 3600
+    assert claims["https://aws.amazon.com/tags"] == {"principal_tags": {"team": ["blue"]}}
+    assert "graph.facebook.com" in claims["amr"]
+    guest = ok(cli("identity", "list"))
+    assert guest[0]["Logins"] == [DEV, "graph.facebook.com"]
+
+
+def test_token_issue_upgrades_a_guest(cli, cli_pool, cognito):
+    guest = cognito.get_id(IdentityPoolId=cli_pool)["IdentityId"]
+    assert ok(cli("token", "issue", "--user", "bob", "--identity-id", guest))["IdentityId"] == guest
+
+
+def test_token_decode_explains_and_verifies(cli, cli_pool):
+    token = ok(cli("token", "issue", "--user", "alice"))["Token"]
+    decoded = ok(cli("token", "decode", token))
+    assert decoded["Header"]["alg"] == "RS512" and decoded["Claims"]["aud"] == cli_pool
+    verified = cli("token", "decode", "-", "--verify", input=token + "\n")
+    assert verified.exit_code == 0 and json.loads(verified.stdout)["Verified"] is True
+    assert "Verified: RS512 signature" in verified.stderr
+    text = ok(cli("token", "decode", token, "-o", "text"))
+    assert f"identity pool (aud)\t{cli_pool}\n" in text and "authentication (amr)\tauthenticated via " + DEV in text
+
+
+@pytest.mark.parametrize("mangle, why", [
+    (lambda t: t[:-6] + ("AAAAAA" if not t.endswith("AAAAAA") else "BBBBBB"), "Signature verification failed"),
+    (lambda t: ".".join([jwt.utils.base64url_encode(b'{"alg":"none","kid":"cognito-1"}').decode()] + t.split(".")[1:2])
+     + ".", "algorithm 'none' is not RS512"),
+])
+def test_token_verify_failures_exit_5(cli, cli_pool, mangle, why):
+    token = ok(cli("token", "issue", "--user", "alice"))["Token"]
+    result = cli("token", "decode", mangle(token), "--verify")
+    assert result.exit_code == 5 and result.stdout == ""
+    assert result.stderr.startswith("cogid: error: token verification failed: ") and why in result.stderr
+
+
+def test_token_verify_wrong_audience_exit_5(cli, cli_pool):
+    token = ok(cli("token", "issue", "--user", "alice"))["Token"]
+    result = cli("token", "decode", token, "--verify", "--audience", "us-east-1:00000000-0000-0000-0000-000000000000")
+    assert result.exit_code == 5 and "Audience doesn't match" in result.stderr
+
+
+def test_users_from_streams_json_lines_and_reports_bad_lines(cli, cli_pool, tmp_path):
+    users = tmp_path / "users.txt"
+    users.write_text("alice\nbob\n\n" + "x" * 1025 + "\ncarol\n")
+    result = cli("token", "issue", "--users-from", users)
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["User"] for line in lines] == ["alice", "bob", "carol"]
+    assert all(set(line) == {"User", "IdentityId", "Token"} for line in lines)
+    assert result.stderr.splitlines()[0].startswith("cogid: error: line 4: ValidationException: ")
+    assert result.stderr.splitlines()[-1] == "cogid: error: 1 user(s) failed"
+    from_stdin = cli("token", "issue", "--users-from", "-", input="alice\n")
+    assert from_stdin.exit_code == 0 and json.loads(from_stdin.stdout)["IdentityId"] == lines[0]["IdentityId"]
+
+
+# -- links and identities --------------------------------------------------------------------
+
+def test_link_and_unlink_social_login(cli, cli_pool, social):
+    alice = ok(cli("token", "issue", "--user", "alice"))["IdentityId"]
+    fb = social("fb-alice")
+    linked = cli("link", "--facebook", fb, env={"COGID_USER": "alice"})
+    assert ok(linked) == {"IdentityId": alice, "Logins": [DEV, "graph.facebook.com"]}
+    assert f"Linked graph.facebook.com to alice's identity {alice}" in linked.stderr
+    assert ok(cli("unlink", "--user", "alice", "--facebook", fb)) == {"IdentityId": alice, "Logins": [DEV]}
+    assert ok(cli("unlink", "--user", "alice")) == {"IdentityId": alice, "Logins": []}
+    assert ok(cli("token", "issue", "--user", "alice"))["IdentityId"] != alice
+
+
+def test_identity_lookup_show_list_merge_delete(cli, cli_pool):
+    alice = ok(cli("token", "issue", "--user", "alice"))["IdentityId"]
+    bob = ok(cli("token", "issue", "--user", "bob"))["IdentityId"]
+    assert ok(cli("identity", "lookup", "--user", "alice")) == {"IdentityId": alice, "DeveloperUserIdentifierList": ["alice"]}
+    assert ok(cli("identity", "merge", "--from", "bob", "--into", "alice")) == {"IdentityId": alice}
+    assert ok(cli("identity", "lookup", alice))["DeveloperUserIdentifierList"] == ["alice", "bob"]
+    shown = ok(cli("identity", "show", "--user", "bob"))
+    assert shown["IdentityId"] == alice and shown["Logins"] == [DEV]
+    assert shown["DeveloperUserIdentifierList"] == ["alice", "bob"]
+    assert shown["CreationDate"].endswith("Z")
+    listed = ok(cli("identity", "list"))
+    assert [i["IdentityId"] for i in listed] == [alice, bob]
+    assert [i["IdentityId"] for i in ok(cli("identity", "list", "--hide-disabled"))] == [alice]
+    assert ok(cli("identity", "delete", bob, "--yes")) == {"Deleted": [bob], "UnprocessedIdentityIds": []}
+    assert [i["IdentityId"] for i in ok(cli("identity", "list"))] == [alice]
+
+
+# -- credentials -----------------------------------------------------------------------------
+
+def test_creds_json_is_the_credential_process_object_and_is_cached(cli, cli_pool, isolated):
+    first = ok(cli("creds", "--user", "alice", "-o", "json"))
+    assert list(first) == ["Version", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"]
+    assert first["Version"] == 1 and first["AccessKeyId"].startswith("ASIA") and first["Expiration"].endswith("Z")
+    assert ok(cli("creds", "--user", "alice", "-o", "json")) == first
+    cached = list((isolated / "cache").iterdir())
+    assert len(cached) == 1 and stat.S_IMODE(cached[0].stat().st_mode) == 0o600
+    assert ok(cli("creds", "--user", "alice", "-o", "json", "--no-cache"))["AccessKeyId"] != first["AccessKeyId"]
+
+
+def test_creds_env_and_basic_flow(cli, cli_pool):
+    env = ok(cli("creds", "--user", "alice", "-o", "env", "--flow", "basic", "--duration", "1800"))
+    names = [line.split("=")[0] for line in env.splitlines()]
+    assert names == ["export AWS_ACCESS_KEY_ID", "export AWS_SECRET_ACCESS_KEY", "export AWS_SESSION_TOKEN",
+                     "export AWS_CREDENTIAL_EXPIRATION"]
+    refused = cli("creds", "--user", "alice", "--duration", "1800")
+    assert refused.exit_code == 2 and "--duration applies to --flow basic only" in refused.stderr
+
+
+def test_credential_process_in_a_boto3_profile(cli, cli_pool, isolated, tmp_path, monkeypatch, local):
+    import sys
+
+    import boto3
+
+    config = tmp_path / "aws-config"
+    config.write_text(f"[profile app]\ncredential_process = {sys.executable} -m cogid creds --user alice -o json\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    frozen = boto3.session.Session(profile_name="app").get_credentials().get_frozen_credentials()
+    assert frozen.access_key.startswith("ASIA")
+    sts = local("sts", aws_access_key_id=frozen.access_key, aws_secret_access_key=frozen.secret_key,
+                aws_session_token=frozen.token)
+    assert "assumed-role/Cognito_appAuth_Role" in sts.get_caller_identity()["Arn"]
+
+
+def test_keys_create_list_delete(cli):
+    key = ok(cli("keys", "create"))
+    assert key["AccessKeyId"].startswith("AKIA") and len(key["SecretAccessKey"]) == 40
+    assert [k["AccessKeyId"] for k in ok(cli("keys", "list"))] == [key["AccessKeyId"]]
+    assert ok(cli("keys", "delete", key["AccessKeyId"], "--yes")) == ""
+    assert ok(cli("keys", "list")) == []
+
+
+def test_social_token_is_accepted_as_that_provider(cli, cli_pool, cognito):
+    minted = ok(cli("social", "token", "facebook", "--subject", "10001"))
+    assert minted["Provider"] == "graph.facebook.com" and minted["Subject"] == "10001"
+    identity = cognito.get_id(IdentityPoolId=cli_pool, Logins={"graph.facebook.com": minted["Token"]})["IdentityId"]
+    assert cognito.describe_identity(IdentityId=identity)["Logins"] == ["graph.facebook.com"]
+    assert jwt.decode(minted["Token"], options={"verify_signature": False})["aud"] == FACEBOOK_APP
+
+
+def test_quickstart_runs_twice(cli):
+    first = ok(cli("quickstart"))
+    assert first["CallerArn"].endswith("/CognitoIdentityCredentials")
+    assert first["Logins"] == ["login.quickstart.cogid", "graph.facebook.com"]
+    again = ok(cli("quickstart"))
+    assert again["IdentityPoolId"] == first["IdentityPoolId"] and again["IdentityId"] == first["IdentityId"]
+    assert ok(cli("token", "issue", "--user", "bob"))["IdentityId"] != first["IdentityId"]  # profile adopted
+
+
+def test_exec_passes_credentials_and_exit_code(isolated, cli, cli_pool):
+    import subprocess
+    import sys
+
+    probe = ("import os, sys; ok = os.environ['AWS_ACCESS_KEY_ID'].startswith('ASIA') and 'AWS_PROFILE' not in os.environ;"
+             " sys.exit(7 if ok else 1)")
+    env = {**os.environ, "AWS_PROFILE": "someone-else"}
+    done = subprocess.run([sys.executable, "-m", "cogid", "exec", "--user", "alice", "--", sys.executable, "-c", probe],
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 7, done.stderr
