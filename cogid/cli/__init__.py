@@ -79,7 +79,7 @@ class CogidGroup(TyperGroup):
             where = error.ctx.command_path if getattr(error, "ctx", None) else "cogid"
             output.error(f"{error.format_message()} (see '{where} --help')")
             sys.exit(ExitCode.USAGE if isinstance(error, click_exceptions.UsageError) else error.exit_code)
-        except click_exceptions.Abort:
+        except typer.Abort:
             sys.exit(ExitCode.INTERRUPTED)
         sys.exit(result if isinstance(result, int) else 0)
 

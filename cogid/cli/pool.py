@@ -170,7 +170,8 @@ def pool_show(pool_id: PoolArg = None, pool: PoolOpt = None, profile: ProfileOpt
 
     fmt = output.choose(output_format, FORMATS)
     chosen = _target(profile, pool_id, pool, region)
-    output.emit(fmt, _described(clients.client(chosen, "cognito-identity"), flows.pool_id(chosen)))
+    target = flows.pool_id(chosen)
+    output.emit(fmt, _described(clients.client(chosen, "cognito-identity"), target))
 
 
 @app.command("update")
