@@ -6,8 +6,20 @@ from typing import Annotated
 
 import typer
 
+def _profile_names(incomplete: str) -> list[str]:
+    """Profile names for shell completion: read from config.toml, never from the network."""
+    from cogid import config
+
+    try:
+        names = set(config.load()["profiles"]) | {config.DEFAULT_PROFILE}
+    except Exception:  # a broken config must not break the shell
+        return []
+    return sorted(name for name in names if name.startswith(incomplete))
+
+
 ProfileOpt = Annotated[str | None, typer.Option(
-    "--profile", "-p", help="Profile from config.toml [env: COGID_PROFILE]", show_default=False)]
+    "--profile", "-p", help="Profile from config.toml [env: COGID_PROFILE]", show_default=False,
+    autocompletion=_profile_names)]
 OutputOpt = Annotated[str | None, typer.Option(
     "--output", "-o", envvar="COGID_OUTPUT", show_default=False,
     help="json, table, text or env (as the command allows); default: table on a terminal, json otherwise")]

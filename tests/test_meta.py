@@ -1,0 +1,114 @@
+"""What keeps the project honest: start-up cost, completions, docs, exit codes, boundaries."""
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("boto3", "botocore", "cryptography", "jwt")
+PROBE = """
+import atexit, sys
+atexit.register(lambda: sys.__stderr__.write("HEAVY=" + ",".join(
+    m for m in {heavy!r} if m in sys.modules) + "\\n"))
+sys.argv = ["cogid", *{args!r}]
+from cogid.cli import main
+main()
+"""
+
+
+def loaded_heavy_modules(args, env=None):
+    done = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY, args=args)], capture_output=True,
+                          text=True, env={**os.environ, **(env or {})})
+    line = [line for line in done.stderr.splitlines() if line.startswith("HEAVY=")][-1]
+    return [m for m in line[len("HEAVY="):].split(",") if m]
+
+
+@pytest.mark.parametrize("args, env", [
+    (["--version"], None),
+    (["--help"], None),
+    (["token", "issue", "--help"], None),
+    ([], {"_COGID_COMPLETE": "complete_bash", "COMP_WORDS": "cogid token issue --", "COMP_CWORD": "3"}),
+    ([], {"_COGID_COMPLETE": "complete_bash", "COMP_WORDS": "cogid pool show -p ", "COMP_CWORD": "4"}),
+])
+def test_start_up_imports_nothing_heavy(args, env):
+    assert loaded_heavy_modules(args, env) == []
+
+
+@pytest.mark.parametrize("shell, name", [("bash", "cogid.bash"), ("zsh", "_cogid"), ("fish", "cogid.fish")])
+def test_completions_are_in_sync(shell, name):
+    env = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    done = subprocess.run([sys.executable, "-m", "cogid", "--show-completion", shell], capture_output=True, text=True,
+                          env=env, check=True)
+    assert done.stdout == (ROOT / "completions" / name).read_text(), f"regenerate completions/{name}"
+
+
+def test_completion_offers_profiles(cli, isolated):
+    cli("profile", "add", "prod", "--backend", "aws")
+    env = {**os.environ, "COGID_HOME": str(isolated), "_COGID_COMPLETE": "complete_bash",
+           "COMP_WORDS": "cogid pool list -p pr", "COMP_CWORD": "4"}
+    done = subprocess.run([sys.executable, "-m", "cogid"], capture_output=True, text=True, env=env)
+    assert done.stdout.split() == ["prod"]
+
+
+def _commands():
+    from typer.main import get_command
+
+    from cogid.cli import app
+
+    root = get_command(app)
+
+    def walk(group, path):
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):
+                yield from walk(command, [*path, name])
+            else:
+                yield " ".join([*path, name]), command
+
+    return list(walk(root, []))
+
+
+def test_every_command_has_help_and_is_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    commands = _commands()
+    assert len(commands) >= 30
+    for name, command in commands:
+        assert command.help and command.help.strip(), f"{name} has no help"
+        assert f"cogid {name}" in readme, f"README does not mention `cogid {name}`"
+
+
+def test_readme_exit_code_table_matches():
+    from cogid.errors import ExitCode
+
+    readme = (ROOT / "README.md").read_text()
+    table = dict(re.findall(r"^\| (\d+) \| `(\w+)` \|", readme, re.MULTILINE))
+    assert {int(code): name for code, name in table.items()} == {int(c): c.name for c in ExitCode}
+
+
+def _imports(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+
+
+def test_the_local_service_imports_nothing_else_of_cogid():
+    for path in (ROOT / "cogid" / "local").glob("*.py"):
+        outside = [m for m in _imports(path) if m.startswith("cogid") and not m.startswith("cogid.local")]
+        assert outside == [], f"{path.name} imports {outside}"
+
+
+def test_only_the_cli_imports_typer_and_only_output_writes_stdout():
+    for path in (ROOT / "cogid").rglob("*.py"):
+        relative = path.relative_to(ROOT / "cogid").as_posix()
+        if not relative.startswith("cli/"):
+            assert "typer" not in list(_imports(path)), f"{relative} imports typer"
+        if relative not in ("output.py",) and not relative.startswith("local/server"):
+            text = path.read_text()
+            assert "sys.stdout.write" not in text and "print(" not in text, f"{relative} writes stdout"
