@@ -12,9 +12,19 @@ from cogid.config import Profile, data_dir
 from cogid.errors import ConfigError
 
 
+def in_process(profile: Profile) -> bool:
+    """Is the profile served by the embedded service in this process (not over a network)?"""
+    return profile.backend == "local" and not profile.endpoint_url
+
+
 def client(profile: Profile, service: str) -> Any:
     """A client of `service` (cognito-identity, sts or iam) for `profile`."""
-    if profile.backend == "local" and not profile.endpoint_url:
+    if in_process(profile):
+        if service == "cognito-identity":
+            # The wire protocol without boto3's start-up: one-shot commands stay fast.
+            from cogid.local import direct_client
+
+            return direct_client(home=data_dir(), region=profile.region)
         from cogid.local import client as local_client
 
         return local_client(service, home=data_dir(), region=profile.region)
@@ -24,7 +34,7 @@ def client(profile: Profile, service: str) -> Any:
 def unsigned_client(profile: Profile, service: str) -> Any:
     """A client for the operations a device calls without AWS credentials (GetId,
     GetCredentialsForIdentity, AssumeRoleWithWebIdentity): it needs no credentials to exist."""
-    if profile.backend == "local" and not profile.endpoint_url:
+    if in_process(profile):
         return client(profile, service)
     from botocore import UNSIGNED
 
@@ -49,7 +59,7 @@ AWS_JWKS = "https://cognito-identity.amazonaws.com/.well-known/jwks_uri"
 def jwks(profile: Profile, refresh: bool = False) -> dict[str, Any]:
     """The JWKS that verifies the profile's tokens: the embedded service's own keys, or the
     endpoint's / AWS's published document, cached and refetched when asked to (unknown kid)."""
-    if profile.backend == "local" and not profile.endpoint_url:
+    if in_process(profile):
         from cogid.local import jwks as local_jwks
 
         return local_jwks(data_dir())

@@ -76,3 +76,26 @@ def from_client_error(error: Any) -> CogidError:
     failure = CogidError(f"{code}: {details.get('Message') or 'no message'}")
     failure.exit_code = AWS_EXIT_CODES.get(code, ExitCode.ERROR)
     return failure
+
+
+def from_exception(error: BaseException) -> CogidError | None:
+    """cogid's error for `error` if it is ours or one of boto3/botocore's we understand."""
+    if isinstance(error, CogidError):
+        return error
+    if not type(error).__module__.startswith("botocore"):
+        return None
+    from botocore import exceptions
+
+    if isinstance(error, exceptions.ClientError):
+        return from_client_error(error)
+    if isinstance(error, exceptions.ParamValidationError):
+        return UsageError(" ".join(str(error).split()))
+    if isinstance(error, (exceptions.NoCredentialsError, exceptions.PartialCredentialsError,
+                          exceptions.ProfileNotFound, exceptions.NoRegionError)):
+        return ConfigError(f"AWS credentials: {error}")
+    if isinstance(error, (exceptions.EndpointConnectionError, exceptions.ConnectionError,
+                          exceptions.ReadTimeoutError, exceptions.ConnectTimeoutError)):
+        return Unavailable(str(error))
+    if isinstance(error, exceptions.BotoCoreError):
+        return CogidError(str(error))
+    return None

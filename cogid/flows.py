@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 from cogid import clients
 from cogid.config import Profile, data_dir, write_private
-from cogid.errors import ConfigError, UsageError
+from cogid.errors import CogidError, ConfigError, UsageError, from_exception
 
 COGNITO_KEY = "cognito-identity.amazonaws.com"
 # Short names for the public providers' Logins keys.
@@ -117,6 +119,46 @@ def issue_token(profile: Profile, cognito: Any, user: str, *, duration: int | No
         request["PrincipalTags"] = tags
     response = cognito.get_open_id_token_for_developer_identity(**request)
     return {"IdentityId": response["IdentityId"], "Token": response["Token"]}
+
+
+_worker: dict[str, Any] = {}
+
+
+def _start_worker(profile: Profile, provider: str, duration: int | None) -> None:
+    _worker.update(profile=profile, provider=provider, duration=duration,
+                   client=clients.client(profile, "cognito-identity"))
+
+
+def _issue_for(user: str) -> tuple[str, dict[str, Any] | CogidError]:
+    try:
+        return user, issue_token(_worker["profile"], _worker["client"], user, duration=_worker["duration"],
+                                 provider=_worker["provider"])
+    except Exception as error:
+        known = from_exception(error)
+        if known is None:
+            raise
+        return user, known
+
+
+def issue_many(profile: Profile, users: Iterable[str], duration: int | None = None
+               ) -> Iterator[tuple[str, dict[str, Any] | CogidError]]:
+    """Tokens for many users, in input order, each as soon as it is issued; a failure comes
+    back as the user's error instead of stopping the rest.
+
+    The embedded service signs in worker processes, one per core (RS512 signing is CPU-bound);
+    a remote endpoint is called from threads (its cost is the network).
+    """
+    from multiprocessing import get_context
+    from multiprocessing.pool import ThreadPool
+
+    provider = developer_provider(profile, clients.client(profile, "cognito-identity"))
+    arguments = (profile, provider, duration)
+    if clients.in_process(profile):
+        pool: Any = get_context("fork").Pool(os.cpu_count() or 1, _start_worker, arguments)
+    else:
+        pool = ThreadPool(8, _start_worker, arguments)
+    with pool:
+        yield from pool.imap(_issue_for, users, chunksize=16)
 
 
 # -- credentials -----------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def test_completion_offers_profiles(cli, isolated):
 def _commands():
     from typer.main import get_command
 
-    from cogid.cli import app
+    from cogid.cli.app import app
 
     root = get_command(app)
 

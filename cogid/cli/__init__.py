@@ -1,133 +1,17 @@
-"""The `cogid` command: the root app, the error funnel, and the command groups mounted on it."""
+"""The `cogid` command line: one Typer sub-app per command group (see app.py)."""
 
 from __future__ import annotations
 
-import os
 import sys
-from typing import Annotated, Any
-
-import typer
-from typer.core import TyperGroup
-
-from cogid import __version__, output
-from cogid.errors import CogidError, ExitCode
-
-CONTEXT = {"help_option_names": ["-h", "--help"]}
-
-
-def _debug() -> bool:
-    return os.environ.get("COGID_DEBUG", "") not in ("", "0")
-
-
-def _as_cogid_error(error: Exception) -> CogidError | None:
-    """cogid's own error for an exception from boto3/botocore, if it is one we understand."""
-    if isinstance(error, CogidError):
-        return error
-    module = type(error).__module__
-    if not module.startswith("botocore"):
-        return None
-    from botocore import exceptions
-
-    from cogid import errors
-
-    if isinstance(error, exceptions.ClientError):
-        return errors.from_client_error(error)
-    if isinstance(error, exceptions.ParamValidationError):
-        return errors.UsageError(" ".join(str(error).split()))
-    if isinstance(error, (exceptions.NoCredentialsError, exceptions.PartialCredentialsError,
-                          exceptions.ProfileNotFound, exceptions.NoRegionError)):
-        return errors.ConfigError(f"AWS credentials: {error}")
-    if isinstance(error, (exceptions.EndpointConnectionError, exceptions.ConnectionError,
-                          exceptions.ReadTimeoutError, exceptions.ConnectTimeoutError)):
-        return errors.Unavailable(str(error))
-    if isinstance(error, exceptions.BotoCoreError):
-        return errors.CogidError(str(error))
-    return None
-
-
-class CogidGroup(TyperGroup):
-    """The root group: every failure leaves as one line on stderr with its exit code."""
-
-    def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (typer.Exit, typer.Abort):
-            raise
-        except KeyboardInterrupt:
-            raise typer.Exit(ExitCode.INTERRUPTED) from None
-        except Exception as error:
-            if _debug():
-                raise
-            known = _as_cogid_error(error)
-            if known is None:
-                if type(error).__module__.startswith(("typer", "click")):
-                    raise  # usage errors: formatted by main() below
-                output.error(f"unexpected {type(error).__name__}: {error} (run with COGID_DEBUG=1 for details)")
-                raise typer.Exit(ExitCode.ERROR) from None
-            output.error(str(known))
-            raise typer.Exit(known.exit_code) from None
-
-    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
-        from typer._click import exceptions as click_exceptions
-
-        try:
-            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click_exceptions.ClickException as error:  # usage: one line, as for every error
-            if type(error).__name__ == "NoArgsIsHelpError":
-                sys.exit(ExitCode.USAGE)  # the help is already shown
-            where = error.ctx.command_path if getattr(error, "ctx", None) else "cogid"
-            output.error(f"{error.format_message()} (see '{where} --help')")
-            sys.exit(ExitCode.USAGE if isinstance(error, click_exceptions.UsageError) else error.exit_code)
-        except typer.Abort:
-            sys.exit(ExitCode.INTERRUPTED)
-        sys.exit(result if isinstance(result, int) else 0)
-
-
-app = typer.Typer(
-    name="cogid", cls=CogidGroup, context_settings=CONTEXT, no_args_is_help=True, pretty_exceptions_show_locals=False,
-    help="Amazon Cognito developer-authenticated identities, on AWS or on this machine.",
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        output.write(f"cogid {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def root(
-    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
-                                          help="Print the version and exit")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks [env: COGID_DEBUG]")] = False,
-) -> None:
-    """Amazon Cognito developer-authenticated identities, on AWS or on this machine.
-
-    Issue identity ids and signed OpenID tokens for your users, link their social logins,
-    and exchange tokens for temporary AWS credentials. The default `local` profile runs an
-    embedded Cognito Identity service; `cogid quickstart` shows the whole flow.
-    """
-    if debug:
-        os.environ["COGID_DEBUG"] = "1"
-
-
-def _mount() -> None:
-    from cogid.cli import creds, identity, keys, link, pool, profile, provider, quickstart, serve, social, token
-
-    app.add_typer(profile.app, name="profile")
-    app.add_typer(pool.app, name="pool")
-    app.add_typer(provider.app, name="provider")
-    app.add_typer(token.app, name="token")
-    app.add_typer(identity.app, name="identity")
-    app.add_typer(keys.app, name="keys")
-    app.add_typer(social.app, name="social")
-    for module in (quickstart, link, creds, serve):
-        module.register(app)
-
-
-_mount()
 
 
 def main() -> None:
+    # `cogid --version` answers before Typer and the command modules are imported.
+    if sys.argv[1:] in (["--version"], ["-V"]):
+        from cogid import __version__, output
+
+        output.write(f"cogid {__version__}")
+        return
+    from cogid.cli.app import app
+
     app(prog_name="cogid")

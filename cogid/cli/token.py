@@ -50,38 +50,40 @@ def token_issue(
         if not sep or not key:
             raise UsageError(f"--tag {item!r}: expected KEY=VALUE")
         tags[key] = value
-    cognito = clients.client(chosen, "cognito-identity")
     if users_from is not None:
         output.choose(output_format or "json", ("json",))
-        failed = _issue_stream(chosen, cognito, users_from, duration)
+        failed = _issue_stream(chosen, users_from, duration)
         raise typer.Exit(ExitCode.ERROR if failed else ExitCode.OK)
     fmt = output.choose(output_format, ("json", "table", "text"))
     assert user is not None
+    cognito = clients.client(chosen, "cognito-identity")
     issued = flows.issue_token(chosen, cognito, user, duration=duration, links=links, identity_id=identity_id,
                                tags=tags)
     output.emit(fmt, issued, rows=[[issued["IdentityId"], issued["Token"]]] if fmt == "text" else None)
 
 
-def _issue_stream(profile: Any, cognito: Any, lines: Any, duration: int | None) -> int:
+def _issue_stream(profile: Any, lines: Any, duration: int | None) -> int:
     """One JSON line per user as each token is issued; bad lines reported on stderr, the rest go on."""
     from cogid import flows
-    from cogid.cli import _as_cogid_error
 
-    provider = flows.developer_provider(profile, cognito)
+    from collections import deque
+
+    numbers: deque[int] = deque()  # line numbers of the users in flight, in order
+
+    def users() -> Any:
+        for number, line in enumerate(lines, 1):
+            user = line.rstrip("\r\n")
+            if user.strip():
+                numbers.append(number)
+                yield user
+
     failed = 0
     progress = _Progress() if sys.stderr.isatty() else None
-    for number, line in enumerate(lines, 1):
-        user = line.rstrip("\r\n")
-        if not user.strip():
-            continue
-        try:
-            issued = flows.issue_token(profile, cognito, user, duration=duration, provider=provider)
-        except Exception as error:
-            known = _as_cogid_error(error)
-            if known is None:
-                raise
+    for user, issued in flows.issue_many(profile, users(), duration):
+        number = numbers.popleft()
+        if isinstance(issued, Exception):
             failed += 1
-            output.error(f"line {number}: {known}")
+            output.error(f"line {number}: {issued}")
             continue
         output.write_line(output.to_json({"User": user, **issued}, indent=None))
         if progress:

@@ -11,10 +11,14 @@ under `home`. Nothing here imports from the rest of cogid.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
 from typing import Any
+
+# A library stays quiet unless its user configures logging (`cogid serve` does).
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 SERVICES = ("cognito-identity", "sts", "iam")
 # A host that cannot resolve: should a request ever escape the hook, it fails, never reaching AWS.
@@ -44,6 +48,7 @@ def client(service_name: str, home: str | os.PathLike[str] | None = None, region
     if service_name not in SERVICES:
         raise ValueError(f"service_name must be one of {', '.join(SERVICES)}")
     import boto3
+    import botocore.session
     from botocore import UNSIGNED
     from botocore.config import Config
 
@@ -60,7 +65,10 @@ def client(service_name: str, home: str | os.PathLike[str] | None = None, region
         # it: requests are unsigned or signed with the keys passed here.
         session = _sessions.get(region)
         if session is None:
-            session = _sessions[region] = boto3.session.Session(region_name=region)
+            # Blind to AWS_PROFILE: the local service needs no AWS configuration, and a profile
+            # named there that does not exist must not break it.
+            isolated = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+            session = _sessions[region] = boto3.session.Session(botocore_session=isolated, region_name=region)
         made = session.client(
             service_name, endpoint_url=_NOWHERE.format(service=service_name, region=region),
             config=config, **client_kwargs,
@@ -93,3 +101,12 @@ def jwks(home: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     from cogid.local.service import open_service
 
     return open_service(Path(home) if home is not None else default_home()).jwks()
+
+
+def direct_client(home: str | os.PathLike[str] | None = None, region: str = "us-east-1") -> Any:
+    """A Cognito Identity client with boto3's interface that calls the local service directly,
+    without boto3 (for one-shot commands, where boto3's start-up would dominate)."""
+    from cogid.local.direct import DirectClient
+    from cogid.local.service import open_service
+
+    return DirectClient(open_service(Path(home) if home is not None else default_home()), region)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import threading
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -57,6 +56,20 @@ def _invalid(why: str) -> errors.NotAuthorized:
     return errors.NotAuthorized(f"Invalid login token. {why}")
 
 
+def _not_supported() -> errors.NotAuthorized:
+    return errors.NotAuthorized("Token is not from a supported provider of this identity pool.")
+
+
+def _for_client(claims: dict[str, Any], client_ids: list[str]) -> bool:
+    """Is this ID token for one of `client_ids`? `azp` decides when present, else `aud` (a
+    string or a list), as Cognito checks OpenID Connect tokens (spec §7.1)."""
+    if "azp" in claims:
+        return claims["azp"] in client_ids
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    return any(a in client_ids for a in audiences if isinstance(a, str))
+
+
 class Federation:
     def __init__(self, store: Store, test_idp: KeyRing, clock: Callable[[], float],
                  fetch: Callable[[str], dict[str, Any]] | None = None):
@@ -80,6 +93,17 @@ class Federation:
 
     def verify(self, pool: Pool, key: str, token: str, now: float) -> Login:
         """Check one `Logins` entry of `pool` and return the login it proves."""
+        oidc_arn = next((arn for arn in pool.doc.get("OpenIdConnectProviderARNs", [])
+                         if arn.split(":oidc-provider/", 1)[1] == key), None)
+        configured = (
+            key in pool.doc.get("SupportedLoginProviders", {}) or oidc_arn is not None
+            or key in pool.doc.get("SamlProviderARNs", [])
+            or any(p["ProviderName"] == key for p in pool.doc.get("CognitoIdentityProviders", []))
+        )
+        if not configured:
+            raise _not_supported()
+        if key.startswith("arn:"):
+            raise _invalid("SAML logins are not supported by the local backend.")
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.InvalidTokenError:
@@ -93,21 +117,19 @@ class Federation:
             return self._verify_test_token(pool, key, token, now)
         if key in OIDC_PUBLIC:
             return self._verify_oidc_public(pool, key, token, now)
-        if key.startswith("cognito-idp."):
-            return self._verify_user_pool(pool, key, token, now)
-        for arn in pool.doc.get("OpenIdConnectProviderARNs", []):
-            if arn.split(":oidc-provider/", 1)[1] == key:
-                return self._verify_oidc_provider(arn, key, token, now)
-        if key.startswith("arn:") and ":saml-provider/" in key:
-            raise _invalid("SAML logins are not supported by the local backend.")
+        if oidc_arn is not None:
+            return self._verify_oidc_provider(oidc_arn, key, token, now)
         if key in PUBLIC_PROVIDERS:
-            raise _invalid(f"The local backend cannot verify real {key} tokens; use a test token.")
-        raise errors.NotAuthorized("Token is not from a supported provider of this identity pool.")
+            raise _invalid(
+                f"The local backend cannot verify real {key} tokens; use a test token"
+                f" (cogid social token {PUBLIC_PROVIDERS[key]})."
+            )
+        return self._verify_user_pool(pool, key, token, now)
 
     def _supported_app_id(self, pool: Pool, key: str) -> str:
         app_id = pool.doc.get("SupportedLoginProviders", {}).get(key)
         if app_id is None:
-            raise errors.NotAuthorized("Token is not from a supported provider of this identity pool.")
+            raise _not_supported()
         return str(app_id)
 
     def _verify_test_token(self, pool: Pool, key: str, token: str, now: float) -> Login:
@@ -119,21 +141,23 @@ class Federation:
             raise _invalid(f"This test token is for {claims.get('idp')}, not {key}.")
         # Twitter's configured value is "consumerKey;consumerSecret": the key is the audience.
         if claims.get("aud") not in (app_id, app_id.split(";")[0]):
-            raise errors.NotAuthorized("Token is not from a supported provider of this identity pool.")
+            raise _not_supported()
         return Login(key, str(claims["sub"]), detail=f"{key}:{app_id.split(';')[0]}:{claims['sub']}", claims=claims)
 
     def _verify_oidc_public(self, pool: Pool, key: str, token: str, now: float) -> Login:
         client_id = self._supported_app_id(pool, key)
         issuer = OIDC_PUBLIC[key]
-        claims = self._decode(token, self._issuer_key(issuer, issuer + "/.well-known/openid-configuration"), now, issuer=issuer)
-        if client_id not in (claims.get("azp"), claims.get("aud")) and client_id not in (claims.get("aud") or []):
-            raise errors.NotAuthorized("Token is not from a supported provider of this identity pool.")
+        # Google writes `iss` with or without the scheme; both name the same issuer.
+        claims = self._decode(token, self._issuer_key(issuer, issuer + "/.well-known/openid-configuration"), now,
+                              issuer=[issuer, key])
+        if not _for_client(claims, [client_id]):
+            raise _not_supported()
         return Login(key, str(claims["sub"]), detail=f"{key}:{client_id}:{claims['sub']}", claims=claims)
 
     def _verify_user_pool(self, pool: Pool, key: str, token: str, now: float) -> Login:
         clients = [p["ClientId"] for p in pool.doc.get("CognitoIdentityProviders", []) if p["ProviderName"] == key]
         if not clients:
-            raise errors.NotAuthorized("Token is not from a supported provider of this identity pool.")
+            raise _not_supported()
         issuer = "https://" + key
         unverified = jwt.decode(token, options={"verify_signature": False})
         if unverified.get("iss") != issuer:
@@ -141,56 +165,71 @@ class Federation:
         if "aud" not in unverified:  # a user-pool access token, not an ID token
             raise _invalid("Missing a required claim: aud")
         claims = self._decode(token, self._issuer_key(issuer, issuer + "/.well-known/jwks.json"), now, issuer=issuer)
-        if claims.get("aud") not in clients:
-            raise errors.NotAuthorized("Token is not from a supported provider of this identity pool.")
+        if not _for_client(claims, clients):
+            raise _not_supported()
         return Login(key, str(claims["sub"]), detail=f"{key}:CognitoSignIn:{claims['sub']}", claims=claims)
 
     def _verify_oidc_provider(self, arn: str, key: str, token: str, now: float) -> Login:
         issuer = "https://" + key
         claims = self._decode(token, self._issuer_key(issuer, issuer + "/.well-known/openid-configuration"), now, issuer=issuer)
+        # The IAM OIDC provider's client id list stands in the issuer's registration; an issuer
+        # fetched rather than registered has none, so any audience of it is accepted.
         registered = self.store.issuer(issuer) or {}
         client_ids = registered.get("client_ids") or []
-        if client_ids and not ({claims.get("azp"), claims.get("aud")} & set(client_ids)):
-            raise errors.NotAuthorized("Token is not from a supported provider of this identity pool.")
+        if client_ids and not _for_client(claims, client_ids):
+            raise _not_supported()
         return Login(key, str(claims["sub"]), detail=f"{arn}:OIDC:{claims['sub']}", claims=claims)
 
-    def _decode(self, token: str, key_for: Callable[[str], Any], now: float, issuer: str) -> dict[str, Any]:
+    def _decode(self, token: str, key_for: Callable[[str], Any], now: float, issuer: str | list[str]) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
             key = key_for(str(header.get("kid")))
             if key is None:
                 raise _invalid("The token's signing key (kid) is not in the issuer's JWKS.")
             algorithms = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"]
+            # Times are checked below against the service clock, not the machine's.
             claims: dict[str, Any] = jwt.decode(
-                token, key, algorithms=algorithms, issuer=issuer, leeway=CLOCK_SKEW,
-                options={"verify_aud": False, "verify_exp": False, "require": ["sub", "exp"]},
+                token, key, algorithms=algorithms, issuer=issuer,
+                options={"verify_aud": False, "verify_exp": False, "verify_iat": False,
+                         "verify_nbf": False, "require": ["sub", "exp"]},
             )
         except jwt.InvalidIssuerError:
             raise _invalid("Issuer doesn't match providerName") from None
-        except jwt.InvalidTokenError as error:
+        except jwt.PyJWTError as error:  # bad signature, algorithm, claims or JWK
             raise _invalid(f"{error}.") from None
-        if claims["exp"] + CLOCK_SKEW < now:  # the service clock decides, not the machine's
+        times = {name: claims[name] for name in ("exp", "iat", "nbf") if name in claims}
+        if not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in times.values()):
+            raise _invalid("The token's exp, iat and nbf claims must be numbers.")
+        if times["exp"] + CLOCK_SKEW < now:
             raise _invalid("Token expired.")
+        if max(times.get("iat", now), times.get("nbf", now)) > now + CLOCK_SKEW:
+            raise _invalid("Token is not yet valid.")
         return claims
 
     # -- issuer keys -----------------------------------------------------------------------
 
     def _issuer_key(self, issuer: str, discovery: str) -> Callable[[str], Any]:
         def key_for(kid: str) -> Any:
-            for jwk in self._issuer_jwks(issuer, discovery).get("keys", []):
-                if jwk.get("kid") == kid:
-                    return jwt.PyJWK(jwk).key
-            return None
+            jwk = self._find_key(self._issuer_jwks(issuer, discovery), kid)
+            if jwk is None and self.store.issuer(issuer) is None:
+                # Issuers rotate keys: an unknown kid means a fresh JWKS (spec §9.4).
+                jwk = self._find_key(self._issuer_jwks(issuer, discovery, refresh=True), kid)
+            return None if jwk is None else jwt.PyJWK(jwk).key
 
         return key_for
 
-    def _issuer_jwks(self, issuer: str, discovery: str) -> dict[str, Any]:
+    @staticmethod
+    def _find_key(jwks: dict[str, Any], kid: str) -> dict[str, Any] | None:
+        keys = jwks.get("keys", []) if isinstance(jwks, dict) else []
+        return next((k for k in keys if isinstance(k, dict) and k.get("kid") == kid), None)
+
+    def _issuer_jwks(self, issuer: str, discovery: str, refresh: bool = False) -> dict[str, Any]:
         registered = self.store.issuer(issuer)
         if registered is not None:
             jwks: dict[str, Any] = registered["jwks"]
             return jwks
         with self._lock:
-            if issuer not in self._jwks:
+            if refresh or issuer not in self._jwks:
                 try:
                     document = self.fetch(discovery)
                     if "jwks_uri" in document:
@@ -205,6 +244,8 @@ class Federation:
 
 
 def _fetch_json(url: str) -> dict[str, Any]:
+    import urllib.request  # only when an issuer's keys must be fetched
+
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - https issuer URLs
         document: dict[str, Any] = json.loads(response.read())
         return document

@@ -8,6 +8,7 @@ that are stored so requests signed with them are recognised until they expire.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import secrets
@@ -58,8 +59,13 @@ _OPERATORS: dict[str, Callable[[str, str], bool]] = {
 }
 _NEGATED = {"StringNotEquals": "StringEquals", "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
             "StringNotLike": "StringLike"}
+_QUALIFIERS = ("ForAnyValue", "ForAllValues")
+_VERSIONS = ("2012-10-17", "2008-10-17")
+_STATEMENT_ELEMENTS = {"Sid", "Effect", "Principal", "Action", "Condition"}
+AUD_KEY = f"{COGNITO_PRINCIPAL}:aud"
 
 
+@functools.cache
 def _glob(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL)
 
@@ -68,13 +74,66 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def _strings(value: Any) -> bool:
+    return all(isinstance(v, str) for v in _as_list(value)) and value != []
+
+
 def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
     return _as_list(document.get("Statement", []))
 
 
-def _trusts_cognito(statement: dict[str, Any]) -> bool:
-    principal = statement.get("Principal", {})
-    return isinstance(principal, dict) and COGNITO_PRINCIPAL in _as_list(principal.get("Federated", []))
+def _names_cognito(principal: Any) -> bool:
+    """Does this Principal take in Cognito's federated users ("*" and {"AWS": "*"} are everyone)?"""
+    if principal == "*":
+        return True
+    return isinstance(principal, dict) and (
+        COGNITO_PRINCIPAL in _as_list(principal.get("Federated", [])) or "*" in _as_list(principal.get("AWS", []))
+    )
+
+
+def _grants_web_identity(actions: Any) -> bool:
+    return any(_glob(a.lower()).fullmatch(WEB_IDENTITY_ACTION.lower()) for a in _as_list(actions))
+
+
+def _check_statement(statement: Any) -> None:
+    if not isinstance(statement, dict):
+        raise errors.MalformedPolicyDocument("Each Statement must be a JSON object.")
+    unknown = set(statement) - _STATEMENT_ELEMENTS
+    if unknown:
+        raise errors.MalformedPolicyDocument(f"Unsupported policy element in a trust policy: {sorted(unknown)[0]}")
+    if statement.get("Effect") not in ("Allow", "Deny"):
+        raise errors.MalformedPolicyDocument("Effect must be Allow or Deny.")
+    if "Sid" in statement and not isinstance(statement["Sid"], str):
+        raise errors.MalformedPolicyDocument("Sid must be a string.")
+    principal, actions = statement.get("Principal"), statement.get("Action")
+    if principal is None or actions is None:
+        raise errors.MalformedPolicyDocument("A trust policy statement needs a Principal and an Action.")
+    if principal != "*" and not (
+        isinstance(principal, dict) and principal and all(_strings(v) for v in principal.values())
+    ):
+        raise errors.MalformedPolicyDocument("Principal must be \"*\" or an object of principal names.")
+    if not _strings(actions):
+        raise errors.MalformedPolicyDocument("Action must be a string or a list of strings.")
+    conditions = statement.get("Condition", {})
+    if not isinstance(conditions, dict) or not all(isinstance(c, dict) for c in conditions.values()):
+        raise errors.MalformedPolicyDocument("Condition must map operators to objects of condition keys.")
+    if not _names_cognito(principal):
+        return  # other principals never assume a role through this service
+    for operator, tests in conditions.items():
+        qualifier, _, base = operator.rpartition(":")
+        if qualifier not in ("", *_QUALIFIERS) or (base not in _OPERATORS and base not in _NEGATED):
+            raise errors.MalformedPolicyDocument(f"Unsupported condition operator: {operator}")
+        for key, wanted in tests.items():
+            if key.lower() not in CONDITION_KEYS:
+                raise errors.MalformedPolicyDocument(f"Unsupported condition key for {COGNITO_PRINCIPAL}: {key}")
+            if not _strings(wanted):
+                raise errors.MalformedPolicyDocument(f"Condition values of {key} must be strings.")
+    # IAM will not let a role trust every identity pool (Cognito guide, "IAM roles").
+    keys = {key.lower() for tests in conditions.values() for key in tests}
+    if statement["Effect"] == "Allow" and _grants_web_identity(actions) and AUD_KEY not in keys:
+        raise errors.MalformedPolicyDocument(
+            f"A statement trusting {COGNITO_PRINCIPAL} needs a condition on {AUD_KEY}."
+        )
 
 
 def parse_trust_policy(text: str) -> dict[str, Any]:
@@ -88,45 +147,33 @@ def parse_trust_policy(text: str) -> dict[str, Any]:
     unknown = set(document) - {"Version", "Id", "Statement"}
     if unknown:
         raise errors.MalformedPolicyDocument(f"Unsupported policy element: {sorted(unknown)[0]}")
+    if "Version" in document and document["Version"] not in _VERSIONS:
+        raise errors.MalformedPolicyDocument(f"Version must be one of {', '.join(_VERSIONS)}.")
+    if not _statements(document):
+        raise errors.MalformedPolicyDocument("The policy needs at least one Statement.")
     for statement in _statements(document):
-        if not isinstance(statement, dict):
-            raise errors.MalformedPolicyDocument("Each Statement must be a JSON object.")
-        unknown = set(statement) - {"Sid", "Effect", "Principal", "Action", "Condition"}
-        if unknown:
-            raise errors.MalformedPolicyDocument(f"Unsupported policy element in a trust policy: {sorted(unknown)[0]}")
-        if statement.get("Effect") not in ("Allow", "Deny"):
-            raise errors.MalformedPolicyDocument("Effect must be Allow or Deny.")
-        if "Principal" not in statement or "Action" not in statement:
-            raise errors.MalformedPolicyDocument("A trust policy statement needs a Principal and an Action.")
-        if not _trusts_cognito(statement):
-            continue
-        for operator, conditions in statement.get("Condition", {}).items():
-            base = operator.split(":", 1)[-1]
-            if operator.split(":", 1)[0] not in ("ForAnyValue", "ForAllValues", base) or (
-                base not in _OPERATORS and base not in _NEGATED
-            ):
-                raise errors.MalformedPolicyDocument(f"Unsupported condition operator: {operator}")
-            for key in conditions:
-                if key.lower() not in CONDITION_KEYS:
-                    raise errors.MalformedPolicyDocument(f"Unsupported condition key for {COGNITO_PRINCIPAL}: {key}")
+        _check_statement(statement)
     return dict(document)
 
 
 def _condition_holds(operator: str, wanted: Any, have: list[str]) -> bool:
     qualifier, _, base = operator.rpartition(":")
-    negate = base in _NEGATED
+    negated = base in _NEGATED
     test = _OPERATORS[_NEGATED.get(base, base)]
-    wanted = [str(w) for w in _as_list(wanted)]
 
-    def matches(value: str) -> bool:
-        return any(test(value, w) for w in wanted)
+    def holds(value: str) -> bool:  # a negated operator holds when no listed value matches
+        hit = any(test(value, str(w)) for w in _as_list(wanted))
+        return hit != negated
 
+    if qualifier == "ForAnyValue":
+        return any(holds(v) for v in have)
     if qualifier == "ForAllValues":
-        return all(matches(v) != negate for v in have)
-    # Plain and ForAnyValue operators: true when some value of the key matches; a missing key
-    # fails a positive operator and passes a negated one, as in IAM.
-    hit = any(matches(v) for v in have)
-    return not hit if negate else hit
+        return all(holds(v) for v in have)
+    # Single-valued operators: a missing key fails a positive operator and passes a negated
+    # one, as in IAM; on the multi-valued amr a positive one needs some value to match.
+    if not have:
+        return negated
+    return all(holds(v) for v in have) if negated else any(holds(v) for v in have)
 
 
 def trust_allows(document: dict[str, Any], claims: dict[str, Any]) -> bool:
@@ -138,13 +185,12 @@ def trust_allows(document: dict[str, Any], claims: dict[str, Any]) -> bool:
     }
     allowed = False
     for statement in _statements(document):
-        actions = _as_list(statement.get("Action", []))
-        if not _trusts_cognito(statement) or not any(a in (WEB_IDENTITY_ACTION, "sts:*", "*") for a in actions):
+        if not _names_cognito(statement["Principal"]) or not _grants_web_identity(statement["Action"]):
             continue
         applies = all(
             _condition_holds(operator, wanted, context.get(key.lower(), []))
-            for operator, conditions in statement.get("Condition", {}).items()
-            for key, wanted in conditions.items()
+            for operator, tests in statement.get("Condition", {}).items()
+            for key, wanted in tests.items()
         )
         if applies and statement["Effect"] == "Deny":
             return False  # an explicit Deny always wins
@@ -209,10 +255,9 @@ class IAM:
         except ValueError:
             raise errors.ValidationError("Invalid Marker") from None
         with self.store.read():
-            rows = self.store.list_roles(after, limit + 1)
-        roles = [json.loads(row["doc"]) for row in rows]
-        roles = [r for r in roles if r["Path"].startswith(path_prefix or "/")]
-        result: dict[str, Any] = {"Roles": [self._wire_role(r) for r in roles[:limit]], "IsTruncated": len(rows) > limit}
+            rows = self.store.list_roles(after, path_prefix or "/", limit + 1)
+        roles = [json.loads(row["doc"]) for row in rows[:limit]]
+        result: dict[str, Any] = {"Roles": [self._wire_role(r) for r in roles], "IsTruncated": len(rows) > limit}
         if len(rows) > limit:
             result["Marker"] = str(rows[limit - 1]["seq"])
         return result
@@ -297,14 +342,22 @@ class STS:
         self.clock = clock
 
     def verify(self, token: str) -> dict[str, Any]:
-        """Verify a Cognito token as STS does: signature and `kid`, issuer, expiry."""
+        """Verify a Cognito token as STS does: signature and `kid`, issuer, audience, expiry."""
         try:
+            # Times are checked below against the service clock, not the machine's.
             claims = self.keys.decode(
                 token, issuer=ISSUER,
-                options={"verify_aud": False, "verify_exp": False, "require": ["exp", "iat", "sub", "aud"]},
+                options={"verify_aud": False, "verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                         "require": ["exp", "iat", "sub", "aud"]},
             )
-        except jwt.InvalidTokenError as error:
+        except jwt.PyJWTError as error:
             raise errors.InvalidIdentityToken(f"Couldn't verify the web identity token: {error}") from None
+        if not all(isinstance(claims[t], int) and not isinstance(claims[t], bool) for t in ("exp", "iat")):
+            raise errors.InvalidIdentityToken("The web identity token's exp and iat must be integers.")
+        with self.store.read():
+            known_pool = isinstance(claims["aud"], str) and self.store.pool(claims["aud"]) is not None
+        if not known_pool:  # a token of a deleted pool, or not of a pool at all
+            raise errors.InvalidIdentityToken("Incorrect token audience")
         now = self.clock()
         if claims["exp"] <= now:
             raise errors.ExpiredToken(
@@ -313,17 +366,33 @@ class STS:
             )
         return claims
 
+    def _trusted_role(self, role_arn: str, claims: dict[str, Any], duration: int) -> dict[str, Any]:
+        role = self.iam.role_by_arn(role_arn)
+        if role is None or not trust_allows(json.loads(role["AssumeRolePolicyDocument"]), claims):
+            raise errors.AccessDenied(NOT_AUTHORIZED)
+        if duration > role["MaxSessionDuration"]:
+            raise errors.ValidationError(
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+            )
+        return role
+
+    def check(self, role_arn: str, claims: dict[str, Any], duration: int) -> None:
+        """Raise what `assume` would for this role, claims and duration; stores nothing, so a
+        caller can ask inside its own transaction and roll back on refusal."""
+        with self.store.read():
+            self._trusted_role(role_arn, claims, duration)
+
     def assume(self, role_arn: str, session_name: str, claims: dict[str, Any], duration: int,
                guest: bool = False) -> dict[str, Any]:
-        """Trust check and a new stored session; returns the STS result members."""
+        """Trust check and a new stored session; returns the STS result members.
+
+        `session_name` is the caller's RoleSessionName in the basic flow, and
+        "CognitoIdentityCredentials" in the enhanced one (spec §7.3). A Cognito identity id
+        cannot serve as one as it is (':' is outside [\\w+=,.@-]); callers who want the
+        identity in the session name use its guid part.
+        """
         with self.store.write():
-            role = self.iam.role_by_arn(role_arn)
-            if role is None or not trust_allows(json.loads(role["AssumeRolePolicyDocument"]), claims):
-                raise errors.AccessDenied(NOT_AUTHORIZED)
-            if duration > role["MaxSessionDuration"]:
-                raise errors.ValidationError(
-                    "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
-                )
+            role = self._trusted_role(role_arn, claims, duration)
             expires = int(self.clock()) + duration
             user_id = f"{role['RoleId']}:{session_name}"
             arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role['RoleName']}/{session_name}"

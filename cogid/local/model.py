@@ -107,10 +107,11 @@ class Identity:
     state: str  # guest | authenticated | disabled
     created: float
     modified: float
+    seq: int = 0  # creation order in the store (0: not read back yet)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Identity:
-        return cls(row["id"], row["pool_id"], row["state"], row["created"], row["modified"])
+        return cls(row["id"], row["pool_id"], row["state"], row["created"], row["modified"], row["seq"])
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,12 @@ def _mapped_role(mapping: dict[str, Any], claims: dict[str, Any], custom_role_ar
     """The role a Token or Rules mapping picks for these IdP claims; None when ambiguous."""
     if mapping["Type"] == "Token":
         roles = _claim_values(claims.get("cognito:roles"))
-        if custom_role_arn is not None:
-            return custom_role_arn if custom_role_arn in roles else None
+        if custom_role_arn is not None:  # it must be one the user pool granted, else denied
+            if custom_role_arn not in roles:
+                raise errors.NotAuthorized(
+                    f"CustomRoleArn '{custom_role_arn}' is not one of the roles in the token's cognito:roles claim."
+                )
+            return custom_role_arn
         preferred = claims.get("cognito:preferred_role")
         if preferred:
             return str(preferred)
@@ -490,8 +495,7 @@ class CognitoIdentity:
             self._link(pool, target, unowned, limit, fresh=True)
             return target
         first = owners.get(preferred) if preferred is not None else None
-        candidates = sorted((self._identity(i) for i in set(owners.values())),
-                            key=lambda i: (i.id != first, i.created, i.id))
+        candidates = sorted((self._identity(i) for i in set(owners.values())), key=lambda i: (i.id != first, i.seq))
         target = candidates[0]
         for other in candidates[1:]:
             self._merge(other.id, target, limit)
@@ -538,8 +542,7 @@ class CognitoIdentity:
                 )
             user = Login(developer, logins[developer], developer=True,
                          detail=f"{developer}:{pool.id}:{logins[developer]}")
-            external = [self.federation.verify(pool, key, token, now=self.clock())
-                        for key, token in logins.items() if key != developer]
+            external = self._external_logins(pool, {k: v for k, v in logins.items() if k != developer})
             presented = [user, *external]
             if identity_id is None:
                 # D2-D5: the developer user's owner wins; otherwise the owner of an external login.
@@ -613,7 +616,7 @@ class CognitoIdentity:
             raise errors.NotAuthorized(LOGINS_DONT_MATCH)
         others = set(owners.values()) - {identity.id}
         if identity.state == "guest" and others:  # E11, spec Q1: a guest merges into the owner
-            target = min((self._identity(i) for i in others), key=lambda i: (i.created, i.id))
+            target = min((self._identity(i) for i in others), key=lambda i: i.seq)
             self._merge(identity.id, target, errors.InvalidParameter)
             identity = target
             others.discard(target.id)
@@ -645,16 +648,17 @@ class CognitoIdentity:
         with self.store.write():
             pool, identity = self._identity_in(caller, identity_id)
             if logins and COGNITO_KEY in logins:
+                # Spec Q27: no external login, so role mappings and CustomRoleArn do not apply.
                 claims, presented = self._cognito_token(pool, identity, logins), []
             else:
                 identity, presented = self._authenticate(pool, identity, logins)
                 claims = self._claims(pool, identity.id, self._amr_of(presented), ENHANCED_SESSION)
             role = self._choose_role(pool, claims, presented, custom_role_arn)
-        try:  # Cognito calls STS itself (spec §11.1 step 6): its refusal is a pool problem
-            result = self.sts.assume(role, "CognitoIdentityCredentials", claims, ENHANCED_SESSION,
-                                     guest=claims["amr"] == ["unauthenticated"])
-        except (errors.AccessDenied, errors.ValidationError):
-            raise errors.InvalidIdentityPoolConfiguration(INVALID_POOL_CONFIGURATION) from None
+            # Cognito calls STS itself (spec §11.1 step 6): a refusal is a pool problem, and
+            # it is known before this transaction commits, so the call changes nothing.
+            self._sts_refusal(lambda: self.sts.check(role, claims, ENHANCED_SESSION))
+        result = self._sts_refusal(lambda: self.sts.assume(
+            role, "CognitoIdentityCredentials", claims, ENHANCED_SESSION, guest=claims["amr"] == ["unauthenticated"]))
         credentials = result["Credentials"]
         return {
             "IdentityId": identity.id,
@@ -663,6 +667,13 @@ class CognitoIdentity:
                 "SessionToken": credentials["SessionToken"], "Expiration": credentials["Expiration"],
             },
         }
+
+    @staticmethod
+    def _sts_refusal(call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except (errors.AccessDenied, errors.ValidationError):
+            raise errors.InvalidIdentityPoolConfiguration(INVALID_POOL_CONFIGURATION) from None
 
     def _cognito_token(self, pool: Pool, identity: Identity, logins: dict[str, str]) -> dict[str, Any]:
         """The developer flow: a token this pool issued for this identity (spec §7.3)."""
@@ -684,9 +695,7 @@ class CognitoIdentity:
         """Role selection of the enhanced flow (spec §11.1)."""
         kind = "unauthenticated" if claims["amr"] == ["unauthenticated"] else "authenticated"
         for login in presented:
-            mapping = pool.role_mappings.get(login.provider) or pool.role_mappings.get(
-                f"{login.provider}:{login.claims.get('aud')}"
-            )
+            mapping = self._role_mapping(pool, login)
             if mapping is not None:
                 chosen = _mapped_role(mapping, login.claims, custom_role_arn)
                 if chosen is not None:
@@ -698,6 +707,15 @@ class CognitoIdentity:
         if role is None:
             raise errors.InvalidIdentityPoolConfiguration(INVALID_POOL_CONFIGURATION)
         return role
+
+    @staticmethod
+    def _role_mapping(pool: Pool, login: Login) -> dict[str, Any] | None:
+        """The RoleMappings entry for this login's provider, under any key that names it."""
+        keys = [login.provider, f"{login.provider}:{login.claims.get('aud')}"]  # user pools: key:clientId
+        # Spec Q22: an OIDC provider's mapping may be keyed by its IAM ARN or by its issuer host.
+        keys += [arn for arn in pool.doc.get("OpenIdConnectProviderARNs", [])
+                 if arn.split(":oidc-provider/", 1)[-1] == login.provider]
+        return next((pool.role_mappings[key] for key in keys if key in pool.role_mappings), None)
 
     def unlink_identity(self, caller: Caller, identity_id: str, logins: dict[str, str], logins_to_remove: list[str]) -> dict[str, Any]:
         with self.store.write():

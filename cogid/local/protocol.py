@@ -16,9 +16,8 @@ from datetime import datetime, timezone
 from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
-from xml.sax.saxutils import escape
 
-from cogid.local import errors
+from cogid.local import errors, shapes
 from cogid.local.model import Caller
 from cogid.local.validate import validate
 
@@ -50,11 +49,8 @@ class Response:
     body: bytes = b""
 
 
-@cache
 def service_model(name: str) -> Any:
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model(name)
+    return shapes.service_model(name)
 
 
 @cache
@@ -66,9 +62,7 @@ def _query_operations() -> dict[str, str]:
 
 
 def _snake(name: str) -> str:
-    from botocore import xform_name
-
-    return str(xform_name(name))
+    return shapes.snake(name)
 
 
 def credential_scope(headers: dict[str, str]) -> tuple[str, str, str] | None:
@@ -77,16 +71,25 @@ def credential_scope(headers: dict[str, str]) -> tuple[str, str, str] | None:
     return (match.group(1), match.group(2), match.group(3)) if match else None
 
 
-def handle(service: Service, request: Request) -> Response:
+def handle(service: Service, request: Request, *, verify: bool = False) -> Response:
+    """Answer one request. `verify` checks SigV4 signatures (the network transport); the
+    in-process hook leaves it off, its callers being this process itself."""
     request_id = str(uuid.uuid4())
     if request.headers.get("x-amz-target", "").startswith(JSON_TARGET_PREFIX) or (
         "x-amz-json" in request.headers.get("content-type", "")
     ):
-        return _handle_json(service, request, request_id)
-    return _handle_query(service, request, request_id)
+        return _handle_json(service, request, request_id, verify)
+    return _handle_query(service, request, request_id, verify)
 
 
-def _caller(service: Service, request: Request, params: dict[str, Any], signed: bool) -> Caller:
+def _caller(service: Service, request: Request, params: dict[str, Any], signed: bool,
+            verify: bool = False, signing_name: str = "") -> Caller:
+    if verify and (signed or "authorization" in request.headers):
+        # Signed operations must be signed; unsigned ones are checked too when they are (spec §3.2).
+        from cogid.local.sigv4 import verify as verify_signature
+
+        principal, region = verify_signature(service, request, signing_name)
+        return Caller(region=region, principal=principal)
     scope = credential_scope(request.headers)
     if scope is not None:
         principal = service.iam.credentials(scope[0], request.headers.get("x-amz-security-token"))
@@ -109,7 +112,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def _handle_json(service: Service, request: Request, request_id: str) -> Response:
+def _handle_json(service: Service, request: Request, request_id: str, verify: bool = False) -> Response:
     headers = {"Content-Type": JSON_CONTENT_TYPE, "x-amzn-RequestId": request_id}
     try:
         target = request.headers.get("x-amz-target", "")
@@ -124,7 +127,7 @@ def _handle_json(service: Service, request: Request, request_id: str) -> Respons
             raise errors.Serialization("Request body is not valid JSON") from None
         params = validate(operation.input_shape, raw)
         signed = operation.auth_type != "none"
-        caller = _caller(service, request, params, signed)
+        caller = _caller(service, request, params, signed, verify, model.signing_name)
         method = getattr(service.cognito, _snake(name))
         result = method(caller, **{_snake(k): v for k, v in params.items()})
         return Response(200, headers, json.dumps(result, default=_json_default).encode())
@@ -182,6 +185,11 @@ def _parse_query(shape: Any, params: dict[str, str], prefix: str) -> Any:
     return text
 
 
+def escape(text: str) -> str:
+    """XML character data."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _xml(shape: Any, value: Any) -> str:
     kind = shape.type_name
     if kind == "structure":
@@ -204,7 +212,7 @@ def _xml(shape: Any, value: Any) -> str:
     return escape(str(value))
 
 
-def _handle_query(service: Service, request: Request, request_id: str) -> Response:
+def _handle_query(service: Service, request: Request, request_id: str, verify: bool = False) -> Response:
     headers = {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}
     namespace = "https://sts.amazonaws.com/doc/2011-06-15/"
     try:
@@ -219,7 +227,7 @@ def _handle_query(service: Service, request: Request, request_id: str) -> Respon
         namespace = model.metadata.get("xmlNamespace", namespace)
         operation = model.operation_model(action)
         params = validate(operation.input_shape, _parse_query(operation.input_shape, params, "") or {})
-        caller = _caller(service, request, params, operation.auth_type != "none")
+        caller = _caller(service, request, params, operation.auth_type != "none", verify, model.signing_name)
         backend = service.sts if service_name == "sts" else service.iam
         result = getattr(backend, _snake(action))(caller, **{_snake(k): v for k, v in params.items()})
         output = operation.output_shape

@@ -30,23 +30,34 @@ class KeyRing:
         self.clock = clock
         self._lock = threading.Lock()
         self._signing: tuple[str, rsa.RSAPrivateKey] | None = None
+        self._private: dict[str, rsa.RSAPrivateKey] = {}
         self._public: dict[str, rsa.RSAPublicKey] = {}
 
+    def _rows(self) -> list[Any]:
+        with self.store.read():  # token checks also run inside an operation's transaction
+            return self.store.signing_keys(self.purpose)
+
+    def _remember(self, rows: list[Any]) -> None:
+        for row in rows:
+            if row["kid"] not in self._private:
+                # Our own key, written by us: skip the costly validation (~50 ms a load).
+                private = serialization.load_pem_private_key(
+                    row["pem"].encode(), None, unsafe_skip_rsa_key_validation=True
+                )
+                assert isinstance(private, rsa.RSAPrivateKey)
+                self._private[row["kid"]] = private
+                self._public[row["kid"]] = private.public_key()
+        if rows:  # rows come oldest first: the newest signs
+            self._signing = (rows[-1]["kid"], self._private[rows[-1]["kid"]])
+
     def _load(self) -> tuple[str, rsa.RSAPrivateKey]:
+        """The signing key, made on first use."""
         with self._lock:
             if self._signing is None:
-                with self.store.read():
-                    rows = self.store.signing_keys(self.purpose)
+                rows = self._rows()
                 if not rows:
                     rows = self._create()
-                for row in rows:
-                    # Our own key, written by us: skip the costly validation (~50 ms a load).
-                    private = serialization.load_pem_private_key(
-                        row["pem"].encode(), None, unsafe_skip_rsa_key_validation=True
-                    )
-                    assert isinstance(private, rsa.RSAPrivateKey)
-                    self._public[row["kid"]] = private.public_key()
-                    self._signing = (row["kid"], private)
+                self._remember(rows)
             assert self._signing is not None
             return self._signing
 
@@ -73,8 +84,12 @@ class KeyRing:
         return jwt.encode(claims, private, algorithm=ALGORITHM, headers={"kid": kid, "typ": typ})
 
     def public_key(self, kid: str) -> rsa.RSAPublicKey | None:
-        self._load()
-        return self._public.get(kid)
+        """The verifying key `kid`, if the store has it. Never makes a key: verifying needs
+        none, and a key made inside a caller's transaction could be rolled back with it."""
+        with self._lock:
+            if kid not in self._public:  # not loaded yet, or made by another process since
+                self._remember(self._rows())
+            return self._public.get(kid)
 
     def jwks(self) -> dict[str, Any]:
         self._load()

@@ -104,11 +104,16 @@ class Store:
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self._local = threading.local()
+        # A forked child must open its own connection: SQLite connections never cross a fork.
+        os.register_at_fork(after_in_child=self._forget_connections)
         if str(path) != ":memory:":
             create_private_file(self.path)
         self._migrate()
 
     # -- connections and transactions -------------------------------------------------------
+
+    def _forget_connections(self) -> None:
+        self._local = threading.local()
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -136,7 +141,11 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Store]:
-        """One consistent snapshot for reading."""
+        """One consistent snapshot for reading; inside a transaction already open on this
+        thread (a check made in the middle of an operation), that transaction's."""
+        if self.db.in_transaction:
+            yield self
+            return
         self.db.execute("BEGIN")
         try:
             yield self
@@ -355,9 +364,11 @@ class Store:
         row = self._one("SELECT doc FROM roles WHERE name = ?", name)
         return json.loads(row["doc"]) if row else None
 
-    def list_roles(self, after: int, limit: int) -> list[sqlite3.Row]:
+    def list_roles(self, after: int, path_prefix: str, limit: int) -> list[sqlite3.Row]:
         return self.db.execute(
-            "SELECT seq, doc FROM roles WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
+            "SELECT seq, doc FROM roles WHERE seq > ? AND substr(json_extract(doc, '$.Path'), 1, ?) = ?"
+            " ORDER BY seq LIMIT ?",
+            (after, len(path_prefix), path_prefix, limit),
         ).fetchall()
 
     def delete_role(self, name: str) -> bool:

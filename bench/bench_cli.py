@@ -1,0 +1,119 @@
+"""cogid's start-up and one-shot commands against the AWS CLI, and bulk token issuing.
+
+    python3 bench/bench_cli.py [--runs 10] [--users 3000] [--venv DIR]
+
+In one run: builds a clean venv with cogid installed from this checkout (or reuses --venv),
+then times the median of --runs runs of
+  cogid --version                       vs  aws --version                               (target <= 0.2x)
+  cogid --help                          vs  aws cognito-identity help                   (target <= 0.4x)
+  cogid token issue --user alice        vs  aws cognito-identity get-open-id-token-for-developer-identity
+      (local backend, in-process)           --endpoint-url <a running `cogid serve`>     (target <= 0.5x)
+and `cogid token issue --users-from -` for --users new users, as tokens/s beside the raw RS512
+(RSA-2048) signing rate of one core measured in the same run (target >= 0.7x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def median_seconds(command: list[str], env: dict[str, str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def raw_signing_rate(python: str) -> float:
+    code = (
+        "import time\n"
+        "from cryptography.hazmat.primitives import hashes\n"
+        "from cryptography.hazmat.primitives.asymmetric import padding, rsa\n"
+        "key = rsa.generate_private_key(public_exponent=65537, key_size=2048)\n"
+        "n, start = 0, time.perf_counter()\n"
+        "while time.perf_counter() - start < 3:\n"
+        "    key.sign(b'x' * 700, padding.PKCS1v15(), hashes.SHA512()); n += 1\n"
+        "print(n / (time.perf_counter() - start))\n"
+    )
+    return float(subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout)
+
+
+def make_venv(where: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+    subprocess.run([str(where / "bin" / "pip"), "install", "-q", str(ROOT)], check=True)
+    return where / "bin"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--users", type=int, default=3000)
+    parser.add_argument("--venv", type=Path, help="reuse this venv instead of building a clean one")
+    args = parser.parse_args()
+    aws = shutil.which("aws")
+    if aws is None:
+        sys.exit("the AWS CLI (aws) is needed for the comparison")
+
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch_dir = Path(scratch)
+        bin_dir = args.venv / "bin" if args.venv else make_venv(scratch_dir / "venv")
+        cogid = str(bin_dir / "cogid")
+        home = scratch_dir / "home"
+        env = {**os.environ, "COGID_HOME": str(home), "AWS_CONFIG_FILE": "/dev/null",
+               "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_DEFAULT_REGION": "us-east-1", "AWS_PAGER": ""}
+        env.pop("AWS_PROFILE", None)
+        subprocess.run([cogid, "pool", "create", "bench", "--developer-provider", "login.bench", "--use"],
+                       env=env, check=True, capture_output=True)
+        key_id, secret = subprocess.run([cogid, "keys", "create", "-o", "text"], env=env, check=True,
+                                        capture_output=True, text=True).stdout.split()
+        pool = subprocess.run([cogid, "profile", "show", "-o", "json"], env=env, check=True, capture_output=True,
+                              text=True).stdout
+        pool_id = __import__("json").loads(pool)["identity_pool_id"]
+        server = subprocess.Popen([cogid, "serve", "--port", "0"], env=env, stdout=subprocess.PIPE, text=True)
+        try:
+            endpoint = server.stdout.readline().strip()  # type: ignore[union-attr]
+            aws_env = {**env, "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret}
+            pairs = [
+                ("--version", [cogid, "--version"], [aws, "--version"], 0.2),
+                ("--help", [cogid, "--help"], [aws, "cognito-identity", "help"], 0.4),
+                ("token issue", [cogid, "token", "issue", "--user", "alice"],
+                 [aws, "--endpoint-url", endpoint, "cognito-identity", "get-open-id-token-for-developer-identity",
+                  "--identity-pool-id", pool_id, "--logins", "login.bench=alice"], 0.5),
+            ]
+            print(f"{'command':<14}{'cogid ms':>10}{'aws ms':>10}{'ratio':>8}{'target':>8}")
+            for name, ours, theirs, target in pairs:
+                mine = median_seconds(ours, env, args.runs)
+                other = median_seconds(theirs, aws_env, args.runs)
+                ratio = mine / other
+                print(f"{name:<14}{mine * 1000:>10.0f}{other * 1000:>10.0f}{ratio:>8.2f}{'<= ' + str(target):>8}"
+                      f"  {'ok' if ratio <= target else 'MISSED'}")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+        users = "".join(f"bulk-user-{n}\n" for n in range(args.users))
+        start = time.perf_counter()
+        done = subprocess.run([cogid, "token", "issue", "--users-from", "-"], input=users, env=env, text=True,
+                              capture_output=True, check=True)
+        elapsed = time.perf_counter() - start
+        assert done.stdout.count("\n") == args.users
+        rate = args.users / elapsed
+        raw = raw_signing_rate(str(bin_dir / "python"))
+        print(f"bulk issue: {rate:.0f} tokens/s for {args.users} users (whole command);"
+              f" raw RS512-2048 signing {raw:.0f}/s on one core; ratio {rate / raw:.2f} (target >= 0.7)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,364 @@
+"""`cogid serve`: the local service over HTTP, on gunicorn.
+
+One endpoint answers Cognito Identity (JSON, `X-Amz-Target`), STS and IAM (Query, `Action`),
+the OpenID discovery document and the JWKS, with CORS for browser SDKs. Requests go through
+`protocol.handle` with SigV4 verification on, exactly as the in-process hook sends them.
+
+gunicorn forks worker processes that each open the SQLite store themselves, so throughput grows
+with cores (the store serialises writers; RS512 signing, the main cost, runs outside any
+transaction). Its threaded worker keeps connections alive, bounds request lines and headers, and
+stops gracefully: on SIGTERM or SIGINT workers finish the requests in flight, so every write a
+client saw acknowledged is in the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote
+from xml.sax.saxutils import escape
+
+from cogid.local import SERVICES, protocol
+from cogid.local.model import ISSUER
+from cogid.local.service import STORE_FILE, Service
+from cogid.local.signing import ALGORITHM
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8800
+MAX_BODY = 1024 * 1024  # far above any Cognito, STS or IAM request; bounds memory per request
+IO_TIMEOUT = 10.0  # seconds a client may take to send a request body
+GRACEFUL_TIMEOUT = 10  # seconds workers get to finish requests in flight when stopping
+
+JWKS_PATH = "/.well-known/jwks_uri"
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+CORS = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Expose-Headers", "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,Date"),
+]
+CORS_ALLOWED_HEADERS = (
+    "authorization, content-type, x-amz-content-sha256, x-amz-date, x-amz-security-token, x-amz-target,"
+    " x-amz-user-agent, amz-sdk-invocation-id, amz-sdk-request"
+)
+CORS_HEADER_PREFIXES = ("x-amz-", "x-amzn-", "amz-sdk-")
+
+
+def _allowed_header(name: str) -> bool:
+    return name in ("authorization", "content-type") or name.startswith(CORS_HEADER_PREFIXES)
+
+
+Reply = tuple[int, list[tuple[str, str]], bytes]
+
+
+def _error(headers: dict[str, str], status: int, code: str, message: str) -> Reply:
+    """An AWS error reply for a request refused before it reaches the protocol, in the format
+    its client expects (protocol.handle tells the two protocols apart the same way)."""
+    request_id = str(uuid.uuid4())
+    if headers.get("x-amz-target") or "x-amz-json" in headers.get("content-type", ""):
+        body = json.dumps({"__type": code, "message": message}).encode()
+        return status, [("Content-Type", protocol.JSON_CONTENT_TYPE), ("x-amzn-RequestId", request_id),
+                        ("x-amzn-ErrorType", f"{code}:")], body
+    kind = "Receiver" if status >= 500 else "Sender"
+    xml = (
+        f'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>{kind}</Type>'
+        f"<Code>{code}</Code><Message>{escape(message)}</Message></Error>"
+        f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+    )
+    return status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], xml.encode()
+
+
+def _json(document: dict[str, Any]) -> Reply:
+    return 200, [("Content-Type", "application/json")], json.dumps(document).encode()
+
+
+class _Refused(Exception):
+    """A request answered with an error before it reaches the protocol."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+TOO_LARGE = (413, "RequestEntityTooLarge", f"Request bodies are limited to {MAX_BODY} bytes.")
+
+
+class Endpoint:
+    """The ASGI application: one per worker process, with its own Service on the store.
+
+    Reading and writing sockets is asynchronous, so a slow client holds no more than its own
+    connection; each request is then answered synchronously, which on one thread per process
+    never has the store's lock contended inside a process.
+    """
+
+    def __init__(self, home: Path):
+        self.path = Path(home) / STORE_FILE
+        self._service: Service | None = None
+
+    @property
+    def service(self) -> Service:
+        # Opened in the worker, after the fork: SQLite connections must not cross processes.
+        if self._service is None:
+            self._service = Service(self.path)
+        return self._service
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.service.keys.kid  # noqa: B018 - open the store and load the key before any request
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._service is not None:
+                    self._service.store.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        headers = _headers(scope["headers"])
+        try:
+            method = scope["method"]
+            body = await _body(headers, receive) if method == "POST" else b""
+            status, reply_headers, reply = self.respond(method, scope, headers, body)
+        except _Refused as refused:
+            status, reply_headers, reply = _error(headers, refused.status, refused.code, refused.message)
+        except Exception:  # a bug here must still answer as AWS would, never with a traceback
+            log.exception("internal error")
+            status, reply_headers, reply = _error(headers, 500, "InternalFailure", "An internal error occurred.")
+        reply_headers = [*reply_headers, *CORS, ("Content-Length", str(len(reply)))]
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply_headers]})
+        await send({"type": "http.response.body", "body": reply})
+
+    def respond(self, method: str, scope: dict[str, Any], headers: dict[str, str], body: bytes) -> Reply:
+        path = scope["path"]
+        if method == "OPTIONS":
+            return _preflight(headers)
+        if method == "GET" and path == JWKS_PATH:
+            return _json(self.service.jwks())
+        if method == "GET" and path == DISCOVERY_PATH:
+            host = headers.get("host") or "{}:{}".format(*scope["server"])
+            base = f"{scope['scheme']}://{host}"
+            return _json({
+                "issuer": ISSUER, "jwks_uri": base + JWKS_PATH, "response_types_supported": ["id_token"],
+                "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": [ALGORITHM],
+            })
+        if method not in ("GET", "POST"):
+            return _error(headers, 405, "MethodNotAllowed", f"The method {method} is not allowed here.")
+        request = protocol.Request(method, _target(scope), headers, body)
+        reply = protocol.handle(self.service, request, verify=True)
+        return reply.status, list(reply.headers.items()), reply.body
+
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+async def _body(headers: dict[str, str], receive: Receive) -> bytes:
+    """The request body, refused past MAX_BODY (before reading it, when its length is announced)
+    or when the client takes longer than IO_TIMEOUT to send it."""
+    length = headers.get("content-length", "")
+    if length and (not length.isdigit() or int(length) > MAX_BODY):
+        raise _Refused(*TOO_LARGE)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(IO_TIMEOUT):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _Refused(400, "RequestTimeout", "The client went away before sending the request body.")
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > MAX_BODY:  # a chunked body, which announces no length
+                    raise _Refused(*TOO_LARGE)
+                chunks.append(chunk)
+                if not message.get("more_body"):
+                    return b"".join(chunks)
+    except TimeoutError:
+        raise _Refused(408, "RequestTimeout", "The request body was not received in time.") from None
+
+
+def _preflight(headers: dict[str, str]) -> Reply:
+    asked = [h.strip().lower() for h in headers.get("access-control-request-headers", "").split(",") if h.strip()]
+    allowed = ", ".join(h for h in asked if _allowed_header(h)) if asked else CORS_ALLOWED_HEADERS
+    return 200, [
+        ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+        ("Access-Control-Allow-Headers", allowed),
+        ("Access-Control-Max-Age", "86400"),
+    ], b""
+
+
+def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key, text = name.decode("latin-1").lower(), value.decode("latin-1")
+        headers[key] = f"{headers[key]},{text}" if key in headers else text
+    return headers
+
+
+def _target(scope: dict[str, Any]) -> str:
+    """The path and query as the client sent them: SigV4 signs their exact encoding."""
+    path = scope.get("raw_path") or quote(scope["path"]).encode()
+    query = scope.get("query_string", b"")
+    return (path + b"?" + query if query else path).decode("latin-1")
+
+
+# -- gunicorn ------------------------------------------------------------------------------
+
+
+def _worker_class() -> type:
+    from gunicorn.workers.gasgi import ASGIWorker
+
+    class Worker(ASGIWorker):  # type: ignore[misc]
+        def init_signals(self) -> None:
+            super().init_signals()
+            # Ctrl-C reaches every process of the group: stop gracefully, as on SIGTERM
+            # (gunicorn's own SIGINT drops the requests in flight).
+            self.loop.add_signal_handler(signal.SIGINT, self.handle_exit_signal)
+
+    return Worker
+
+
+def _application(endpoint: Endpoint, options: dict[str, Any]) -> Any:
+    from gunicorn.app.base import BaseApplication
+    from gunicorn.arbiter import Arbiter
+
+    class GracefulArbiter(Arbiter):  # type: ignore[misc]
+        def handle_int(self) -> None:
+            raise StopIteration  # like SIGTERM; gunicorn's own SIGINT drops requests in flight
+
+    class Application(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Endpoint:
+            return endpoint
+
+        def run(self) -> None:
+            GracefulArbiter(self).run()
+
+    return Application()
+
+
+def _prepare(home: Path) -> None:
+    """Work done once, before workers fork: the schema, the signing key (so workers don't race
+    to make one) and botocore's service models (so every worker inherits them loaded)."""
+    service = Service(home / STORE_FILE)
+    service.keys.kid  # noqa: B018
+    service.store.close()
+    for name in SERVICES:
+        protocol.service_model(name)
+
+
+def endpoint_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def serve(home: Path | str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, out: IO[str] | None = None,
+          workers: int | None = None) -> None:
+    """Serve the local service stored under `home` until SIGINT or SIGTERM.
+
+    Binds first (port 0 picks a free port) and writes the endpoint URL as the first line of
+    `out` (default stdout); an address that cannot be bound raises OSError at once. `workers`
+    defaults to one process per core.
+    """
+    home = Path(home)
+    out = out or sys.stdout
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.create_server((host, port), family=family, backlog=1024)
+    _prepare(home)
+    out.write(endpoint_url(listener) + "\n")
+    out.flush()
+    endpoint = Endpoint(home)
+    options = {
+        "bind": [f"fd://{listener.detach()}"],  # gunicorn owns the bound socket from here on
+        "workers": workers or len(os.sched_getaffinity(0)),
+        "worker_class": _worker_class(),
+        "keepalive": 2,
+        "graceful_timeout": GRACEFUL_TIMEOUT,
+        "limit_request_line": 8190,
+        "limit_request_fields": 100,
+        "asgi_lifespan": "on",
+        "accesslog": None,  # request lines may carry tokens (a Query GET): never logged
+        "errorlog": "-",
+        "loglevel": "warning",
+        "control_socket_disable": True,
+        "proc_name": "cogid-serve",
+    }
+    master = os.getpid()
+    try:
+        _application(endpoint, options).run()
+    except SystemExit as stop:
+        if os.getpid() != master:
+            # A worker ends by SystemExit too: leave now, rather than unwind our caller's frames
+            # (and run its clean-up) in a forked copy of it.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(stop.code if isinstance(stop.code, int) else 1)
+        if stop.code not in (0, None):
+            raise
+
+
+@contextmanager
+def running_server(home: Path | str, workers: int | None = 1, timeout: float = 30.0) -> Iterator[str]:
+    """Run `serve` for `home` on a free port in a child process; yields its URL.
+
+    `workers` None means one per core. On exit the server gets SIGTERM and is waited for, so
+    its writes are all in the store.
+    """
+    command = [sys.executable, "-m", "cogid.local.server", str(home), "--port", "0"]
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], timeout)
+        url = process.stdout.readline().strip() if ready else ""
+        if not url.startswith("http"):
+            raise RuntimeError(f"cogid serve did not start (exit code {process.poll()})")
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m cogid.local.server HOME`: the server without the CLI (tests, benchmarks)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m cogid.local.server", description=main.__doc__)
+    parser.add_argument("home", type=Path)
+    parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args(argv)
+    serve(args.home, args.host, args.port, workers=args.workers)
+
+
+if __name__ == "__main__":
+    main()

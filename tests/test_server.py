@@ -1,0 +1,358 @@
+"""`cogid serve` over real HTTP: boto3 clients, raw sockets and signals against a running server."""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlsplit
+
+import boto3
+import jwt
+import pytest
+from botocore import UNSIGNED
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+import cogid.local
+from cogid.local.hook import attach
+from cogid.local.model import ISSUER
+from cogid.local.server import MAX_BODY, running_server
+from cogid.local.service import STORE_FILE, Service
+
+PROVIDER = "login.example.app"
+NOWHERE = "https://{}.us-east-1.cogid.invalid"
+
+
+def trust_policy(pool_id: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": pool_id},
+                      "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}},
+    }]})
+
+
+def remote(service: str, url: str, key: dict[str, str] | None = None, **credentials: str):
+    """A boto3 client for the server at `url`: signed with `key` (or explicit credentials), else unsigned."""
+    if key is not None:
+        credentials = {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+    config = Config(retries={"total_max_attempts": 1}, signature_version=None if credentials else UNSIGNED)
+    return boto3.client(service, endpoint_url=url, region_name="us-east-1", config=config, **credentials)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("serve-home")
+    key = cogid.local.client("iam", home=home).create_access_key()["AccessKey"]
+    with running_server(home) as url:
+        cognito = remote("cognito-identity", url, key)
+        pool = cognito.create_identity_pool(IdentityPoolName="app", AllowUnauthenticatedIdentities=True, AllowClassicFlow=True,
+                                            DeveloperProviderName=PROVIDER)
+        yield SimpleNamespace(url=url, home=home, key=key, cognito=cognito, pool_id=pool["IdentityPoolId"])
+
+
+def pool_ids(home: Path) -> list[str]:
+    pools = cogid.local.client("cognito-identity", home=home).list_identity_pools(MaxResults=60)
+    return sorted(p["IdentityPoolId"] for p in pools["IdentityPools"])
+
+
+def error_code(call, **kwargs) -> str:
+    with pytest.raises(ClientError) as caught:
+        call(**kwargs)
+    return str(caught.value.response["Error"]["Code"])
+
+
+def raw_request(url: str, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None):
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+# -- the developer flow over HTTP ------------------------------------------------------------
+
+
+def test_developer_token_issue_and_lookup(server):
+    issued = server.cognito.get_open_id_token_for_developer_identity(
+        IdentityPoolId=server.pool_id, Logins={PROVIDER: "alice"})
+    found = server.cognito.lookup_developer_identity(IdentityPoolId=server.pool_id, DeveloperUserIdentifier="alice")
+    assert found["IdentityId"] == issued["IdentityId"]
+    assert found["DeveloperUserIdentifierList"] == ["alice"]
+
+
+def test_jwks_and_discovery_verify_a_token(server):
+    token = server.cognito.get_open_id_token_for_developer_identity(
+        IdentityPoolId=server.pool_id, Logins={PROVIDER: "bob"})["Token"]
+    with urllib.request.urlopen(server.url + "/.well-known/openid-configuration") as reply:
+        discovery = json.load(reply)
+    assert discovery["issuer"] == ISSUER
+    assert discovery["jwks_uri"] == server.url + "/.well-known/jwks_uri"
+    signing_key = jwt.PyJWKClient(discovery["jwks_uri"]).get_signing_key_from_jwt(token)
+    claims = jwt.decode(token, signing_key.key, algorithms=["RS512"], audience=server.pool_id, issuer=ISSUER)
+    assert claims["amr"][:2] == ["authenticated", PROVIDER]
+
+
+def test_unsigned_operations_need_no_credentials(server):
+    guest = remote("cognito-identity", server.url)
+    identity_id = guest.get_id(IdentityPoolId=server.pool_id)["IdentityId"]
+    assert guest.get_open_id_token(IdentityId=identity_id)["IdentityId"] == identity_id
+
+
+# -- SigV4 failures: AWS's codes, and nothing changes -----------------------------------------
+
+
+def _unsigned(server):
+    return remote("cognito-identity", server.url)
+
+
+def _unknown_key(server):
+    return remote("cognito-identity", server.url, aws_access_key_id="AKIAUNKNOWN000000000",
+                  aws_secret_access_key="x" * 40)
+
+
+def _wrong_secret(server):
+    return remote("cognito-identity", server.url, aws_access_key_id=server.key["AccessKeyId"],
+                  aws_secret_access_key="x" * 40)
+
+
+@pytest.mark.parametrize(("client", "code"), [
+    (_unsigned, "MissingAuthenticationTokenException"),
+    (_unknown_key, "UnrecognizedClientException"),
+    (_wrong_secret, "InvalidSignatureException"),
+])
+def test_bad_signatures_are_refused_and_change_nothing(server, client, code):
+    before = pool_ids(server.home)
+    create = client(server).create_identity_pool
+    assert error_code(create, IdentityPoolName="intruder", AllowUnauthenticatedIdentities=True) == code
+    assert pool_ids(server.home) == before
+
+
+def test_a_request_signed_ten_minutes_ago_is_refused(server, monkeypatch):
+    before = pool_ids(server.home)
+    cognito = remote("cognito-identity", server.url, server.key)
+    then = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(minutes=10)
+    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda *_args, **_kw: then)
+    with pytest.raises(ClientError) as caught:
+        cognito.create_identity_pool(IdentityPoolName="late", AllowUnauthenticatedIdentities=True)
+    assert caught.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert caught.value.response["Error"]["Message"].startswith("Signature expired: ")
+    assert pool_ids(server.home) == before
+
+
+def _signed(server, body: bytes, target: str, credentials: Credentials | None = None) -> AWSRequest:
+    """A Cognito Identity request signed by botocore's signer, to send over a raw connection."""
+    request = AWSRequest("POST", server.url + "/", data=body, headers={
+        "X-Amz-Target": f"AWSCognitoIdentityService.{target}", "Content-Type": "application/x-amz-json-1.1"})
+    credentials = credentials or Credentials(server.key["AccessKeyId"], server.key["SecretAccessKey"])
+    SigV4Auth(credentials, "cognito-identity", "us-east-1").add_auth(request)
+    return request
+
+
+def test_a_body_changed_after_signing_is_refused(server):
+    before = pool_ids(server.home)
+    request = _signed(server, b'{"IdentityPoolName": "a", "AllowUnauthenticatedIdentities": true}', "CreateIdentityPool")
+    tampered = b'{"IdentityPoolName": "b", "AllowUnauthenticatedIdentities": true}'
+    status, _, body = raw_request(server.url, "POST", "/", tampered, dict(request.headers.items()))
+    assert (status, json.loads(body)["__type"]) == (400, "InvalidSignatureException")
+    assert pool_ids(server.home) == before
+
+
+def test_a_malformed_authorization_header_is_incomplete(server):
+    request = _signed(server, b'{"MaxResults": 5}', "ListIdentityPools")
+    headers = {**dict(request.headers.items()), "Authorization": "AWS4-HMAC-SHA256 Credential=AKIA/20200101"}
+    status, _, body = raw_request(server.url, "POST", "/", b'{"MaxResults": 5}', headers)
+    assert (status, json.loads(body)["__type"]) == (400, "IncompleteSignatureException")
+
+
+def test_an_unsigned_operation_signed_by_an_unknown_key_is_refused(server):
+    # botocore never signs GetId; another SDK might, and then the signature must hold.
+    body = json.dumps({"IdentityPoolId": server.pool_id}).encode()
+    request = _signed(server, body, "GetId", Credentials("AKIAUNKNOWN000000000", "x" * 40))
+    status, _, reply = raw_request(server.url, "POST", "/", body, dict(request.headers.items()))
+    assert (status, json.loads(reply)["__type"]) == (400, "UnrecognizedClientException")
+    request = _signed(server, body, "GetId")
+    assert raw_request(server.url, "POST", "/", body, dict(request.headers.items()))[0] == 200
+
+
+def test_a_raw_signed_request_passes(server):
+    request = _signed(server, b'{"MaxResults": 5}', "ListIdentityPools")
+    status, _, body = raw_request(server.url, "POST", "/", request.body, dict(request.headers.items()))
+    assert status == 200 and server.pool_id in body.decode()
+
+
+# -- STS: temporary credentials, basic flow -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def role_arn(server):
+    iam = cogid.local.client("iam", home=server.home)
+    role = iam.create_role(RoleName="app-auth", AssumeRolePolicyDocument=trust_policy(server.pool_id))
+    return role["Role"]["Arn"]
+
+
+def test_assumed_role_credentials_sign_get_caller_identity(server, role_arn):
+    token = server.cognito.get_open_id_token_for_developer_identity(
+        IdentityPoolId=server.pool_id, Logins={PROVIDER: "carol"})["Token"]
+    assumed = remote("sts", server.url).assume_role_with_web_identity(
+        RoleArn=role_arn, RoleSessionName="carol", WebIdentityToken=token)
+    creds = assumed["Credentials"]
+    sts = remote("sts", server.url, aws_access_key_id=creds["AccessKeyId"],
+                 aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+    assert sts.get_caller_identity()["Arn"] == "arn:aws:sts::000000000000:assumed-role/app-auth/carol"
+
+
+def test_expired_temporary_credentials_are_refused(server, role_arn):
+    # Credentials issued two hours ago for 15 minutes, by the same store seen through an old clock.
+    past = Service(server.home / STORE_FILE, clock=lambda: time.time() - 7200)
+    cognito = attach(boto3.client("cognito-identity", endpoint_url=NOWHERE.format("cognito-identity"),
+                                  region_name="us-east-1", config=Config(signature_version=UNSIGNED)), past)
+    sts = attach(boto3.client("sts", endpoint_url=NOWHERE.format("sts"), region_name="us-east-1",
+                              config=Config(signature_version=UNSIGNED)), past)
+    token = cognito.get_open_id_token_for_developer_identity(
+        IdentityPoolId=server.pool_id, Logins={PROVIDER: "dave"})["Token"]
+    creds = sts.assume_role_with_web_identity(RoleArn=role_arn, RoleSessionName="dave", WebIdentityToken=token,
+                                              DurationSeconds=900)["Credentials"]
+    before = pool_ids(server.home)
+    expired = remote("sts", server.url, aws_access_key_id=creds["AccessKeyId"],
+                     aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+    assert error_code(expired.get_caller_identity) == "ExpiredToken"
+    assert pool_ids(server.home) == before
+
+
+def test_query_operations_answer_get_requests(server):
+    request = AWSRequest("GET", server.url + "/?Action=GetCallerIdentity&Version=2011-06-15")
+    SigV4Auth(Credentials(server.key["AccessKeyId"], server.key["SecretAccessKey"]), "sts", "us-east-1").add_auth(request)
+    status, _, body = raw_request(server.url, "GET", "/?Action=GetCallerIdentity&Version=2011-06-15",
+                                  headers=dict(request.headers.items()))
+    assert status == 200 and b"arn:aws:iam::000000000000:user/cogid-developer" in body
+
+
+# -- HTTP behaviour: CORS, limits, slow clients ----------------------------------------------
+
+
+def test_cors_preflight_and_headers(server):
+    status, headers, _ = raw_request(server.url, "OPTIONS", "/", headers={
+        "Origin": "http://app.localhost", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type,x-amz-date,x-amz-target,amz-sdk-request",
+    })
+    assert status == 200
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in headers["Access-Control-Allow-Methods"]
+    allowed = {h.strip() for h in headers["Access-Control-Allow-Headers"].split(",")}
+    assert {"authorization", "content-type", "x-amz-date", "x-amz-target", "amz-sdk-request"} <= allowed
+
+    reply = remote("cognito-identity", server.url).get_id(IdentityPoolId=server.pool_id)
+    assert reply["ResponseMetadata"]["HTTPHeaders"]["access-control-allow-origin"] == "*"
+    exposed = reply["ResponseMetadata"]["HTTPHeaders"]["access-control-expose-headers"]
+    assert exposed == "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,Date"
+
+
+def _connect(url: str) -> socket.socket:
+    parts = urlsplit(url)
+    return socket.create_connection((parts.hostname, parts.port), timeout=10)
+
+
+def _status_and_body(sock: socket.socket) -> tuple[int, bytes]:
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    return response.status, response.read()
+
+
+JSON_HEADERS = (b"Content-Type: application/x-amz-json-1.1\r\n"
+                b"X-Amz-Target: AWSCognitoIdentityService.ListIdentityPools\r\n")
+
+
+def test_a_body_over_the_limit_is_refused_and_the_server_goes_on(server):
+    with _connect(server.url) as sock:  # announced: refused before a byte of the body is read
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n" + JSON_HEADERS
+                     + f"Content-Length: {2 * MAX_BODY}\r\n\r\n".encode() + b"x" * 65536)
+        status, body = _status_and_body(sock)
+    assert (status, json.loads(body)["__type"]) == (413, "RequestEntityTooLarge")
+
+    with _connect(server.url) as sock:  # chunked: refused once the limit is passed
+        chunk = b"x" * 65536
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n" + JSON_HEADERS + b"Transfer-Encoding: chunked\r\n\r\n"
+                     + (b"10000\r\n" + chunk + b"\r\n") * (MAX_BODY // len(chunk) + 1) + b"0\r\n\r\n")
+        status, body = _status_and_body(sock)
+    assert (status, json.loads(body)["__type"]) == (413, "RequestEntityTooLarge")
+
+    assert server.cognito.describe_identity_pool(IdentityPoolId=server.pool_id)["IdentityPoolName"] == "app"
+
+
+def test_a_stalled_client_does_not_block_others(server):
+    with _connect(server.url) as slow:
+        slow.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n" + JSON_HEADERS + b"Content-Length: 100\r\n\r\n{")
+        started = time.monotonic()
+        assert server.cognito.describe_identity_pool(IdentityPoolId=server.pool_id)["IdentityPoolName"] == "app"
+        assert time.monotonic() - started < 2
+
+
+# -- starting and stopping -------------------------------------------------------------------
+
+
+def _start(home: Path, code: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen([sys.executable, "-c", code, str(home)], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    return process, process.stdout.readline().strip()
+
+
+def test_serve_binds_localhost_and_prints_the_url_first(tmp_path):
+    process, url = _start(tmp_path, "import sys; from cogid.local.server import serve; serve(sys.argv[1], port=0)")
+    try:
+        parts = urlsplit(url)
+        assert (parts.scheme, parts.hostname) == ("http", "127.0.0.1") and parts.port > 0
+        assert raw_request(url, "GET", "/.well-known/jwks_uri")[0] == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_keeps_every_acknowledged_write(tmp_path, stop):
+    key = cogid.local.client("iam", home=tmp_path).create_access_key()["AccessKey"]
+    pool_id = cogid.local.client("cognito-identity", home=tmp_path).create_identity_pool(
+        IdentityPoolName="app", AllowUnauthenticatedIdentities=False, DeveloperProviderName=PROVIDER)["IdentityPoolId"]
+    process, url = _start(tmp_path, "import sys; from cogid.local.server import main; main([sys.argv[1], '--port', '0'])")
+    acknowledged: dict[str, str] = {}
+
+    def issue_until_refused():
+        cognito = remote("cognito-identity", url, key)
+        for n in range(10_000):
+            try:
+                reply = cognito.get_open_id_token_for_developer_identity(IdentityPoolId=pool_id,
+                                                                         Logins={PROVIDER: f"user{n}"})
+            except Exception:  # the server has stopped
+                return
+            acknowledged[f"user{n}"] = reply["IdentityId"]
+
+    writer = threading.Thread(target=issue_until_refused)
+    writer.start()
+    deadline = time.monotonic() + 10
+    while len(acknowledged) < 20 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(stop)  # while writes are in flight
+    assert process.wait(20) == 0
+    writer.join(10)
+    assert len(acknowledged) >= 20
+
+    local = cogid.local.client("cognito-identity", home=tmp_path)
+    for user, identity_id in acknowledged.items():
+        found = local.lookup_developer_identity(IdentityPoolId=pool_id, DeveloperUserIdentifier=user)
+        assert found["IdentityId"] == identity_id
