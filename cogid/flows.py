@@ -57,16 +57,6 @@ def login_key(name: str) -> str:
     return PROVIDERS.get(name.lower(), name)
 
 
-def parse_logins(pairs: list[str], option: str = "--login") -> dict[str, str]:
-    logins = {}
-    for pair in pairs:
-        key, sep, token = pair.partition("=")
-        if not sep or not key or not token:
-            raise UsageError(f"{option} {pair[:40]!r}: expected PROVIDER=TOKEN")
-        logins[login_key(key)] = token
-    return logins
-
-
 # -- roles -----------------------------------------------------------------------------------
 
 

@@ -83,7 +83,7 @@ def emit(fmt: str, data: Any, *, rows: Iterable[Sequence[Any]] | None = None,
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(*(headers or []), title=title, show_header=bool(headers), highlight=False)
+    table = Table(*(headers or []), title=title, show_header=any(headers or []), highlight=False)
     for row in table_rows:
         table.add_row(*row)
     Console(soft_wrap=False).print(table)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, UserOpt, profile as resolve
+from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, UserOpt, logins, profile as resolve
 from cogid.errors import UsageError
 
 Facebook = Annotated[str | None, typer.Option("--facebook", help="Facebook access token", show_default=False)]
@@ -24,9 +24,8 @@ def _logins(facebook: str | None, google: str | None, amazon: str | None, apple:
     from cogid import flows
 
     given = {"facebook": facebook, "google": google, "amazon": amazon, "apple": apple, "twitter": twitter}
-    logins = {flows.PROVIDERS[name]: token for name, token in given.items() if token}
-    logins.update(flows.parse_logins(login or []))
-    return logins
+    chosen = {flows.PROVIDERS[name]: token for name, token in given.items() if token}
+    return {**chosen, **logins(login, "--login")}
 
 
 def _view(cognito: Any, identity_id: str) -> dict[str, Any]:

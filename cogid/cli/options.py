@@ -33,6 +33,27 @@ UserOpt = Annotated[str, typer.Option(
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")]
 
 
+def key_values(values: list[str] | None, option: str, form: str = "KEY=VALUE",
+               need_value: bool = False) -> dict[str, str]:
+    """`--tag k=v --tag k2=v2` style options as a dict; a malformed item is a usage error."""
+    from cogid.errors import UsageError
+
+    pairs = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or (need_value and not value):
+            raise UsageError(f"{option} {item[:40]!r}: expected {form}")
+        pairs[key] = value
+    return pairs
+
+
+def logins(values: list[str] | None, option: str) -> dict[str, str]:
+    """`--login facebook=TOKEN` options as a Logins map (short provider names allowed)."""
+    from cogid.flows import login_key
+
+    return {login_key(k): v for k, v in key_values(values, option, "PROVIDER=TOKEN", need_value=True).items()}
+
+
 def profile(name: str | None, pool: str | None = None, region: str | None = None):  # -> config.Profile
     """The effective profile for a command: flags over COGID_* over config.toml over defaults."""
     from cogid import config

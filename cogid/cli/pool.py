@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from cogid import config, output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, profile as resolve
+from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, key_values, profile as resolve
 from cogid.errors import UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Create, inspect, change and delete identity pools.")
@@ -29,16 +29,6 @@ Tag = Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE (repeata
 DeveloperProvider = Annotated[str | None, typer.Option(
     "--developer-provider", help="Developer provider name, e.g. login.example.app (set once, never changed)",
     show_default=False)]
-
-
-def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
-    pairs = {}
-    for item in values or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"{option} {item!r}: expected KEY=VALUE")
-        pairs[key] = value
-    return pairs
 
 
 def _user_pools(values: list[str] | None) -> list[dict[str, Any]]:
@@ -116,7 +106,7 @@ def pool_create(
         "DeveloperProviderName": developer_provider,
         "SupportedLoginProviders": _social(facebook, google, amazon, apple, twitter),
         "OpenIdConnectProviderARNs": oidc_provider, "CognitoIdentityProviders": _user_pools(user_pool),
-        "IdentityPoolTags": _pairs(tag, "--tag"),
+        "IdentityPoolTags": key_values(tag, "--tag"),
     }
     request.update({key: value for key, value in optional.items() if value})
     cognito = clients.client(chosen, "cognito-identity")
@@ -218,7 +208,7 @@ def pool_update(
         user_pools = [p for p in user_pools if p["ProviderName"] != key]
     current.update(SupportedLoginProviders=social, OpenIdConnectProviderARNs=oidc, CognitoIdentityProviders=user_pools)
     if tag:
-        current["IdentityPoolTags"] = {**current.get("IdentityPoolTags", {}), **_pairs(tag, "--tag")}
+        current["IdentityPoolTags"] = {**current.get("IdentityPoolTags", {}), **key_values(tag, "--tag")}
     request = {k: v for k, v in current.items() if v not in ({}, [], None)}
     request.setdefault("AllowUnauthenticatedIdentities", False)
     updated = {k: v for k, v in cognito.update_identity_pool(**request).items() if k != "ResponseMetadata"}

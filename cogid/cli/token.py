@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, profile as resolve
+from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, key_values, logins, profile as resolve
 from cogid.errors import ExitCode, UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Issue, decode and verify Cognito OpenID tokens.")
@@ -43,13 +43,8 @@ def token_issue(
     if (user is None) == (users_from is None):
         raise UsageError("give --user USER or --users-from FILE (one of them)")
     chosen = resolve(profile, pool=pool, region=region)
-    links = flows.parse_logins(link or [], "--link")
-    tags = {}
-    for item in tag or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--tag {item!r}: expected KEY=VALUE")
-        tags[key] = value
+    links = logins(link, "--link")
+    tags = key_values(tag, "--tag")
     if users_from is not None:
         output.choose(output_format or "json", ("json",))
         failed = _issue_stream(chosen, users_from, duration)
@@ -148,4 +143,4 @@ def token_decode(
         output.message(f"Verified: RS512 signature (key {header.get('kid')}), issuer, "
                        + (f"audience {expected}, " if expected else "") + "expiry")
     rows = tokens.explain(header, claims)
-    output.emit(fmt, result, rows=rows, headers=["", ""] if fmt == "table" else None)
+    output.emit(fmt, result, rows=rows, headers=["", ""])
