@@ -67,7 +67,9 @@ def trust_policy(identity_pool_id: str, kind: str) -> str:
         "Statement": [{
             "Effect": "Allow",
             "Principal": {"Federated": COGNITO_KEY},
-            "Action": "sts:AssumeRoleWithWebIdentity",
+            # TagSession as the console adds it for attributes for access control, so tokens
+            # issued with principal tags (`token issue --tag`) can be exchanged too.
+            "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
             "Condition": {
                 "StringEquals": {f"{COGNITO_KEY}:aud": identity_pool_id},
                 "ForAnyValue:StringLike": {f"{COGNITO_KEY}:amr": kind},

@@ -268,3 +268,17 @@ def test_exec_passes_credentials_and_exit_code(isolated, cli, cli_pool):
     done = subprocess.run([sys.executable, "-m", "cogid", "exec", "--user", "alice", "--", sys.executable, "-c", probe],
                           env=env, capture_output=True, text=True)
     assert done.returncode == 7, done.stderr
+
+
+def test_tagged_tokens_exchange_with_created_roles(cli, cli_pool):
+    env = ok(cli("creds", "--user", "tagged", "-o", "json", "--no-cache"))
+    assert env["AccessKeyId"].startswith("ASIA")
+    issued = ok(cli("token", "issue", "--user", "tagged", "--tag", "team=blue"))
+    assert jwt.decode(issued["Token"], options={"verify_signature": False})["https://aws.amazon.com/tags"]
+    from cogid.local import client
+
+    sts = client("sts", home=os.environ["COGID_HOME"])
+    role = ok(cli("pool", "show"))["Roles"]["authenticated"]
+    assumed = sts.assume_role_with_web_identity(RoleArn=role, RoleSessionName="tagged",
+                                                WebIdentityToken=issued["Token"])
+    assert assumed["AssumedRoleUser"]["Arn"].endswith("/tagged")

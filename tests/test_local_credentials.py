@@ -85,9 +85,13 @@ def enhanced_role(local, cognito, identity_id, **kwargs):
 # -- the seed flow, end to end ------------------------------------------------------------------
 
 
-def test_seed_flow_basic_developer_token_to_assumed_role(cognito, sts, local, pool, pool_roles):
+def test_seed_flow_end_to_end(cognito, sts, local, pool, pool_roles):
+    """Console-standard roles -> alice's developer token -> credentials, by the basic flow
+    (AssumeRoleWithWebIdentity) and by the enhanced one (GetCredentialsForIdentity)."""
     roles = pool_roles(pool)
     identity, token = developer_token(cognito, pool)
+
+    # Basic flow: the caller names the session; we name it after the identity (its guid part).
     session = session_name(identity)
     got = sts.assume_role_with_web_identity(RoleArn=roles["authenticated"], RoleSessionName=session,
                                             WebIdentityToken=token)
@@ -103,23 +107,18 @@ def test_seed_flow_basic_developer_token_to_assumed_role(cognito, sts, local, po
     assert abs(credentials["Expiration"].timestamp() - (time.time() + 3600)) < 60
     me = whoami(local, credentials)
     assert (me["Arn"], me["UserId"], me["Account"]) == (arn, got["AssumedRoleUser"]["AssumedRoleId"], ACCOUNT)
-    assert session in me["Arn"] and identity.endswith(session)  # the identity, as the session
-    # The identity id itself is not a valid RoleSessionName.
+    assert me["Arn"].endswith("/" + identity.split(":")[1])  # the identity, as the session
+    # The identity id itself is not a valid RoleSessionName ([\w+=,.@-]*).
     refused(lambda: sts.assume_role_with_web_identity(RoleArn=roles["authenticated"], RoleSessionName=identity,
                                                       WebIdentityToken=token), "ValidationError")
 
-
-def test_seed_flow_enhanced_developer_token_to_credentials(cognito, local, pool, pool_roles):
-    roles = pool_roles(pool)
-    identity, token = developer_token(cognito, pool)
+    # Enhanced flow: Cognito assumes the default authenticated role as "CognitoIdentityCredentials".
     got = cognito.get_credentials_for_identity(IdentityId=identity, Logins={COGNITO: token})
     assert got["IdentityId"] == identity
-    credentials = got["Credentials"]
-    assert set(credentials) == {"AccessKeyId", "SecretKey", "SessionToken", "Expiration"}
-    me = whoami(local, credentials)
+    assert set(got["Credentials"]) == {"AccessKeyId", "SecretKey", "SessionToken", "Expiration"}
+    me = whoami(local, got["Credentials"])
     assert me["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/Cognito_appAuth_Role/{ENHANCED_SESSION}"
-    assert me["UserId"].endswith(f":{ENHANCED_SESSION}") and me["UserId"].startswith("AROA")
-    assert roles["authenticated"].endswith("/Cognito_appAuth_Role")
+    assert me["UserId"] == f"{role_id}:{ENHANCED_SESSION}"
 
 
 def test_enhanced_credentials_last_one_hour_and_then_expire(clocked):
@@ -203,7 +202,7 @@ def test_guest_flow_then_a_developer_login_upgrades_the_same_identity(cognito, l
 
 
 @pytest.fixture
-def basic(cognito, sts, iam, pool, pool_roles):
+def basic(cognito, pool, pool_roles):
     """A pool with the console's roles and alice's developer token."""
     roles = pool_roles(pool)
     identity, token = developer_token(cognito, pool)
@@ -265,7 +264,7 @@ def test_sts_expired_token_is_its_own_error(clocked):
             f"Token expired: current date/time {expiry} must be before the expiration date/time{expiry}")
 
 
-def test_sts_duration_within_900_to_43200_and_the_role_maximum(basic, cognito, sts, iam, local):
+def test_sts_duration_within_900_to_43200_and_the_role_maximum(basic, sts, iam, local):
     raw_sts = local("sts", config=Config(parameter_validation=False))
     long = make_role(iam, "LongSessions", standard_trust_policy(basic["pool"]), MaxSessionDuration=43200)
 
@@ -382,6 +381,22 @@ def test_trust_other_principals_and_actions_do_not_let_cognito_in(trust, sts, ia
     tag_only = make_role(iam, "TagOnly", policy({**statement(trust["pool"]), "Action": "sts:TagSession"}))
     for role in (ec2, tag_only, role_arn("NoSuchRole"), f"arn:aws:iam::123456789012:role/Cognito_appAuth_Role"):
         denied(sts, role, trust["alice_token"])
+
+
+def test_trust_principal_tags_need_tag_session(trust, cognito, sts, iam, local):
+    """A token's principal tags become session tags: the role must allow sts:TagSession too (spec §8.1)."""
+    pool = trust["pool"]
+    identity, tagged = developer_token(cognito, pool, "alice", PrincipalTags={"team": "blue"})
+    response = refused(lambda: assume_with(sts, trust["roles"]["authenticated"], tagged), "AccessDenied",
+                       "Not authorized to perform sts:TagSession")
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    refused(lambda: cognito.get_credentials_for_identity(IdentityId=identity, Logins={COGNITO: tagged}),
+            "InvalidIdentityPoolConfigurationException", INVALID_CONFIGURATION)
+    iam.update_assume_role_policy(RoleName="Cognito_appAuth_Role", PolicyDocument=json.dumps(policy(
+        {**statement(pool, ForAnyValue_StringLike={"amr": "authenticated"}),
+         "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"]})))
+    assert assume_with(sts, trust["roles"]["authenticated"], tagged)
+    assert enhanced_role(local, cognito, identity, Logins={COGNITO: tagged}) == "Cognito_appAuth_Role"
 
 
 def test_update_assume_role_policy_changes_who_may_assume(trust, sts, iam):
@@ -540,6 +555,11 @@ def test_role_cognito_token_gets_the_default_authenticated_role(mapped, cognito,
     mapped["set"]({}, {"unauthenticated": mapped["roles"]["Unauth"]})
     refused(lambda: cognito.get_credentials_for_identity(IdentityId=identity, Logins={COGNITO: token}),
             "InvalidIdentityPoolConfigurationException", INVALID_CONFIGURATION)
+
+
+def test_role_cognito_token_of_a_guest_keeps_the_unauthenticated_role(trust, cognito, local):
+    guest = jwt.decode(trust["guest_token"], options={"verify_signature": False})["sub"]
+    assert enhanced_role(local, cognito, guest, Logins={COGNITO: trust["guest_token"]}) == "Cognito_appUnauth_Role"
 
 
 def test_role_cognito_token_must_be_this_pools_for_this_identity(mapped, cognito, social):

@@ -484,7 +484,11 @@ def test_test_idp_extra_claims_and_mint_api(isolated, cognito, fb_pool):
     header, claims = jwt.get_unverified_header(token), claims_of(token)
     assert header["alg"] == "RS512" and claims["exp"] - claims["iat"] == 120
     assert (claims["sub"], claims["aud"], claims["idp"], claims["name"]) == ("fb-1", FACEBOOK_APP, FB, "Alice")
-    assert cognito.get_id(IdentityPoolId=fb_pool, Logins={FB: token})["IdentityId"]
+    alice = cognito.get_id(IdentityPoolId=fb_pool, Logins={FB: token})["IdentityId"]
+    by_name = mint_social_token("facebook", "fb-1", FACEBOOK_APP, home=isolated)  # the short name works too
+    assert cognito.get_id(IdentityPoolId=fb_pool, Logins={FB: by_name})["IdentityId"] == alice
+    with pytest.raises(ValueError, match="public providers"):
+        mint_social_token("login.example.com", "x", "y", home=isolated)
 
 
 def test_a_fresh_process_verifies_test_tokens_minted_elsewhere(isolated, social):

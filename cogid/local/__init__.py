@@ -79,7 +79,8 @@ def client(service_name: str, home: str | os.PathLike[str] | None = None, region
 def mint_social_token(provider: str, subject: str, audience: str, home: str | os.PathLike[str] | None = None,
                       duration: int = 3600, claims: dict[str, Any] | None = None) -> str:
     """A token from the local test identity provider, accepted by the local service (and by
-    nothing else) as a `provider` login of `subject` for the app id or client id `audience`."""
+    nothing else) as a `provider` login of `subject` for the app id or client id `audience`.
+    `provider` is a public provider's login key (graph.facebook.com) or short name (facebook)."""
     from cogid.local.service import open_service
 
     service = open_service(Path(home) if home is not None else default_home())

@@ -84,6 +84,13 @@ class Federation:
 
     def mint(self, provider: str, subject: str, audience: str, duration: int = 3600,
              claims: dict[str, Any] | None = None) -> str:
+        """A test token for `provider`: its login key (graph.facebook.com) or short name (facebook)."""
+        keys = {name: key for key, name in PUBLIC_PROVIDERS.items()}
+        provider = keys.get(provider, provider)
+        if provider not in PUBLIC_PROVIDERS:
+            raise ValueError(
+                f"test tokens stand only for public providers: {', '.join(sorted(keys))} (or their login keys)"
+            )
         now = int(self.clock())
         payload = {"iss": TEST_IDP_ISSUER, "idp": provider, "sub": subject, "aud": audience,
                    "iat": now, "exp": now + duration, **(claims or {})}

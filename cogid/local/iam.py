@@ -20,7 +20,7 @@ from urllib.parse import quote
 import jwt
 
 from cogid.local import errors
-from cogid.local.model import ACCOUNT, ISSUER, Caller
+from cogid.local.model import ACCOUNT, ISSUER, TAGS_CLAIM, Caller
 from cogid.local.signing import KeyRing
 from cogid.local.store import Store
 
@@ -32,8 +32,9 @@ IAM_OPERATIONS = (
 
 COGNITO_PRINCIPAL = "cognito-identity.amazonaws.com"
 WEB_IDENTITY_ACTION = "sts:AssumeRoleWithWebIdentity"
+TAG_SESSION_ACTION = "sts:TagSession"
 CONDITION_KEYS = {f"{COGNITO_PRINCIPAL}:{name}" for name in ("aud", "amr", "sub")}
-NOT_AUTHORIZED = "Not authorized to perform sts:AssumeRoleWithWebIdentity"
+NOT_AUTHORIZED = "Not authorized to perform {}"
 DEFAULT_SESSION = 3600
 DEVELOPER_USER = "cogid-developer"
 
@@ -91,8 +92,8 @@ def _names_cognito(principal: Any) -> bool:
     )
 
 
-def _grants_web_identity(actions: Any) -> bool:
-    return any(_glob(a.lower()).fullmatch(WEB_IDENTITY_ACTION.lower()) for a in _as_list(actions))
+def _grants(actions: Any, action: str) -> bool:
+    return any(_glob(a.lower()).fullmatch(action.lower()) for a in _as_list(actions))
 
 
 def _check_statement(statement: Any) -> None:
@@ -130,7 +131,7 @@ def _check_statement(statement: Any) -> None:
                 raise errors.MalformedPolicyDocument(f"Condition values of {key} must be strings.")
     # IAM will not let a role trust every identity pool (Cognito guide, "IAM roles").
     keys = {key.lower() for tests in conditions.values() for key in tests}
-    if statement["Effect"] == "Allow" and _grants_web_identity(actions) and AUD_KEY not in keys:
+    if statement["Effect"] == "Allow" and _grants(actions, WEB_IDENTITY_ACTION) and AUD_KEY not in keys:
         raise errors.MalformedPolicyDocument(
             f"A statement trusting {COGNITO_PRINCIPAL} needs a condition on {AUD_KEY}."
         )
@@ -176,16 +177,10 @@ def _condition_holds(operator: str, wanted: Any, have: list[str]) -> bool:
     return all(holds(v) for v in have) if negated else any(holds(v) for v in have)
 
 
-def trust_allows(document: dict[str, Any], claims: dict[str, Any]) -> bool:
-    """Does this trust policy let a holder of these Cognito token claims assume the role?"""
-    context = {
-        f"{COGNITO_PRINCIPAL}:aud": [str(claims.get("aud", ""))],
-        f"{COGNITO_PRINCIPAL}:sub": [str(claims.get("sub", ""))],
-        f"{COGNITO_PRINCIPAL}:amr": [str(v) for v in claims.get("amr", [])],
-    }
+def _allows(document: dict[str, Any], context: dict[str, list[str]], action: str) -> bool:
     allowed = False
     for statement in _statements(document):
-        if not _names_cognito(statement["Principal"]) or not _grants_web_identity(statement["Action"]):
+        if not _names_cognito(statement["Principal"]) or not _grants(statement["Action"], action):
             continue
         applies = all(
             _condition_holds(operator, wanted, context.get(key.lower(), []))
@@ -196,6 +191,20 @@ def trust_allows(document: dict[str, Any], claims: dict[str, Any]) -> bool:
             return False  # an explicit Deny always wins
         allowed = allowed or applies
     return allowed
+
+
+def trust_refusal(document: dict[str, Any], claims: dict[str, Any]) -> str | None:
+    """The action this trust policy refuses a holder of these Cognito token claims, if any."""
+    context = {
+        f"{COGNITO_PRINCIPAL}:aud": [str(claims.get("aud", ""))],
+        f"{COGNITO_PRINCIPAL}:sub": [str(claims.get("sub", ""))],
+        f"{COGNITO_PRINCIPAL}:amr": [str(v) for v in claims.get("amr", [])],
+    }
+    if not _allows(document, context, WEB_IDENTITY_ACTION):
+        return WEB_IDENTITY_ACTION
+    # The token's principal tags become session tags, which the role must also let in (spec §8.1).
+    tagged = bool((claims.get(TAGS_CLAIM) or {}).get("principal_tags"))
+    return TAG_SESSION_ACTION if tagged and not _allows(document, context, TAG_SESSION_ACTION) else None
 
 
 # -- the service -----------------------------------------------------------------------------
@@ -368,8 +377,11 @@ class STS:
 
     def _trusted_role(self, role_arn: str, claims: dict[str, Any], duration: int) -> dict[str, Any]:
         role = self.iam.role_by_arn(role_arn)
-        if role is None or not trust_allows(json.loads(role["AssumeRolePolicyDocument"]), claims):
-            raise errors.AccessDenied(NOT_AUTHORIZED)
+        if role is None:
+            raise errors.AccessDenied(NOT_AUTHORIZED.format(WEB_IDENTITY_ACTION))
+        refused = trust_refusal(json.loads(role["AssumeRolePolicyDocument"]), claims)
+        if refused is not None:
+            raise errors.AccessDenied(NOT_AUTHORIZED.format(refused))
         if duration > role["MaxSessionDuration"]:
             raise errors.ValidationError(
                 "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."

@@ -693,6 +693,8 @@ class CognitoIdentity:
 
     def _choose_role(self, pool: Pool, claims: dict[str, Any], presented: list[Login], custom_role_arn: str | None) -> str:
         """Role selection of the enhanced flow (spec §11.1)."""
+        # The auth state comes from the claims: a guest's Cognito token (GetOpenIdToken) gets the
+        # unauthenticated role; §11.1 step 2 has developer tokens in mind.
         kind = "unauthenticated" if claims["amr"] == ["unauthenticated"] else "authenticated"
         for login in presented:
             mapping = self._role_mapping(pool, login)

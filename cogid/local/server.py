@@ -225,10 +225,27 @@ def _target(scope: dict[str, Any]) -> str:
 # -- gunicorn ------------------------------------------------------------------------------
 
 
+class _FairAcceptLoop(asyncio.SelectorEventLoop):
+    """An event loop that accepts one connection per wake-up where asyncio takes up to 100.
+
+    Workers share the listening socket and all wake on a new connection; taking one each, a
+    burst of clients spreads over the workers (the idle one takes the next) instead of piling
+    onto whichever woke first and leaving the other cores idle for the connections' lifetime.
+    """
+
+    def _accept_connection(self, protocol_factory: Any, sock: Any, sslcontext: Any = None, server: Any = None,
+                           backlog: int = 100, *args: Any) -> None:
+        super()._accept_connection(protocol_factory, sock, sslcontext, server, 1, *args)  # type: ignore[misc]
+
+
 def _worker_class() -> type:
     from gunicorn.workers.gasgi import ASGIWorker
 
     class Worker(ASGIWorker):  # type: ignore[misc]
+        def _setup_event_loop(self) -> None:
+            self.loop = _FairAcceptLoop()
+            asyncio.set_event_loop(self.loop)
+
         def init_signals(self) -> None:
             super().init_signals()
             # Ctrl-C reaches every process of the group: stop gracefully, as on SIGTERM
