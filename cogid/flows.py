@@ -150,7 +150,7 @@ def issue_many(profile: Profile, users: Iterable[str], duration: int | None = No
     else:
         pool = ThreadPool(8, _start_worker, arguments)
     with pool:
-        yield from pool.imap(_issue_for, users, chunksize=16)
+        yield from pool.imap(_issue_for, users, chunksize=64)
 
 
 # -- credentials -----------------------------------------------------------------------------

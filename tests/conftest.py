@@ -14,7 +14,10 @@ def isolated(tmp_path, monkeypatch):
     empty.write_text("")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
-    return home
+    yield home
+    from cogid.local.service import close_services
+
+    close_services()  # each test's store is its own: don't carry open files into the next
 
 
 DEV = "login.example.app"

@@ -530,19 +530,19 @@ class CognitoIdentity:
         token_duration: int | None = None,
     ) -> dict[str, Any]:
         duration = DEFAULT_TOKEN_DURATION if token_duration is None else token_duration
+        if identity_id is None and len(logins) == 1:
+            # The common case, a known user signing in again, changes nothing: answer it from a
+            # snapshot without queueing behind the writers.
+            with self.store.read():
+                pool = self._pool(caller, identity_pool_id)
+                user = self._developer_login(pool, logins)
+                owner = self.store.login_owner(pool.id, user.provider, user.subject)
+            if owner is not None:
+                return self._issue(Issued(owner, self._claims(pool, owner, self._amr([user]), duration, principal_tags)))
         with self.store.write():
             pool = self._pool(caller, identity_pool_id)
-            developer = pool.developer_provider
-            if developer is None or developer not in logins:  # D1
-                raise errors.NotAuthorized(UNSUPPORTED_DEVELOPER_PROVIDER)
-            if len(logins[developer]) > MAX_DEVELOPER_USER:  # the DeveloperUserIdentifier shape's limit
-                raise errors.Validation(
-                    f"1 validation error detected: Value at 'logins.{developer}' failed to satisfy constraint:"
-                    f" Member must have length less than or equal to {MAX_DEVELOPER_USER}"
-                )
-            user = Login(developer, logins[developer], developer=True,
-                         detail=f"{developer}:{pool.id}:{logins[developer]}")
-            external = self._external_logins(pool, {k: v for k, v in logins.items() if k != developer})
+            user = self._developer_login(pool, logins)
+            external = self._external_logins(pool, {k: v for k, v in logins.items() if k != user.provider})
             presented = [user, *external]
             if identity_id is None:
                 # D2-D5: the developer user's owner wins; otherwise the owner of an external login.
@@ -551,6 +551,20 @@ class CognitoIdentity:
                 target = self._developer_onto(pool, identity_id, user, presented)
             issued = Issued(target.id, self._claims(pool, target.id, self._amr(presented), duration, principal_tags))
         return self._issue(issued)
+
+    @staticmethod
+    def _developer_login(pool: Pool, logins: dict[str, str]) -> Login:
+        """The developer user of a developer call (D1 and the user id's length checked)."""
+        developer = pool.developer_provider
+        if developer is None or developer not in logins:  # D1
+            raise errors.NotAuthorized(UNSUPPORTED_DEVELOPER_PROVIDER)
+        user = logins[developer]
+        if len(user) > MAX_DEVELOPER_USER:  # the DeveloperUserIdentifier shape's limit
+            raise errors.Validation(
+                f"1 validation error detected: Value at 'logins.{developer}' failed to satisfy constraint:"
+                f" Member must have length less than or equal to {MAX_DEVELOPER_USER}"
+            )
+        return Login(developer, user, developer=True, detail=f"{developer}:{pool.id}:{user}")
 
     def _developer_onto(self, pool: Pool, identity_id: str, user: Login, presented: list[Login]) -> Identity:
         identity = self._identity(identity_id)

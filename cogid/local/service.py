@@ -45,3 +45,11 @@ def open_service(home: Path) -> Service:
         if path not in _services:
             _services[path] = Service(path)
         return _services[path]
+
+
+def close_services() -> None:
+    """Close and forget every service this process opened (their next use opens them anew)."""
+    with _lock:
+        for service in _services.values():
+            service.store.close()
+        _services.clear()
