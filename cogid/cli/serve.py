@@ -10,6 +10,8 @@ import typer
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default)")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one")] = 8800,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, max=64, show_default=False,
+                                                help="Worker processes (default: one per core)")] = None,
 ) -> None:
     """Serve the local Cognito Identity, STS and IAM over HTTP until interrupted.
 
@@ -22,9 +24,13 @@ def serve(
       aws --endpoint-url http://127.0.0.1:8800 cognito-identity list-identity-pools --max-results 10
     """
     from cogid.config import data_dir
+    from cogid.errors import Unavailable
     from cogid.local.server import serve as run
 
-    run(data_dir(), host=host, port=port)
+    try:
+        run(data_dir(), host=host, port=port, workers=workers)
+    except OSError as error:  # e.g. the port is taken: say so in one line
+        raise Unavailable(f"cannot serve on {host}:{port}: {error.strerror or error}") from None
 
 
 def register(app: typer.Typer) -> None:

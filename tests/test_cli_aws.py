@@ -1,0 +1,67 @@
+"""The aws backend's requests, without leaving the machine: the CLI with a boto3 profile and an
+endpoint_url pointing at a running `cogid serve`."""
+
+import json
+
+import pytest
+
+from conftest import DEV
+
+
+@pytest.fixture
+def remote(cli, isolated, tmp_path, monkeypatch, local):
+    """Profile `remote`: backend aws, boto3 profile `dev` holding a key the server accepts."""
+    from cogid.local.server import running_server
+
+    key = local("iam").create_access_key()["AccessKey"]
+    credentials = tmp_path / "aws-credentials"
+    credentials.write_text(f"[dev]\naws_access_key_id = {key['AccessKeyId']}\n"
+                           f"aws_secret_access_key = {key['SecretAccessKey']}\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    with running_server(isolated) as url:
+        result = cli("profile", "add", "remote", "--backend", "aws", "--aws-profile", "dev", "--endpoint-url", url,
+                     "--region", "us-east-1", "--use")
+        assert result.exit_code == 0, result.stderr
+        yield url
+
+
+def ok(result):
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_whole_flow_against_an_endpoint(cli, remote, isolated):
+    from cogid.local import mint_social_token
+
+    pool = ok(cli("pool", "create", "remote", "--developer-provider", DEV, "--facebook", "app1",
+                  "--create-roles", "--use"))
+    assert set(pool["Roles"]) == {"authenticated"}
+    assert ok(cli("pool", "list")) == [{"IdentityPoolId": pool["IdentityPoolId"], "IdentityPoolName": "remote"}]
+    issued = ok(cli("token", "issue", "--user", "alice"))
+    verified = ok(cli("token", "decode", issued["Token"], "--verify"))
+    assert verified["Verified"] is True and verified["Claims"]["aud"] == pool["IdentityPoolId"]
+    assert list((isolated / "cache").glob("jwks-*.json")), "the endpoint's JWKS is cached"
+    facebook = mint_social_token("graph.facebook.com", "fb-alice", "app1", home=isolated)
+    assert ok(cli("link", "--user", "alice", "--facebook", facebook))["Logins"] == [DEV, "graph.facebook.com"]
+    creds = ok(cli("creds", "--user", "alice", "-o", "json"))
+    assert creds["AccessKeyId"].startswith("ASIA") and creds["Version"] == 1
+    basic = ok(cli("creds", "--user", "alice", "-o", "json", "--flow", "basic", "--no-cache"))
+    assert basic["AccessKeyId"] != creds["AccessKeyId"]
+    assert ok(cli("identity", "lookup", "--user", "alice"))["IdentityId"] == issued["IdentityId"]
+
+
+def test_a_wrong_key_is_denied(cli, remote, tmp_path, monkeypatch):
+    (tmp_path / "aws-credentials").write_text("[dev]\naws_access_key_id = AKIAWRONGWRONGWRONG1\n"
+                                              "aws_secret_access_key = " + "x" * 40 + "\n")
+    result = cli("pool", "list")
+    assert result.exit_code == 5
+    assert result.stderr.startswith("cogid: error: UnrecognizedClientException: ")
+
+
+def test_missing_aws_profile_and_unreachable_endpoint(cli, isolated):
+    assert cli("profile", "add", "gone", "--backend", "aws", "--aws-profile", "nobody").exit_code == 0
+    missing = cli("pool", "list", "-p", "gone")
+    assert missing.exit_code == 3 and "AWS profile 'nobody' does not exist" in missing.stderr
+    assert cli("profile", "add", "down", "--backend", "aws", "--endpoint-url", "http://127.0.0.1:9").exit_code == 0
+    down = cli("pool", "list", "-p", "down", env={"AWS_ACCESS_KEY_ID": "AKIAX", "AWS_SECRET_ACCESS_KEY": "y"})
+    assert down.exit_code == 6 and "Could not connect to the endpoint URL" in down.stderr
