@@ -141,11 +141,14 @@ def resolve(flag: str | None = None, **overrides: str | None) -> Profile:
         known = ", ".join(sorted(document["profiles"])) or "none yet (cogid profile add NAME)"
         raise ConfigError(f"profile {name!r} does not exist (profiles: {known})")
     values: dict[str, Any] = dict(stored or {})
+    given: dict[str, Any] = {}
     for key in SETTINGS:
         env = os.environ.get(f"COGID_{key.upper()}")
         if env:
             check_setting(key, env, where=f"COGID_{key.upper()}")
-            values[key] = env
+            given[key] = env
         if overrides.get(key):
-            values[key] = overrides[key]
-    return Profile(name=name, **values)
+            given[key] = overrides[key]
+    if given.get("identity_pool_id", values.get("identity_pool_id")) != values.get("identity_pool_id"):
+        values.pop("developer_provider", None)  # the profile's is its own pool's, not this one's
+    return Profile(name=name, **{**values, **given})

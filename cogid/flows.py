@@ -78,18 +78,47 @@ def trust_policy(identity_pool_id: str, kind: str) -> str:
     })
 
 
-def create_roles(iam: Any, pool_name: str, identity_pool_id: str, guests: bool) -> dict[str, str]:
-    """Create the pool's roles as the console does (Cognito_<name>Auth_Role ...); returns Roles."""
-    base = re.sub(r"[^\w+=,.@-]", "", pool_name)[:40] or "pool"
+def create_roles(iam: Any, pool_name: str, identity_pool_id: str, guests: bool,
+                 made: list[str] | None = None) -> dict[str, str]:
+    """Create the pool's roles as the console does (Cognito_<name>Auth_Role ...); returns Roles.
+    The names of the roles created are appended to `made` as they are created."""
+    suffix = identity_pool_id.split(":")[1][:8]
+    # IAM role names are at most 64 characters: "Cognito_" + base + "Unauth_Role_" + 8.
+    base = re.sub(r"[^\w+=,.@-]", "", pool_name)[:64 - 28] or "pool"
     roles = {}
-    for kind, suffix in (("authenticated", "Auth"), ("unauthenticated", "Unauth")):
+    for kind, word in (("authenticated", "Auth"), ("unauthenticated", "Unauth")):
         if kind == "unauthenticated" and not guests:
             continue
-        made = iam.create_role(RoleName=f"Cognito_{base}{suffix}_Role_{identity_pool_id.split(':')[1][:8]}",
-                               AssumeRolePolicyDocument=trust_policy(identity_pool_id, kind),
-                               Description=f"Cognito identity pool {identity_pool_id} ({kind})")
-        roles[kind] = made["Role"]["Arn"]
+        made_role = iam.create_role(RoleName=f"Cognito_{base}{word}_Role_{suffix}",
+                                    AssumeRolePolicyDocument=trust_policy(identity_pool_id, kind),
+                                    Description=f"Cognito identity pool {identity_pool_id} ({kind})")["Role"]
+        if made is not None:
+            made.append(made_role["RoleName"])
+        roles[kind] = made_role["Arn"]
     return roles
+
+
+def create_pool(cognito: Any, iam: Any, request: dict[str, Any], make_roles: bool,
+                roles: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """CreateIdentityPool, then its roles (made as the console does, or the ARNs given) set on
+    it. Should anything after the pool fail, the pool and the roles made so far are deleted, so
+    that a retry starts clean (a developer provider name can be in one pool only)."""
+    pool = {k: v for k, v in cognito.create_identity_pool(**request).items() if k != "ResponseMetadata"}
+    made: list[str] = []
+    try:
+        if make_roles:
+            roles = create_roles(iam, request["IdentityPoolName"], pool["IdentityPoolId"],
+                                 request["AllowUnauthenticatedIdentities"], made)
+        chosen = {kind: arn for kind, arn in (roles or {}).items() if arn}
+        if chosen:
+            cognito.set_identity_pool_roles(IdentityPoolId=pool["IdentityPoolId"], Roles=chosen)
+    except BaseException:
+        for name in made:
+            iam.delete_role(RoleName=name)
+        cognito.delete_identity_pool(IdentityPoolId=pool["IdentityPoolId"])
+        raise
+    pool["Roles"] = chosen
+    return pool
 
 
 # -- tokens ----------------------------------------------------------------------------------
@@ -116,15 +145,15 @@ def issue_token(profile: Profile, cognito: Any, user: str, *, duration: int | No
 _worker: dict[str, Any] = {}
 
 
-def _start_worker(profile: Profile, provider: str, duration: int | None) -> None:
-    _worker.update(profile=profile, provider=provider, duration=duration,
+def _start_worker(profile: Profile, provider: str, duration: int | None, tags: dict[str, str] | None) -> None:
+    _worker.update(profile=profile, provider=provider, duration=duration, tags=tags,
                    client=clients.client(profile, "cognito-identity"))
 
 
 def _issue_for(user: str) -> tuple[str, dict[str, Any] | CogidError]:
     try:
         return user, issue_token(_worker["profile"], _worker["client"], user, duration=_worker["duration"],
-                                 provider=_worker["provider"])
+                                 provider=_worker["provider"], tags=_worker["tags"])
     except Exception as error:
         known = from_exception(error)
         if known is None:
@@ -132,8 +161,8 @@ def _issue_for(user: str) -> tuple[str, dict[str, Any] | CogidError]:
         return user, known
 
 
-def issue_many(profile: Profile, users: Iterable[str], duration: int | None = None
-               ) -> Iterator[tuple[str, dict[str, Any] | CogidError]]:
+def issue_many(profile: Profile, users: Iterable[str], duration: int | None = None,
+               tags: dict[str, str] | None = None) -> Iterator[tuple[str, dict[str, Any] | CogidError]]:
     """Tokens for many users, in input order, each as soon as it is issued; a failure comes
     back as the user's error instead of stopping the rest.
 
@@ -144,7 +173,7 @@ def issue_many(profile: Profile, users: Iterable[str], duration: int | None = No
     from multiprocessing.pool import ThreadPool
 
     provider = developer_provider(profile, clients.client(profile, "cognito-identity"))
-    arguments = (profile, provider, duration)
+    arguments = (profile, provider, duration, tags)
     if clients.in_process(profile):
         pool: Any = get_context("fork").Pool(os.cpu_count() or 1, _start_worker, arguments)
     else:
@@ -176,11 +205,13 @@ def exchange(profile: Profile, user: str, *, flow: str = "enhanced", role_arn: s
              duration: int | None = None, session_name: str | None = None) -> dict[str, Any]:
     """Developer token for `user`, exchanged for temporary credentials (credential_process shape
     plus IdentityId)."""
+    if flow == "enhanced" and duration is not None:
+        raise UsageError("--duration applies to --flow basic only: the enhanced flow always gives one hour")
+    if role_arn is not None and not role_arn.startswith("arn:"):
+        raise UsageError(f"--role-arn {role_arn[:40]!r}: expected an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
     cognito = clients.client(profile, "cognito-identity")
     issued = issue_token(profile, cognito, user)
     if flow == "enhanced":
-        if duration is not None:
-            raise UsageError("--duration applies to --flow basic only: the enhanced flow always gives one hour")
         response = clients.unsigned_client(profile, "cognito-identity").get_credentials_for_identity(
             IdentityId=issued["IdentityId"], Logins={COGNITO_KEY: issued["Token"]},
             **({"CustomRoleArn": role_arn} if role_arn else {}))

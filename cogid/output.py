@@ -82,10 +82,13 @@ def emit(fmt: str, data: Any, *, rows: Iterable[Sequence[Any]] | None = None,
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(*(headers or []), title=title, show_header=any(headers or []), highlight=False)
+    table = Table(title=title, show_header=any(headers or []), highlight=False)
+    for header in headers or [""] * max((len(row) for row in table_rows), default=0):
+        table.add_column(header, overflow="fold")  # long tokens fold, never cut short
     for row in table_rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))  # user data is never read as markup
     Console(soft_wrap=False).print(table)
 
 

@@ -282,3 +282,81 @@ def test_tagged_tokens_exchange_with_created_roles(cli, cli_pool):
     assumed = sts.assume_role_with_web_identity(RoleArn=role, RoleSessionName="tagged",
                                                 WebIdentityToken=issued["Token"])
     assert assumed["AssumedRoleUser"]["Arn"].endswith("/tagged")
+
+
+def test_pool_create_rolls_back_when_roles_fail(cli, local, monkeypatch):
+    from cogid.local.iam import IAM
+
+    def refuse(*_args, **_kwargs):
+        from cogid.local.errors import LimitExceeded
+
+        raise LimitExceeded("no more roles")
+
+    made = []
+    original = IAM.create_role
+
+    def second_fails(self, caller, **kwargs):
+        if made:
+            refuse()
+        made.append(kwargs["role_name"])
+        return original(self, caller, **kwargs)
+
+    monkeypatch.setattr(IAM, "create_role", second_fails)
+    failed = cli("pool", "create", "x" * 60, "--developer-provider", DEV, "--allow-guests", "--create-roles")
+    assert failed.exit_code == 1 and "no more roles" in failed.stderr
+    assert ok(cli("pool", "list")) == []
+    assert local("iam").list_roles()["Roles"] == []
+    monkeypatch.setattr(IAM, "create_role", original)
+    retried = ok(cli("pool", "create", "x" * 60, "--developer-provider", DEV, "--allow-guests", "--create-roles"))
+    assert all(len(arn.rsplit("/", 1)[1]) <= 64 for arn in retried["Roles"].values())
+
+
+def test_quickstart_repairs_missing_roles(cli, local):
+    first = ok(cli("quickstart"))
+    iam = local("iam")
+    iam.delete_role(RoleName=first["Roles"]["authenticated"].rsplit("/", 1)[1])
+    again = ok(cli("quickstart"))
+    assert again["IdentityPoolId"] == first["IdentityPoolId"] and again["CallerArn"].endswith("/CognitoIdentityCredentials")
+
+
+def test_pool_override_uses_that_pools_developer_provider(cli, cli_pool):
+    other = ok(cli("pool", "create", "other", "--developer-provider", "login.other"))["IdentityPoolId"]
+    issued = ok(cli("token", "issue", "--user", "x", "--pool", other))
+    claims = jwt.decode(issued["Token"], options={"verify_signature": False})
+    assert claims["aud"] == other and claims["amr"][1] == "login.other"
+    assert ok(cli("identity", "lookup", "--user", "x", env={"COGID_IDENTITY_POOL_ID": other}))["IdentityId"] == issued["IdentityId"]
+
+
+def test_tables_show_data_verbatim_and_whole(cli, cli_pool):
+    ok(cli("token", "issue", "--user", "[bold]eve[/bold]"))
+    table = cli("identity", "lookup", "--user", "[bold]eve[/bold]", "-o", "table", env={"COLUMNS": "200"})
+    assert table.exit_code == 0 and "[bold]eve[/bold]" in table.stdout
+    token = ok(cli("token", "issue", "--user", "alice"))["Token"]
+    shown = cli("token", "issue", "--user", "alice", "-o", "table", env={"COLUMNS": "80"}).stdout
+    folded = "".join(line.strip("│ ┃") for line in shown.splitlines() if "│" in line)
+    assert token[-40:] in folded.replace(" ", "").replace("│", "")
+
+
+def test_confirmations_need_yes_off_a_terminal(cli):
+    key = ok(cli("keys", "create"))["AccessKeyId"]
+    refused = cli("keys", "delete", key)
+    assert refused.exit_code == 2 and "needs --yes when not run from a terminal" in refused.stderr
+    assert [k["AccessKeyId"] for k in ok(cli("keys", "list"))] == [key]
+
+
+def test_bulk_issue_applies_tags_and_refuses_single_user_options(cli, cli_pool):
+    tagged = cli("token", "issue", "--users-from", "-", "--tag", "team=blue", input="alice\nbob\n")
+    assert tagged.exit_code == 0
+    for line in tagged.stdout.splitlines():
+        claims = jwt.decode(json.loads(line)["Token"], options={"verify_signature": False})
+        assert claims["https://aws.amazon.com/tags"] == {"principal_tags": {"team": ["blue"]}}
+    refused = cli("token", "issue", "--users-from", "-", "--identity-id", "us-east-1:abc", input="alice\n")
+    assert refused.exit_code == 2 and refused.stdout == ""
+
+
+def test_verify_needs_an_audience(cli, cli_pool):
+    token = ok(cli("token", "issue", "--user", "alice"))["Token"]
+    ok(cli("profile", "add", "nopool"))
+    refused = cli("token", "decode", token, "--verify", "-p", "nopool")
+    assert refused.exit_code == 2 and "--verify checks the audience too" in refused.stderr
+    assert ok(cli("token", "decode", token, "--verify", "-p", "nopool", "--audience", cli_pool))["Verified"] is True

@@ -679,3 +679,37 @@ def test_role_refused_by_sts_leaves_the_identity_unchanged(mapped, cognito, soci
             "InvalidIdentityPoolConfigurationException", INVALID_CONFIGURATION)
     assert "Logins" not in cognito.describe_identity(IdentityId=guest)
     assert cognito.get_id(IdentityPoolId=mapped["pool"], Logins={FB: social("fb-1")})["IdentityId"] != guest
+
+
+def test_vended_credentials_cannot_administer(local, cognito, pool, pool_roles):
+    """Temporary credentials act as their role, which has no rights but GetCallerIdentity."""
+    pool_id = pool
+    pool_roles(pool_id)
+    guest = cognito.get_id(IdentityPoolId=pool_id)["IdentityId"]
+    creds = cognito.get_credentials_for_identity(IdentityId=guest)["Credentials"]
+    keys = {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretKey"],
+            "aws_session_token": creds["SessionToken"]}
+    assert local("sts", **keys).get_caller_identity()["Arn"].endswith("/CognitoIdentityCredentials")
+    with pytest.raises(ClientError) as excinfo:
+        local("cognito-identity", **keys).delete_identity_pool(IdentityPoolId=pool_id)
+    assert excinfo.value.response["Error"]["Code"] == "AccessDeniedException"
+    with pytest.raises(ClientError) as excinfo:
+        local("iam", **keys).create_access_key()
+    assert excinfo.value.response["Error"]["Code"] == "AccessDenied"
+    assert cognito.describe_identity_pool(IdentityPoolId=pool_id)["IdentityPoolId"] == pool_id
+    # Unsigned operations stay open to them, signed or not.
+    assert local("cognito-identity", **keys).get_id(IdentityPoolId=pool_id)["IdentityId"]
+
+
+def test_an_old_guest_token_stops_working_once_the_identity_is_upgraded(local, cognito, pool, pool_roles):
+    pool_roles(pool)
+    cognito.update_identity_pool(IdentityPoolId=pool, IdentityPoolName="app", AllowUnauthenticatedIdentities=True,
+                                 AllowClassicFlow=True)
+    guest = cognito.get_id(IdentityPoolId=pool)["IdentityId"]
+    guest_token = cognito.get_open_id_token(IdentityId=guest)["Token"]
+    logins = {"cognito-identity.amazonaws.com": guest_token}
+    assert cognito.get_credentials_for_identity(IdentityId=guest, Logins=logins)["Credentials"]["AccessKeyId"]
+    cognito.get_open_id_token_for_developer_identity(IdentityPoolId=pool, IdentityId=guest, Logins={DEV: "alice"})
+    with pytest.raises(ClientError) as excinfo:
+        cognito.get_credentials_for_identity(IdentityId=guest, Logins=logins)
+    assert error_code(excinfo) == "NotAuthorizedException"

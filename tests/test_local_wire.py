@@ -125,3 +125,21 @@ def test_every_operation_in_the_model_is_served(isolated):
     names = protocol.service_model("cognito-identity").operation_names
     assert len(names) == 23
     assert [n for n in names if not callable(getattr(service.cognito, xform_name(n), None))] == []
+
+
+@pytest.mark.parametrize("call", [
+    lambda c, p: c.list_identity_pools(MaxResults=5, NextToken="eyJhZnRlciI6IDEwMDAwMDAwMDAwMDAwMDAwMDAwfQ=="),
+    lambda c, p: c.list_identities(IdentityPoolId=p, MaxResults=5, NextToken="eyJhZnRlciI6IDEwMDAwMDAwMDAwMDAwMDAwMDAwfQ=="),
+    lambda c, p: c.create_identity_pool(IdentityPoolName="x", AllowUnauthenticatedIdentities=False,
+                                        CognitoIdentityProviders=[{"ProviderName": "cognito-idp.us-east-1.amazonaws.com/us-east-1_abc"}]),
+])
+def test_edge_inputs_are_invalid_parameters_not_faults(cognito, pool, call):
+    with pytest.raises(ClientError) as excinfo:
+        call(cognito, pool)
+    assert error_code(excinfo) == "InvalidParameterException"
+
+
+def test_non_utf8_form_body_is_a_validation_error(isolated):
+    reply = protocol.handle(open_service(isolated), protocol.Request(
+        "POST", "/", {"content-type": "application/x-www-form-urlencoded"}, b"Action=GetCallerIdentity&x=\xff"))
+    assert reply.status == 400 and b"<Code>ValidationError</Code>" in reply.body

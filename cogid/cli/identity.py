@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import typer
 
 from cogid import output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, profile as resolve
+from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, confirm, profile as resolve
 from cogid.errors import UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Look up, show, list, merge and delete identities.")
@@ -142,11 +141,7 @@ def identity_delete(
         targets.append(_identity_of(cognito, flows.pool_id(chosen), None, user))
     if not targets:
         raise UsageError("give IDENTITY_ID... or --user USER")
-    if not yes:
-        if not sys.stdin.isatty():
-            raise UsageError("deleting identities needs --yes when not run from a terminal")
-        if not typer.confirm(f"Delete {len(targets)} identit{'y' if len(targets) == 1 else 'ies'}?", err=True):
-            raise typer.Exit(1)
+    confirm(f"Delete {len(targets)} identit{'y' if len(targets) == 1 else 'ies'}?", yes)
     unprocessed = []
     for start in range(0, len(targets), 60):
         unprocessed += cognito.delete_identities(IdentityIdsToDelete=targets[start:start + 60])["UnprocessedIdentityIds"]

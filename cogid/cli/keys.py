@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import OutputOpt, ProfileOpt, YesOpt, profile as resolve
+from cogid.cli.options import OutputOpt, ProfileOpt, YesOpt, confirm, profile as resolve
 from cogid.errors import UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Developer access keys for `cogid serve` (local backend).")
@@ -54,7 +54,6 @@ def keys_delete(access_key_id: Annotated[str, typer.Argument(show_default=False)
                 profile: ProfileOpt = None) -> None:
     """Delete an access key."""
     iam = _iam(profile)
-    if not yes and not typer.confirm(f"Delete access key {access_key_id}?", err=True):
-        raise typer.Exit(1)
+    confirm(f"Delete access key {access_key_id}?", yes)
     iam.delete_access_key(AccessKeyId=access_key_id)
     output.message(f"Deleted access key {access_key_id}")

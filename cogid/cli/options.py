@@ -33,6 +33,20 @@ UserOpt = Annotated[str, typer.Option(
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")]
 
 
+def confirm(question: str, yes: bool) -> None:
+    """Go on if --yes was given or the user says yes at a terminal; elsewhere refuse (exit 2)."""
+    import sys
+
+    from cogid.errors import UsageError
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question.rstrip('?')}: needs --yes when not run from a terminal")
+    if not typer.confirm(question, err=True):
+        raise typer.Exit(1)
+
+
 def key_values(values: list[str] | None, option: str, form: str = "KEY=VALUE",
                need_value: bool = False) -> dict[str, str]:
     """`--tag k=v --tag k2=v2` style options as a dict; a malformed item is a usage error."""

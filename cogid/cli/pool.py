@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Annotated, Any
 
 import typer
 
 from cogid import config, output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, key_values, profile as resolve
+from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, confirm, key_values, profile as resolve
 from cogid.errors import UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Create, inspect, change and delete identity pools.")
@@ -109,17 +108,12 @@ def pool_create(
         "IdentityPoolTags": key_values(tag, "--tag"),
     }
     request.update({key: value for key, value in optional.items() if value})
-    cognito = clients.client(chosen, "cognito-identity")
-    pool = {k: v for k, v in cognito.create_identity_pool(**request).items() if k != "ResponseMetadata"}
+    pool = flows.create_pool(clients.client(chosen, "cognito-identity"),
+                             clients.client(chosen, "iam") if create_roles else None, request, create_roles,
+                             {"authenticated": auth_role, "unauthenticated": unauth_role})
     output.message(f"Created identity pool {pool['IdentityPoolId']} ({name})")
-    roles = {"authenticated": auth_role, "unauthenticated": unauth_role}
     if create_roles:
-        roles = flows.create_roles(clients.client(chosen, "iam"), name, pool["IdentityPoolId"], allow_guests)
-        output.message("Created roles: " + ", ".join(roles.values()))
-    roles = {kind: arn for kind, arn in roles.items() if arn}
-    if roles:
-        cognito.set_identity_pool_roles(IdentityPoolId=pool["IdentityPoolId"], Roles=roles)
-    pool["Roles"] = roles
+        output.message("Created roles: " + ", ".join(pool["Roles"].values()))
     if use:
         _use(chosen, pool)
     output.emit(fmt, pool, rows=[[pool["IdentityPoolId"], name]] if fmt == "text" else None)
@@ -224,11 +218,7 @@ def pool_delete(pool_id: PoolArg = None, yes: YesOpt = False, pool: PoolOpt = No
 
     chosen = _target(profile, pool_id, pool, region)
     target = flows.pool_id(chosen)
-    if not yes:
-        if not sys.stdin.isatty():
-            raise UsageError(f"deleting {target} needs --yes when not run from a terminal")
-        if not typer.confirm(f"Delete identity pool {target} and all its identities?", err=True):
-            raise typer.Exit(1)
+    confirm(f"Delete identity pool {target} and all its identities?", yes)
     clients.client(chosen, "cognito-identity").delete_identity_pool(IdentityPoolId=target)
     output.message(f"Deleted identity pool {target}")
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cogid import config, output
-from cogid.cli.options import OutputOpt, YesOpt
+from cogid.cli.options import OutputOpt, YesOpt, confirm
 from cogid.errors import ConfigError, UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Manage profiles in config.toml.")
@@ -116,8 +116,7 @@ def profile_remove(name: NameArg, yes: YesOpt = False) -> None:
     document = config.load()
     if name not in document["profiles"]:
         raise ConfigError(f"profile {name!r} does not exist")
-    if not yes and not typer.confirm(f"Remove profile {name!r}?", err=True):
-        raise typer.Exit(1)
+    confirm(f"Remove profile {name!r}?", yes)
     del document["profiles"][name]
     if document.get("default_profile") == name:
         del document["default_profile"]

@@ -46,17 +46,17 @@ def quickstart(
     def step(title: str, detail: str) -> None:
         output.message(f"✓ {title}: {detail}", style="green")
 
+    iam = clients.client(profile, "iam")
     pool_id = _find_pool(cognito)
     if pool_id is None:
-        pool_id = cognito.create_identity_pool(
-            IdentityPoolName=POOL_NAME, AllowUnauthenticatedIdentities=True, AllowClassicFlow=True,
-            DeveloperProviderName=PROVIDER, SupportedLoginProviders={"graph.facebook.com": FACEBOOK_APP},
-        )["IdentityPoolId"]
-        roles = flows.create_roles(clients.client(profile, "iam"), POOL_NAME, pool_id, guests=True)
-        cognito.set_identity_pool_roles(IdentityPoolId=pool_id, Roles=roles)
+        pool = flows.create_pool(cognito, iam, {
+            "IdentityPoolName": POOL_NAME, "AllowUnauthenticatedIdentities": True, "AllowClassicFlow": True,
+            "DeveloperProviderName": PROVIDER, "SupportedLoginProviders": {"graph.facebook.com": FACEBOOK_APP},
+        }, make_roles=True)
+        pool_id, roles = pool["IdentityPoolId"], pool["Roles"]
         step("1. identity pool", f"created {pool_id} with developer provider {PROVIDER} and two roles")
     else:
-        roles = cognito.get_identity_pool_roles(IdentityPoolId=pool_id)["Roles"]
+        roles = _repaired_roles(cognito, iam, pool_id)
         step("1. identity pool", f"reusing {pool_id} (developer provider {PROVIDER})")
     profile.identity_pool_id, profile.developer_provider = pool_id, PROVIDER
 
@@ -89,6 +89,21 @@ def quickstart(
             ["access key", credentials["AccessKeyId"]], ["expires", credentials["Expiration"]],
             ["assumed role", caller["Arn"]]]
     output.emit(fmt, result, rows=rows, headers=["step", "result"])
+
+
+def _repaired_roles(cognito: Any, iam: Any, pool_id: str) -> dict[str, str]:
+    """The pool's roles, made again if a run was interrupted before they were set, or were deleted."""
+    from cogid import flows
+
+    roles: dict[str, str] = cognito.get_identity_pool_roles(IdentityPoolId=pool_id)["Roles"]
+    names = [arn.rsplit("/", 1)[-1] for arn in roles.values()]
+    present = {role["RoleName"] for role in iam.list_roles()["Roles"]}
+    if len(roles) < 2 or not set(names) <= present:
+        for name in set(names) & present:
+            iam.delete_role(RoleName=name)
+        roles = flows.create_roles(iam, POOL_NAME, pool_id, guests=True)
+        cognito.set_identity_pool_roles(IdentityPoolId=pool_id, Roles=roles)
+    return roles
 
 
 def _adopt(pool_id: str) -> None:

@@ -46,8 +46,10 @@ def token_issue(
     links = logins(link, "--link")
     tags = key_values(tag, "--tag")
     if users_from is not None:
+        if links or identity_id:
+            raise UsageError("--link and --identity-id are for one user: leave them out with --users-from")
         output.choose(output_format or "json", ("json",))
-        failed = _issue_stream(chosen, users_from, duration)
+        failed = _issue_stream(chosen, users_from, duration, tags)
         raise typer.Exit(ExitCode.ERROR if failed else ExitCode.OK)
     fmt = output.choose(output_format, ("json", "table", "text"))
     assert user is not None
@@ -57,7 +59,7 @@ def token_issue(
     output.emit(fmt, issued, rows=[[issued["IdentityId"], issued["Token"]]] if fmt == "text" else None)
 
 
-def _issue_stream(profile: Any, lines: Any, duration: int | None) -> int:
+def _issue_stream(profile: Any, lines: Any, duration: int | None, tags: dict[str, str]) -> int:
     """One JSON line per user as each token is issued; bad lines reported on stderr, the rest go on."""
     from cogid import flows
 
@@ -74,7 +76,7 @@ def _issue_stream(profile: Any, lines: Any, duration: int | None) -> int:
 
     failed = 0
     progress = _Progress() if sys.stderr.isatty() else None
-    for user, issued in flows.issue_many(profile, users(), duration):
+    for user, issued in flows.issue_many(profile, users(), duration, tags):
         number = numbers.popleft()
         if isinstance(issued, Exception):
             failed += 1
@@ -135,6 +137,8 @@ def token_decode(
 
         chosen = resolve(profile)
         expected = audience or chosen.identity_pool_id
+        if not expected:
+            raise UsageError("--verify checks the audience too: pass --audience POOL_ID or use a profile with a pool")
         jwks = clients.jwks(chosen)
         if not any(k.get("kid") == header.get("kid") for k in jwks.get("keys", [])):
             jwks = clients.jwks(chosen, refresh=True)  # keys rotate: refetch on an unknown kid

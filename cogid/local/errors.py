@@ -120,4 +120,5 @@ _AUTH_FAILURES = {
     "signature": ("InvalidSignatureException", "SignatureDoesNotMatch", 403),
     "incomplete": ("IncompleteSignatureException", "IncompleteSignature", 400),
     "missing": ("MissingAuthenticationTokenException", "MissingAuthenticationToken", 403),
+    "denied": ("AccessDeniedException", "AccessDenied", 403),
 }

@@ -263,6 +263,8 @@ class IAM:
             after = int(marker) if marker else 0
         except ValueError:
             raise errors.ValidationError("Invalid Marker") from None
+        if not 0 <= after < 2**63:
+            raise errors.ValidationError("Invalid Marker")
         with self.store.read():
             rows = self.store.list_roles(after, path_prefix or "/", limit + 1)
         roles = [json.loads(row["doc"]) for row in rows[:limit]]
@@ -334,7 +336,8 @@ class IAM:
                 raise errors.AuthFailure("The security token included in the request is invalid.", "unrecognized")
             if session["Expiration"] <= self.clock():
                 raise errors.AuthFailure("The security token included in the request is expired", "expired")
-            return {"Secret": session["SecretAccessKey"], "Arn": session["Arn"], "UserId": session["UserId"]}
+            return {"Secret": session["SecretAccessKey"], "Arn": session["Arn"], "UserId": session["UserId"],
+                    "Session": True}
         if key is not None:
             return {"Secret": key["SecretAccessKey"], "UserId": key["AccessKeyId"],
                     "Arn": f"arn:aws:iam::{ACCOUNT}:user/{key['UserName']}"}

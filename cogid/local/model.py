@@ -176,7 +176,7 @@ def _page_start(token: str | None) -> int:
         after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise errors.InvalidParameter("Invalid pagination token") from None
-    if not isinstance(after, int):
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
         raise errors.InvalidParameter("Invalid pagination token")
     return after
 
@@ -235,7 +235,8 @@ class CognitoIdentity:
                     f" (one of {', '.join(sorted(PUBLIC_PROVIDERS))})"
                 )
         for provider in doc.get("CognitoIdentityProviders", []):
-            if not provider.get("ProviderName") or not _USER_POOL_PROVIDER.fullmatch(provider["ProviderName"]):
+            if (not provider.get("ProviderName") or not provider.get("ClientId")
+                    or not _USER_POOL_PROVIDER.fullmatch(provider["ProviderName"])):
                 raise errors.InvalidParameter("Invalid Cognito Identity Provider")
         for arn in doc.get("OpenIdConnectProviderARNs", []):
             if not _OIDC_ARN.fullmatch(arn):
@@ -703,6 +704,12 @@ class CognitoIdentity:
             raise errors.NotAuthorized(LOGINS_DONT_MATCH)
         if identity.state == "disabled":
             raise errors.NotAuthorized(f"Access to Identity '{identity.id}' is forbidden.")
+        if claims.get("amr") == ["unauthenticated"]:
+            # A guest token speaks for a guest only while it is one and guests are allowed (E6, §7.2).
+            if identity.state != "guest":
+                raise errors.NotAuthorized(LOGINS_DONT_MATCH)
+            if not pool.allows_guests:
+                raise errors.NotAuthorized(UNAUTH_NOT_SUPPORTED)
         return claims
 
     def _choose_role(self, pool: Pool, claims: dict[str, Any], presented: list[Login], custom_role_arn: str | None) -> str:

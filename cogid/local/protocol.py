@@ -83,7 +83,19 @@ def handle(service: Service, request: Request, *, verify: bool = False) -> Respo
 
 
 def _caller(service: Service, request: Request, params: dict[str, Any], signed: bool,
-            verify: bool = False, signing_name: str = "") -> Caller:
+            verify: bool = False, signing_name: str = "", operation: str = "") -> Caller:
+    caller = _identify(service, request, params, signed, verify, signing_name)
+    principal = caller.principal
+    if signed and principal is not None and principal.get("Session") and operation != "GetCallerIdentity":
+        # Credentials this service vended act as their role, whose only rights here are the
+        # ones no IAM policy can take away: the identity pool's roles carry no permissions.
+        raise errors.AuthFailure(
+            f"User: {principal['Arn']} is not authorized to perform: {signing_name}:{operation}", "denied")
+    return caller
+
+
+def _identify(service: Service, request: Request, params: dict[str, Any], signed: bool,
+              verify: bool, signing_name: str) -> Caller:
     if verify and (signed or "authorization" in request.headers):
         # Signed operations must be signed; unsigned ones are checked too when they are (spec §3.2).
         from cogid.local.sigv4 import verify as verify_signature
@@ -127,7 +139,7 @@ def _handle_json(service: Service, request: Request, request_id: str, verify: bo
             raise errors.Serialization("Request body is not valid JSON") from None
         params = validate(operation.input_shape, raw)
         signed = operation.auth_type != "none"
-        caller = _caller(service, request, params, signed, verify, model.signing_name)
+        caller = _caller(service, request, params, signed, verify, model.signing_name, name)
         method = getattr(service.cognito, _snake(name))
         result = method(caller, **{_snake(k): v for k, v in params.items()})
         return Response(200, headers, json.dumps(result, default=_json_default).encode())
@@ -217,7 +229,11 @@ def _handle_query(service: Service, request: Request, request_id: str, verify: b
     namespace = "https://sts.amazonaws.com/doc/2011-06-15/"
     try:
         query = request.path.partition("?")[2]
-        text = (query + "&" + request.body.decode()) if query else request.body.decode()
+        try:
+            body = request.body.decode()
+        except UnicodeDecodeError:
+            raise errors.ValidationError("The request body is not UTF-8 form data") from None
+        text = (query + "&" + body) if query else body
         params = dict(parse_qsl(text, keep_blank_values=True))
         action = params.get("Action", "")
         service_name = _query_operations().get(action)
@@ -227,7 +243,7 @@ def _handle_query(service: Service, request: Request, request_id: str, verify: b
         namespace = model.metadata.get("xmlNamespace", namespace)
         operation = model.operation_model(action)
         params = validate(operation.input_shape, _parse_query(operation.input_shape, params, "") or {})
-        caller = _caller(service, request, params, operation.auth_type != "none", verify, model.signing_name)
+        caller = _caller(service, request, params, operation.auth_type != "none", verify, model.signing_name, action)
         backend = service.sts if service_name == "sts" else service.iam
         result = getattr(backend, _snake(action))(caller, **{_snake(k): v for k, v in params.items()})
         output = operation.output_shape

@@ -52,12 +52,17 @@ class KeyRing:
 
     def _load(self) -> tuple[str, rsa.RSAPrivateKey]:
         """The signing key, made on first use."""
+        signing = self._signing
+        if signing is not None:
+            return signing
         with self._lock:
-            if self._signing is None:
-                rows = self._rows()
-                if not rows:
-                    rows = self._create()
-                self._remember(rows)
+            rows = self._rows()
+        if not rows:
+            # Made without holding our lock: the store's write lock is taken below, and a thread
+            # inside a write may be waiting on our lock to verify a token.
+            rows = self._create()
+        with self._lock:
+            self._remember(rows)
             assert self._signing is not None
             return self._signing
 

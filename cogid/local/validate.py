@@ -98,13 +98,14 @@ class _Checker:
 
     def _map(self, shape: Any, value: dict[str, Any], path: str) -> dict[str, Any]:
         self._size(shape, value, path, "length")
+        cleaned = {}
         for key, item in value.items():
             self.check(shape.key, key, f"{path}.key")
             if item is None:
                 self.fail(None, f"{path}.value", "Map value must not be null")
             else:
-                self.check(shape.value, item, f"{path}.value")
-        return value
+                cleaned[key] = self.check(shape.value, item, f"{path}.value")
+        return cleaned
 
     def _string(self, shape: Any, value: str, path: str) -> str:
         sensitive = bool(shape.metadata.get("sensitive"))
