@@ -713,3 +713,20 @@ def test_an_old_guest_token_stops_working_once_the_identity_is_upgraded(local, c
     with pytest.raises(ClientError) as excinfo:
         cognito.get_credentials_for_identity(IdentityId=guest, Logins=logins)
     assert error_code(excinfo) == "NotAuthorizedException"
+
+
+def test_principal_tag_maps_become_session_tags_needing_tag_session(local, cognito, fb_pool, social, iam):
+    role = iam.create_role(RoleName="FbRole", AssumeRolePolicyDocument=standard_trust_policy(fb_pool, "authenticated"))
+    cognito.set_identity_pool_roles(IdentityPoolId=fb_pool, Roles={"authenticated": role["Role"]["Arn"]})
+    fb = social("fb-tagged")
+    identity = cognito.get_id(IdentityPoolId=fb_pool, Logins={"graph.facebook.com": fb})["IdentityId"]
+    assert cognito.get_credentials_for_identity(IdentityId=identity, Logins={"graph.facebook.com": fb})
+    cognito.set_principal_tag_attribute_map(IdentityPoolId=fb_pool, IdentityProviderName="graph.facebook.com",
+                                            UseDefaults=True)
+    with pytest.raises(ClientError) as excinfo:  # the role's trust policy lacks sts:TagSession
+        cognito.get_credentials_for_identity(IdentityId=identity, Logins={"graph.facebook.com": fb})
+    assert error_code(excinfo) == "InvalidIdentityPoolConfigurationException"
+    policy = json.loads(standard_trust_policy(fb_pool, "authenticated"))
+    policy["Statement"][0]["Action"] = ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"]
+    iam.update_assume_role_policy(RoleName="FbRole", PolicyDocument=json.dumps(policy))
+    assert cognito.get_credentials_for_identity(IdentityId=identity, Logins={"graph.facebook.com": fb})

@@ -155,6 +155,15 @@ def _mapped_role(mapping: dict[str, Any], claims: dict[str, Any], custom_role_ar
     return matches[0] if matches else None
 
 
+def _default_tag_claims(provider: str) -> dict[str, str]:
+    """The fixed tag -> claim map of `UseDefaults` (spec §6.8; tag names as the guide lists them)."""
+    if provider.startswith("cognito-idp."):
+        return {"client": "aud", "username": "sub"}
+    if provider == "www.amazon.com":
+        return {"app_id": "aud", "user_id": "user_id"}
+    return {"app_id": "aud", "user_id": "sub"}
+
+
 def _claim_values(value: Any) -> list[str]:
     if value is None:
         return []
@@ -667,7 +676,8 @@ class CognitoIdentity:
                 claims, presented = self._cognito_token(pool, identity, logins), []
             else:
                 identity, presented = self._authenticate(pool, identity, logins)
-                claims = self._claims(pool, identity.id, self._amr_of(presented), ENHANCED_SESSION)
+                claims = self._claims(pool, identity.id, self._amr_of(presented), ENHANCED_SESSION,
+                                      self._principal_tags(pool, presented))
             role = self._choose_role(pool, claims, presented, custom_role_arn)
             # Cognito calls STS itself (spec §11.1 step 6): a refusal is a pool problem, and
             # it is known before this transaction commits, so the call changes nothing.
@@ -682,6 +692,20 @@ class CognitoIdentity:
                 "SessionToken": credentials["SessionToken"], "Expiration": credentials["Expiration"],
             },
         }
+
+    def _principal_tags(self, pool: Pool, presented: list[Login]) -> dict[str, str]:
+        """Session tags from the logins' claims, as the pool's principal-tag maps say (spec §6.8)."""
+        tags: dict[str, str] = {}
+        for login in presented:
+            mapping = self.store.principal_tag_map(pool.id, login.provider)
+            if mapping is None:
+                continue
+            wanted = _default_tag_claims(login.provider) if mapping.get("UseDefaults") else mapping.get("PrincipalTags", {})
+            for tag, claim in wanted.items():
+                value = login.claims.get(claim)
+                if value is not None:
+                    tags[tag] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        return tags
 
     @staticmethod
     def _sts_refusal(call: Callable[[], Any]) -> Any:
