@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import http.client
+import inspect
 import json
 import signal
 import socket
@@ -59,8 +60,8 @@ def server(tmp_path_factory):
     key = cogid.local.client("iam", home=home).create_access_key()["AccessKey"]
     with running_server(home) as url:
         cognito = remote("cognito-identity", url, key)
-        pool = cognito.create_identity_pool(IdentityPoolName="app", AllowUnauthenticatedIdentities=True, AllowClassicFlow=True,
-                                            DeveloperProviderName=PROVIDER)
+        pool = cognito.create_identity_pool(IdentityPoolName="app", AllowUnauthenticatedIdentities=True,
+                                            AllowClassicFlow=True, DeveloperProviderName=PROVIDER)
         yield SimpleNamespace(url=url, home=home, key=key, cognito=cognito, pool_id=pool["IdentityPoolId"])
 
 
@@ -147,7 +148,7 @@ def test_bad_signatures_are_refused_and_change_nothing(server, client, code):
 def test_a_request_signed_ten_minutes_ago_is_refused(server, monkeypatch):
     before = pool_ids(server.home)
     cognito = remote("cognito-identity", server.url, server.key)
-    then = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(minutes=10)
+    then = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(minutes=10)
     monkeypatch.setattr("botocore.auth.get_current_datetime", lambda *_args, **_kw: then)
     with pytest.raises(ClientError) as caught:
         cognito.create_identity_pool(IdentityPoolName="late", AllowUnauthenticatedIdentities=True)
@@ -167,8 +168,9 @@ def _signed(server, body: bytes, target: str, credentials: Credentials | None = 
 
 def test_a_body_changed_after_signing_is_refused(server):
     before = pool_ids(server.home)
-    request = _signed(server, b'{"IdentityPoolName": "a", "AllowUnauthenticatedIdentities": true}', "CreateIdentityPool")
-    tampered = b'{"IdentityPoolName": "b", "AllowUnauthenticatedIdentities": true}'
+    signed_body = b'{"IdentityPoolName": "a", "AllowUnauthenticatedIdentities": true}'
+    request = _signed(server, signed_body, "CreateIdentityPool")
+    tampered = signed_body.replace(b'"a"', b'"b"')
     status, _, body = raw_request(server.url, "POST", "/", tampered, dict(request.headers.items()))
     assert (status, json.loads(body)["__type"]) == (400, "InvalidSignatureException")
     assert pool_ids(server.home) == before
@@ -179,6 +181,15 @@ def test_a_malformed_authorization_header_is_incomplete(server):
     headers = {**dict(request.headers.items()), "Authorization": "AWS4-HMAC-SHA256 Credential=AKIA/20200101"}
     status, _, body = raw_request(server.url, "POST", "/", b'{"MaxResults": 5}', headers)
     assert (status, json.loads(body)["__type"]) == (400, "IncompleteSignatureException")
+
+
+def test_a_signature_in_strange_characters_is_just_wrong(server):
+    request = _signed(server, b'{"MaxResults": 5}', "ListIdentityPools")
+    headers = dict(request.headers.items())
+    headers["Authorization"] = headers["Authorization"].rsplit("=", 1)[0] + "=\u00e9" * 64
+    status, _, body = raw_request(server.url, "POST", "/", b'{"MaxResults": 5}',
+                                  {k: v.encode().decode("latin-1") for k, v in headers.items()})
+    assert (status, json.loads(body)["__type"]) == (400, "InvalidSignatureException")
 
 
 def test_an_unsigned_operation_signed_by_an_unknown_key_is_refused(server):
@@ -216,6 +227,10 @@ def test_assumed_role_credentials_sign_get_caller_identity(server, role_arn):
     sts = remote("sts", server.url, aws_access_key_id=creds["AccessKeyId"],
                  aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
     assert sts.get_caller_identity()["Arn"] == "arn:aws:sts::000000000000:assumed-role/app-auth/carol"
+    # The role carries no permissions: developer operations stay out of reach of a device's credentials.
+    device = remote("cognito-identity", server.url, aws_access_key_id=creds["AccessKeyId"],
+                    aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+    assert error_code(device.list_identity_pools, MaxResults=10) == "AccessDeniedException"
 
 
 def test_expired_temporary_credentials_are_refused(server, role_arn):
@@ -238,7 +253,8 @@ def test_expired_temporary_credentials_are_refused(server, role_arn):
 
 def test_query_operations_answer_get_requests(server):
     request = AWSRequest("GET", server.url + "/?Action=GetCallerIdentity&Version=2011-06-15")
-    SigV4Auth(Credentials(server.key["AccessKeyId"], server.key["SecretAccessKey"]), "sts", "us-east-1").add_auth(request)
+    credentials = Credentials(server.key["AccessKeyId"], server.key["SecretAccessKey"])
+    SigV4Auth(credentials, "sts", "us-east-1").add_auth(request)
     status, _, body = raw_request(server.url, "GET", "/?Action=GetCallerIdentity&Version=2011-06-15",
                                   headers=dict(request.headers.items()))
     assert status == 200 and b"arn:aws:iam::000000000000:user/cogid-developer" in body
@@ -304,6 +320,14 @@ def test_a_stalled_client_does_not_block_others(server):
         assert time.monotonic() - started < 2
 
 
+def test_the_fair_accept_loop_still_fits_asyncio():
+    # _FairAcceptLoop overrides a private asyncio method; a Python that changes it must fail here.
+    from asyncio.selector_events import BaseSelectorEventLoop
+
+    parameters = list(inspect.signature(BaseSelectorEventLoop._accept_connection).parameters)
+    assert parameters[:6] == ["self", "protocol_factory", "sock", "sslcontext", "server", "backlog"]
+
+
 # -- starting and stopping -------------------------------------------------------------------
 
 
@@ -329,7 +353,7 @@ def test_stopping_keeps_every_acknowledged_write(tmp_path, stop):
     key = cogid.local.client("iam", home=tmp_path).create_access_key()["AccessKey"]
     pool_id = cogid.local.client("cognito-identity", home=tmp_path).create_identity_pool(
         IdentityPoolName="app", AllowUnauthenticatedIdentities=False, DeveloperProviderName=PROVIDER)["IdentityPoolId"]
-    process, url = _start(tmp_path, "import sys; from cogid.local.server import main; main([sys.argv[1], '--port', '0'])")
+    process, url = _start(tmp_path, "import sys; from cogid.local.server import main; main([sys.argv[1], '--port=0'])")
     acknowledged: dict[str, str] = {}
 
     def issue_until_refused():
@@ -356,3 +380,4 @@ def test_stopping_keeps_every_acknowledged_write(tmp_path, stop):
     for user, identity_id in acknowledged.items():
         found = local.lookup_developer_identity(IdentityPoolId=pool_id, DeveloperUserIdentifier=user)
         assert found["IdentityId"] == identity_id
+
