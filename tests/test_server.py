@@ -381,3 +381,16 @@ def test_stopping_keeps_every_acknowledged_write(tmp_path, stop):
         found = local.lookup_developer_identity(IdentityPoolId=pool_id, DeveloperUserIdentifier=user)
         assert found["IdentityId"] == identity_id
 
+
+
+def test_an_unsigned_bad_request_is_refused_for_its_signature_first(tmp_path):
+    """AWS checks who is asking before what is asked."""
+    with running_server(tmp_path) as url:
+        request = urllib.request.Request(url, data=b'{"IdentityPoolName": 5}', method="POST", headers={
+            "X-Amz-Target": "AWSCognitoIdentityService.CreateIdentityPool",
+            "Content-Type": "application/x-amz-json-1.1"})
+        try:
+            urllib.request.urlopen(request, timeout=10)
+            raise AssertionError("an unsigned CreateIdentityPool was served")
+        except urllib.error.HTTPError as error:
+            assert json.loads(error.read())["__type"] == "MissingAuthenticationTokenException"

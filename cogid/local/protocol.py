@@ -137,9 +137,12 @@ def _handle_json(service: Service, request: Request, request_id: str, verify: bo
             raw = json.loads(request.body or b"{}")
         except (ValueError, UnicodeDecodeError):
             raise errors.Serialization("Request body is not valid JSON") from None
-        params = validate(operation.input_shape, raw)
+        # Who is asking comes first, as on AWS: an unsigned request is refused before its
+        # parameters are looked at.
         signed = operation.auth_type != "none"
-        caller = _caller(service, request, params, signed, verify, model.signing_name, name)
+        caller = _caller(service, request, raw if isinstance(raw, dict) else {}, signed, verify,
+                         model.signing_name, name)
+        params = validate(operation.input_shape, raw)
         method = getattr(service.cognito, _snake(name))
         result = method(caller, **{_snake(k): v for k, v in params.items()})
         return Response(200, headers, json.dumps(result, default=_json_default).encode())
@@ -242,8 +245,8 @@ def _handle_query(service: Service, request: Request, request_id: str, verify: b
         model = service_model(service_name)
         namespace = model.metadata.get("xmlNamespace", namespace)
         operation = model.operation_model(action)
-        params = validate(operation.input_shape, _parse_query(operation.input_shape, params, "") or {})
         caller = _caller(service, request, params, operation.auth_type != "none", verify, model.signing_name, action)
+        params = validate(operation.input_shape, _parse_query(operation.input_shape, params, "") or {})
         backend = service.sts if service_name == "sts" else service.iam
         result = getattr(backend, _snake(action))(caller, **{_snake(k): v for k, v in params.items()})
         output = operation.output_shape
