@@ -36,6 +36,7 @@ def _pattern(source: str) -> re.Pattern[str]:
     return re.compile(source, re.ASCII | re.DOTALL)
 
 
+@cache
 def _lower_camel(name: str) -> str:
     return name[:1].lower() + name[1:]
 
@@ -49,6 +50,18 @@ def _shown(value: Any, sensitive: bool) -> str:
     if len(text) > _MAX_SHOWN:
         text = text[:_MAX_SHOWN] + "..."
     return f"Value '{text}' at"
+
+
+# A member's path, kept as nested (parent, name) pairs and spelled out only for a message.
+Path = tuple[Any, str] | None
+
+
+def _spelled(path: Path) -> str:
+    parts = []
+    while path is not None:
+        path, name = path
+        parts.append(name)
+    return ".".join(reversed(parts))
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -70,44 +83,44 @@ class _Checker:
     def __init__(self) -> None:
         self.errors: list[str] = []
 
-    def fail(self, value: Any, path: str, rule: str, sensitive: bool = False) -> None:
-        self.errors.append(f"{_shown(value, sensitive)} '{path}' failed to satisfy constraint: {rule}")
+    def fail(self, value: Any, path: Path, rule: str, sensitive: bool = False) -> None:
+        self.errors.append(f"{_shown(value, sensitive)} '{_spelled(path)}' failed to satisfy constraint: {rule}")
 
-    def check(self, shape: Any, value: Any, path: str) -> Any:
+    def check(self, shape: Any, value: Any, path: Path) -> Any:
         expected = _TYPES.get(shape.type_name, (object,))
         if not isinstance(value, expected) or (
             isinstance(value, bool) and shape.type_name in ("integer", "long", "float", "double")
         ):
-            raise Serialization(f"Value at '{path}' must be of type {shape.type_name}")
+            raise Serialization(f"Value at '{_spelled(path)}' must be of type {shape.type_name}")
         method = getattr(self, "_" + shape.type_name, None)
         return method(shape, value, path) if method else value
 
-    def _structure(self, shape: Any, value: dict[str, Any], path: str) -> dict[str, Any]:
+    def _structure(self, shape: Any, value: dict[str, Any], path: Path) -> dict[str, Any]:
         cleaned = {}
         for name in shape.required_members:
             if value.get(name) is None:
-                self.fail(None, self._join(path, name), "Member must not be null")
+                self.fail(None, (path, _lower_camel(name)), "Member must not be null")
         for name, member in shape.members.items():
             if value.get(name) is not None:  # unknown members are ignored, as AWS does
-                cleaned[name] = self.check(member, value[name], self._join(path, name))
+                cleaned[name] = self.check(member, value[name], (path, _lower_camel(name)))
         return cleaned
 
-    def _list(self, shape: Any, value: list[Any], path: str) -> list[Any]:
+    def _list(self, shape: Any, value: list[Any], path: Path) -> list[Any]:
         self._size(shape, value, path, "length")
-        return [self.check(shape.member, item, f"{path}.{i}.member") for i, item in enumerate(value, 1)]
+        return [self.check(shape.member, item, (path, f"{i}.member")) for i, item in enumerate(value, 1)]
 
-    def _map(self, shape: Any, value: dict[str, Any], path: str) -> dict[str, Any]:
+    def _map(self, shape: Any, value: dict[str, Any], path: Path) -> dict[str, Any]:
         self._size(shape, value, path, "length")
         cleaned = {}
         for key, item in value.items():
-            self.check(shape.key, key, f"{path}.key")
+            self.check(shape.key, key, (path, "key"))
             if item is None:
-                self.fail(None, f"{path}.value", "Map value must not be null")
+                self.fail(None, (path, "value"), "Map value must not be null")
             else:
-                cleaned[key] = self.check(shape.value, item, f"{path}.value")
+                cleaned[key] = self.check(shape.value, item, (path, "value"))
         return cleaned
 
-    def _string(self, shape: Any, value: str, path: str) -> str:
+    def _string(self, shape: Any, value: str, path: Path) -> str:
         sensitive = bool(shape.metadata.get("sensitive"))
         self._size(shape, value, path, "length", sensitive)
         enum = shape.metadata.get("enum")
@@ -120,7 +133,7 @@ class _Checker:
             )
         return value
 
-    def _integer(self, shape: Any, value: int, path: str) -> int:
+    def _integer(self, shape: Any, value: int, path: Path) -> int:
         low, high = shape.metadata.get("min"), shape.metadata.get("max")
         if low is not None and value < low:
             self.fail(value, path, f"Member must have value greater than or equal to {low}")
@@ -130,16 +143,12 @@ class _Checker:
 
     _long = _integer
 
-    def _size(self, shape: Any, value: Any, path: str, what: str, sensitive: bool = False) -> None:
+    def _size(self, shape: Any, value: Any, path: Path, what: str, sensitive: bool = False) -> None:
         low, high = shape.metadata.get("min"), shape.metadata.get("max")
         if low is not None and len(value) < low:
             self.fail(value, path, f"Member must have {what} greater than or equal to {low}", sensitive)
         if high is not None and len(value) > high:
             self.fail(value, path, f"Member must have {what} less than or equal to {high}", sensitive)
-
-    @staticmethod
-    def _join(path: str, name: str) -> str:
-        return f"{path}.{_lower_camel(name)}" if path else _lower_camel(name)
 
 
 def validate(input_shape: Any, params: Any) -> dict[str, Any]:
@@ -153,7 +162,7 @@ def validate(input_shape: Any, params: Any) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise Serialization("Request body must be a JSON object")
     checker = _Checker()
-    cleaned: dict[str, Any] = checker.check(input_shape, params, "")
+    cleaned: dict[str, Any] = checker.check(input_shape, params, None)
     if checker.errors:
         count = len(checker.errors)
         noun = "error" if count == 1 else "errors"
