@@ -71,15 +71,27 @@ def main() -> None:
         bin_dir = args.venv / "bin" if args.venv else make_venv(scratch_dir / "venv")
         cogid = str(bin_dir / "cogid")
         home = scratch_dir / "home"
-        env = {**os.environ, "COGID_HOME": str(home), "AWS_CONFIG_FILE": "/dev/null",
-               "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_DEFAULT_REGION": "us-east-1", "AWS_PAGER": ""}
+        env = {
+            **os.environ,
+            "COGID_HOME": str(home),
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_PAGER": "",
+        }
         env.pop("AWS_PROFILE", None)
-        subprocess.run([cogid, "pool", "create", "bench", "--developer-provider", "login.bench", "--use"],
-                       env=env, check=True, capture_output=True)
-        key_id, secret = subprocess.run([cogid, "keys", "create", "-o", "text"], env=env, check=True,
-                                        capture_output=True, text=True).stdout.split()
-        pool = subprocess.run([cogid, "profile", "show", "-o", "json"], env=env, check=True, capture_output=True,
-                              text=True).stdout
+        subprocess.run(
+            [cogid, "pool", "create", "bench", "--developer-provider", "login.bench", "--use"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        key_id, secret = subprocess.run(
+            [cogid, "keys", "create", "-o", "text"], env=env, check=True, capture_output=True, text=True
+        ).stdout.split()
+        pool = subprocess.run(
+            [cogid, "profile", "show", "-o", "json"], env=env, check=True, capture_output=True, text=True
+        ).stdout
         pool_id = __import__("json").loads(pool)["identity_pool_id"]
         server = subprocess.Popen([cogid, "serve", "--port", "0"], env=env, stdout=subprocess.PIPE, text=True)
         try:
@@ -88,31 +100,54 @@ def main() -> None:
             pairs = [
                 ("--version", [cogid, "--version"], [aws, "--version"], 0.2),
                 ("--help", [cogid, "--help"], [aws, "cognito-identity", "help"], 0.4),
-                ("token issue", [cogid, "token", "issue", "--user", "alice"],
-                 [aws, "--endpoint-url", endpoint, "cognito-identity", "get-open-id-token-for-developer-identity",
-                  "--identity-pool-id", pool_id, "--logins", "login.bench=alice"], 0.5),
+                (
+                    "token issue",
+                    [cogid, "token", "issue", "--user", "alice"],
+                    [
+                        aws,
+                        "--endpoint-url",
+                        endpoint,
+                        "cognito-identity",
+                        "get-open-id-token-for-developer-identity",
+                        "--identity-pool-id",
+                        pool_id,
+                        "--logins",
+                        "login.bench=alice",
+                    ],
+                    0.5,
+                ),
             ]
             print(f"{'command':<14}{'cogid ms':>10}{'aws ms':>10}{'ratio':>8}{'target':>8}")
             for name, ours, theirs, target in pairs:
                 mine = median_seconds(ours, env, args.runs)
                 other = median_seconds(theirs, aws_env, args.runs)
                 ratio = mine / other
-                print(f"{name:<14}{mine * 1000:>10.0f}{other * 1000:>10.0f}{ratio:>8.2f}{'<= ' + str(target):>8}"
-                      f"  {'ok' if ratio <= target else 'MISSED'}")
+                print(
+                    f"{name:<14}{mine * 1000:>10.0f}{other * 1000:>10.0f}{ratio:>8.2f}{'<= ' + str(target):>8}"
+                    f"  {'ok' if ratio <= target else 'MISSED'}"
+                )
         finally:
             server.terminate()
             server.wait(timeout=30)
 
         users = "".join(f"bulk-user-{n}\n" for n in range(args.users))
         start = time.perf_counter()
-        done = subprocess.run([cogid, "token", "issue", "--users-from", "-"], input=users, env=env, text=True,
-                              capture_output=True, check=True)
+        done = subprocess.run(
+            [cogid, "token", "issue", "--users-from", "-"],
+            input=users,
+            env=env,
+            text=True,
+            capture_output=True,
+            check=True,
+        )
         elapsed = time.perf_counter() - start
         assert done.stdout.count("\n") == args.users
         rate = args.users / elapsed
         raw = raw_signing_rate(str(bin_dir / "python"))
-        print(f"bulk issue: {rate:.0f} tokens/s for {args.users} users (whole command);"
-              f" raw RS512-2048 signing {raw:.0f}/s on one core; ratio {rate / raw:.2f} (target >= 0.7)")
+        print(
+            f"bulk issue: {rate:.0f} tokens/s for {args.users} users (whole command);"
+            f" raw RS512-2048 signing {raw:.0f}/s on one core; ratio {rate / raw:.2f} (target >= 0.7)"
+        )
 
 
 if __name__ == "__main__":

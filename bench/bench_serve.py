@@ -57,13 +57,18 @@ MAX_CLIENT_RATE = 1500
 def signed(url: str, creds: Credentials | None, target: str, members: dict[str, Any]) -> bytes:
     """A whole HTTP/1.1 Cognito Identity request, SigV4-signed when `creds` are given."""
     body = json.dumps(members).encode()
-    request = AWSRequest("POST", url + "/", data=body, headers={
-        "X-Amz-Target": f"AWSCognitoIdentityService.{target}", "Content-Type": "application/x-amz-json-1.1"})
+    request = AWSRequest(
+        "POST",
+        url + "/",
+        data=body,
+        headers={"X-Amz-Target": f"AWSCognitoIdentityService.{target}", "Content-Type": "application/x-amz-json-1.1"},
+    )
     if creds is not None:
         SigV4Auth(creds, "cognito-identity", REGION).add_auth(request)
     head = "".join(f"{name}: {value}\r\n" for name, value in request.headers.items())
-    return (f"POST / HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\n{head}Content-Length: {len(body)}\r\n\r\n"
-            .encode() + body)
+    return (
+        f"POST / HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+    )
 
 
 _LENGTH = re.compile(rb"\r\ncontent-length: *(\d+)", re.IGNORECASE)
@@ -91,7 +96,7 @@ class Connection:
         data = self.pending
         while (end := data.find(b"\r\n\r\n")) < 0:
             data += self._recv()
-        head, rest = data[:end], data[end + 4:]
+        head, rest = data[:end], data[end + 4 :]
         match = _LENGTH.search(head)
         if match is None:
             raise RuntimeError(f"a reply without Content-Length: {head[:200]!r}")
@@ -112,11 +117,19 @@ class Connection:
         return chunk
 
 
-def load_client(url: str, creds: Credentials, pool_id: str, name: str, seconds: float, count: int,
-                start: Any, results: Any) -> None:
+def load_client(
+    url: str, creds: Credentials, pool_id: str, name: str, seconds: float, count: int, start: Any, results: Any
+) -> None:
     """One client: sign `count` requests, wait for the start, send them back to back for `seconds`."""
-    requests = [signed(url, creds, "GetOpenIdTokenForDeveloperIdentity",
-                       {"IdentityPoolId": pool_id, "Logins": {PROVIDER: f"{name}-{n}"}}) for n in range(count)]
+    requests = [
+        signed(
+            url,
+            creds,
+            "GetOpenIdTokenForDeveloperIdentity",
+            {"IdentityPoolId": pool_id, "Logins": {PROVIDER: f"{name}-{n}"}},
+        )
+        for n in range(count)
+    ]
     connection = Connection(url)
     connection.send(signed(url, creds, "DescribeIdentityPool", {"IdentityPoolId": pool_id}))  # connect, warm up
     start.wait()
@@ -137,8 +150,12 @@ def run_load(url: str, creds: Credentials, pool_id: str, clients: int, seconds: 
     context = multiprocessing.get_context("fork")
     start, results = context.Barrier(clients + 1), context.Queue()
     count = int(MAX_CLIENT_RATE * seconds) + 100
-    processes = [context.Process(target=load_client, args=(url, creds, pool_id, f"{label}-{clients}-{i}",
-                                                          seconds, count, start, results)) for i in range(clients)]
+    processes = [
+        context.Process(
+            target=load_client, args=(url, creds, pool_id, f"{label}-{clients}-{i}", seconds, count, start, results)
+        )
+        for i in range(clients)
+    ]
     for process in processes:
         process.start()
     start.wait()
@@ -199,8 +216,9 @@ def free_port() -> int:
 
 
 def start_cogid(home: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen([sys.executable, "-m", "cogid.local.server", str(home), "--port", "0"],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cogid.local.server", str(home), "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
     assert process.stdout is not None
     return process, process.stdout.readline().strip()
 
@@ -210,8 +228,9 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str] | None:
     if command is None:
         return None
     port = free_port()
-    process = subprocess.Popen([command, "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [command, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -233,9 +252,19 @@ def stop(process: subprocess.Popen[Any]) -> int:
 
 
 def make_pool(url: str, creds: Credentials, allow_guests: bool = False) -> str:
-    status, body = Connection(url).send(signed(url, creds, "CreateIdentityPool", {
-        "IdentityPoolName": "bench", "AllowUnauthenticatedIdentities": allow_guests, "AllowClassicFlow": True,
-        "DeveloperProviderName": PROVIDER}))
+    status, body = Connection(url).send(
+        signed(
+            url,
+            creds,
+            "CreateIdentityPool",
+            {
+                "IdentityPoolName": "bench",
+                "AllowUnauthenticatedIdentities": allow_guests,
+                "AllowClassicFlow": True,
+                "DeveloperProviderName": PROVIDER,
+            },
+        )
+    )
     if status != 200:
         raise RuntimeError(f"CreateIdentityPool answered {status}: {body[:200]!r}")
     return str(json.loads(body)["IdentityPoolId"])
@@ -313,14 +342,23 @@ def soak_client(url: str, creds: Credentials, pool_id: str, name: str, seconds: 
         step = n % 5
         if step in (0, 1):  # issue a token for a new developer user (signed)
             user = f"{name}-{n}"
-            status, body = connection.send(signed(url, creds, "GetOpenIdTokenForDeveloperIdentity",
-                                                   {"IdentityPoolId": pool_id, "Logins": {PROVIDER: user}}))
+            status, body = connection.send(
+                signed(
+                    url,
+                    creds,
+                    "GetOpenIdTokenForDeveloperIdentity",
+                    {"IdentityPoolId": pool_id, "Logins": {PROVIDER: user}},
+                )
+            )
             if status == 200:
                 developers[user] = json.loads(body)["IdentityId"]
         elif step == 2 and developers:  # look one up again (signed)
             user = next(iter(developers)) if n % 2 else list(developers)[-1]
-            status, body = connection.send(signed(url, creds, "LookupDeveloperIdentity",
-                                                   {"IdentityPoolId": pool_id, "DeveloperUserIdentifier": user}))
+            status, body = connection.send(
+                signed(
+                    url, creds, "LookupDeveloperIdentity", {"IdentityPoolId": pool_id, "DeveloperUserIdentifier": user}
+                )
+            )
             if status == 200 and json.loads(body)["IdentityId"] != developers[user]:
                 status = 599  # a wrong answer counts as a failure
         elif step == 3:  # a guest identity and its token (unsigned)
@@ -349,8 +387,10 @@ def soak(seconds: float, clients: int = 8) -> int:
             pool_id = make_pool(url, creds, allow_guests=True)
             context = multiprocessing.get_context("fork")
             results = context.Queue()
-            workers = [context.Process(target=soak_client, args=(url, creds, pool_id, f"soak{i}", seconds, results))
-                       for i in range(clients)]
+            workers = [
+                context.Process(target=soak_client, args=(url, creds, pool_id, f"soak{i}", seconds, results))
+                for i in range(clients)
+            ]
             for worker in workers:
                 worker.start()
             outcomes = [results.get() for _ in workers]
@@ -382,10 +422,13 @@ def soak(seconds: float, clients: int = 8) -> int:
 
     failures = sum(count for status, count in statuses.items() if status >= 500)
     total = sum(statuses.values())
-    print(f"soak: {seconds:g} s, {clients} clients, {total} requests ({total / seconds:.0f}/s), "
-          f"statuses {dict(statuses)}")
-    print(f"  identities issued {len(issued_ids)} ({len(developers)} developer, {len(guests)} guest), "
-          f"missing from the store afterwards: {len(missing)}")
+    print(
+        f"soak: {seconds:g} s, {clients} clients, {total} requests ({total / seconds:.0f}/s), statuses {dict(statuses)}"
+    )
+    print(
+        f"  identities issued {len(issued_ids)} ({len(developers)} developer, {len(guests)} guest), "
+        f"missing from the store afterwards: {len(missing)}"
+    )
     print(f"  5xx replies: {failures}; server exit code {exit_code}")
     ok = failures == 0 and not missing and exit_code == 0 and set(statuses) == {200}
     print("soak: PASS" if ok else "soak: FAIL")

@@ -33,8 +33,9 @@ def service_rate(users: int) -> float:
 
     with tempfile.TemporaryDirectory() as home:
         cognito = client("cognito-identity", home=home)
-        pool = cognito.create_identity_pool(IdentityPoolName="bench", AllowUnauthenticatedIdentities=False,
-                                            DeveloperProviderName="login.bench")["IdentityPoolId"]
+        pool = cognito.create_identity_pool(
+            IdentityPoolName="bench", AllowUnauthenticatedIdentities=False, DeveloperProviderName="login.bench"
+        )["IdentityPoolId"]
         cognito.get_open_id_token_for_developer_identity(IdentityPoolId=pool, Logins={"login.bench": "warm-up"})
         start = time.perf_counter()
         for n in range(users):

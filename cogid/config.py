@@ -32,8 +32,11 @@ class Profile:
 
     def settings(self) -> dict[str, Any]:
         """The profile's keys as written in config.toml (unset ones left out)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name != "name" and getattr(self, f.name) is not None}
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name != "name" and getattr(self, f.name) is not None
+        }
 
 
 SETTINGS = tuple(f.name for f in fields(Profile) if f.name != "name")

@@ -90,11 +90,25 @@ def from_exception(error: BaseException) -> CogidError | None:
         return from_client_error(error)
     if isinstance(error, exceptions.ParamValidationError):
         return UsageError(" ".join(str(error).split()))
-    if isinstance(error, (exceptions.NoCredentialsError, exceptions.PartialCredentialsError,
-                          exceptions.ProfileNotFound, exceptions.NoRegionError)):
+    if isinstance(
+        error,
+        (
+            exceptions.NoCredentialsError,
+            exceptions.PartialCredentialsError,
+            exceptions.ProfileNotFound,
+            exceptions.NoRegionError,
+        ),
+    ):
         return ConfigError(f"AWS credentials: {error}")
-    if isinstance(error, (exceptions.EndpointConnectionError, exceptions.ConnectionError,
-                          exceptions.ReadTimeoutError, exceptions.ConnectTimeoutError)):
+    if isinstance(
+        error,
+        (
+            exceptions.EndpointConnectionError,
+            exceptions.ConnectionError,
+            exceptions.ReadTimeoutError,
+            exceptions.ConnectTimeoutError,
+        ),
+    ):
         return Unavailable(str(error))
     if isinstance(error, exceptions.BotoCoreError):
         return CogidError(str(error))

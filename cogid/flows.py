@@ -12,7 +12,7 @@ import os
 import re
 import time
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from cogid import clients
@@ -62,44 +62,52 @@ def login_key(name: str) -> str:
 
 def trust_policy(identity_pool_id: str, kind: str) -> str:
     """The console's standard trust policy for a pool's authenticated or unauthenticated role."""
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Federated": COGNITO_KEY},
-            # TagSession as the console adds it for attributes for access control, so tokens
-            # issued with principal tags (`token issue --tag`) can be exchanged too.
-            "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
-            "Condition": {
-                "StringEquals": {f"{COGNITO_KEY}:aud": identity_pool_id},
-                "ForAnyValue:StringLike": {f"{COGNITO_KEY}:amr": kind},
-            },
-        }],
-    })
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": COGNITO_KEY},
+                    # TagSession as the console adds it for attributes for access control, so tokens
+                    # issued with principal tags (`token issue --tag`) can be exchanged too.
+                    "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
+                    "Condition": {
+                        "StringEquals": {f"{COGNITO_KEY}:aud": identity_pool_id},
+                        "ForAnyValue:StringLike": {f"{COGNITO_KEY}:amr": kind},
+                    },
+                }
+            ],
+        }
+    )
 
 
-def create_roles(iam: Any, pool_name: str, identity_pool_id: str, guests: bool,
-                 made: list[str] | None = None) -> dict[str, str]:
+def create_roles(
+    iam: Any, pool_name: str, identity_pool_id: str, guests: bool, made: list[str] | None = None
+) -> dict[str, str]:
     """Create the pool's roles as the console does (Cognito_<name>Auth_Role ...); returns Roles.
     The names of the roles created are appended to `made` as they are created."""
     suffix = identity_pool_id.split(":")[1][:8]
     # IAM role names are at most 64 characters: "Cognito_" + base + "Unauth_Role_" + 8.
-    base = re.sub(r"[^\w+=,.@-]", "", pool_name)[:64 - 28] or "pool"
+    base = re.sub(r"[^\w+=,.@-]", "", pool_name)[: 64 - 28] or "pool"
     roles = {}
     for kind, word in (("authenticated", "Auth"), ("unauthenticated", "Unauth")):
         if kind == "unauthenticated" and not guests:
             continue
-        made_role = iam.create_role(RoleName=f"Cognito_{base}{word}_Role_{suffix}",
-                                    AssumeRolePolicyDocument=trust_policy(identity_pool_id, kind),
-                                    Description=f"Cognito identity pool {identity_pool_id} ({kind})")["Role"]
+        made_role = iam.create_role(
+            RoleName=f"Cognito_{base}{word}_Role_{suffix}",
+            AssumeRolePolicyDocument=trust_policy(identity_pool_id, kind),
+            Description=f"Cognito identity pool {identity_pool_id} ({kind})",
+        )["Role"]
         if made is not None:
             made.append(made_role["RoleName"])
         roles[kind] = made_role["Arn"]
     return roles
 
 
-def create_pool(cognito: Any, iam: Any, request: dict[str, Any], make_roles: bool,
-                roles: dict[str, str | None] | None = None) -> dict[str, Any]:
+def create_pool(
+    cognito: Any, iam: Any, request: dict[str, Any], make_roles: bool, roles: dict[str, str | None] | None = None
+) -> dict[str, Any]:
     """CreateIdentityPool, then its roles (made as the console does, or the ARNs given) set on
     it. Should anything after the pool fail, the pool and the roles made so far are deleted, so
     that a retry starts clean (a developer provider name can be in one pool only)."""
@@ -107,8 +115,16 @@ def create_pool(cognito: Any, iam: Any, request: dict[str, Any], make_roles: boo
     made: list[str] = []
     try:
         if make_roles:
-            roles = create_roles(iam, request["IdentityPoolName"], pool["IdentityPoolId"],
-                                 request["AllowUnauthenticatedIdentities"], made)
+            roles = {}
+            roles.update(
+                create_roles(
+                    iam,
+                    request["IdentityPoolName"],
+                    pool["IdentityPoolId"],
+                    request["AllowUnauthenticatedIdentities"],
+                    made,
+                )
+            )
         chosen = {kind: arn for kind, arn in (roles or {}).items() if arn}
         if chosen:
             cognito.set_identity_pool_roles(IdentityPoolId=pool["IdentityPoolId"], Roles=chosen)
@@ -124,9 +140,17 @@ def create_pool(cognito: Any, iam: Any, request: dict[str, Any], make_roles: boo
 # -- tokens ----------------------------------------------------------------------------------
 
 
-def issue_token(profile: Profile, cognito: Any, user: str, *, duration: int | None = None,
-                links: dict[str, str] | None = None, identity_id: str | None = None,
-                provider: str | None = None, tags: dict[str, str] | None = None) -> dict[str, Any]:
+def issue_token(
+    profile: Profile,
+    cognito: Any,
+    user: str,
+    *,
+    duration: int | None = None,
+    links: dict[str, str] | None = None,
+    identity_id: str | None = None,
+    provider: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """GetOpenIdTokenForDeveloperIdentity for `user`: {IdentityId, Token}."""
     request: dict[str, Any] = {
         "IdentityPoolId": pool_id(profile),
@@ -146,14 +170,25 @@ _worker: dict[str, Any] = {}
 
 
 def _start_worker(profile: Profile, provider: str, duration: int | None, tags: dict[str, str] | None) -> None:
-    _worker.update(profile=profile, provider=provider, duration=duration, tags=tags,
-                   client=clients.client(profile, "cognito-identity"))
+    _worker.update(
+        profile=profile,
+        provider=provider,
+        duration=duration,
+        tags=tags,
+        client=clients.client(profile, "cognito-identity"),
+    )
 
 
 def _issue_for(user: str) -> tuple[str, dict[str, Any] | CogidError]:
     try:
-        return user, issue_token(_worker["profile"], _worker["client"], user, duration=_worker["duration"],
-                                 provider=_worker["provider"], tags=_worker["tags"])
+        return user, issue_token(
+            _worker["profile"],
+            _worker["client"],
+            user,
+            duration=_worker["duration"],
+            provider=_worker["provider"],
+            tags=_worker["tags"],
+        )
     except Exception as error:
         known = from_exception(error)
         if known is None:
@@ -161,8 +196,9 @@ def _issue_for(user: str) -> tuple[str, dict[str, Any] | CogidError]:
         return user, known
 
 
-def issue_many(profile: Profile, users: Iterable[str], duration: int | None = None,
-               tags: dict[str, str] | None = None) -> Iterator[tuple[str, dict[str, Any] | CogidError]]:
+def issue_many(
+    profile: Profile, users: Iterable[str], duration: int | None = None, tags: dict[str, str] | None = None
+) -> Iterator[tuple[str, dict[str, Any] | CogidError]]:
     """Tokens for many users, in input order, each as soon as it is issued; a failure comes
     back as the user's error instead of stopping the rest.
 
@@ -191,7 +227,7 @@ def _epoch(value: Any) -> float:
 
 def credential_process(credentials: dict[str, Any]) -> dict[str, Any]:
     """The `credential_process` version 1 object (what -o json prints for `cogid creds`)."""
-    expiration = datetime.fromtimestamp(_epoch(credentials["Expiration"]), timezone.utc)
+    expiration = datetime.fromtimestamp(_epoch(credentials["Expiration"]), UTC)
     return {
         "Version": 1,
         "AccessKeyId": credentials["AccessKeyId"],
@@ -201,8 +237,15 @@ def credential_process(credentials: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def exchange(profile: Profile, user: str, *, flow: str = "enhanced", role_arn: str | None = None,
-             duration: int | None = None, session_name: str | None = None) -> dict[str, Any]:
+def exchange(
+    profile: Profile,
+    user: str,
+    *,
+    flow: str = "enhanced",
+    role_arn: str | None = None,
+    duration: int | None = None,
+    session_name: str | None = None,
+) -> dict[str, Any]:
     """Developer token for `user`, exchanged for temporary credentials (credential_process shape
     plus IdentityId)."""
     if flow == "enhanced" and duration is not None:
@@ -213,16 +256,23 @@ def exchange(profile: Profile, user: str, *, flow: str = "enhanced", role_arn: s
     issued = issue_token(profile, cognito, user)
     if flow == "enhanced":
         response = clients.unsigned_client(profile, "cognito-identity").get_credentials_for_identity(
-            IdentityId=issued["IdentityId"], Logins={COGNITO_KEY: issued["Token"]},
-            **({"CustomRoleArn": role_arn} if role_arn else {}))
+            IdentityId=issued["IdentityId"],
+            Logins={COGNITO_KEY: issued["Token"]},
+            **({"CustomRoleArn": role_arn} if role_arn else {}),
+        )
         credentials = response["Credentials"]
     else:
-        role = role_arn or cognito.get_identity_pool_roles(IdentityPoolId=pool_id(profile))["Roles"].get("authenticated")
+        role = role_arn or cognito.get_identity_pool_roles(IdentityPoolId=pool_id(profile))["Roles"].get(
+            "authenticated"
+        )
         if not role:
             raise ConfigError(f"identity pool {pool_id(profile)} has no authenticated role: pass --role-arn")
         response = clients.unsigned_client(profile, "sts").assume_role_with_web_identity(
-            RoleArn=role, RoleSessionName=session_name or _session_name(issued["IdentityId"]),
-            WebIdentityToken=issued["Token"], **({"DurationSeconds": duration} if duration else {}))
+            RoleArn=role,
+            RoleSessionName=session_name or _session_name(issued["IdentityId"]),
+            WebIdentityToken=issued["Token"],
+            **({"DurationSeconds": duration} if duration else {}),
+        )
         credentials = response["Credentials"]
     return {**credential_process(credentials), "IdentityId": issued["IdentityId"]}
 
@@ -234,12 +284,21 @@ def _session_name(identity_id: str) -> str:
 
 def cached_exchange(profile: Profile, user: str, **options: Any) -> dict[str, Any]:
     """`exchange`, reusing credentials cached (0600) until shortly before they expire."""
-    key = json.dumps([profile.backend, profile.region, profile.endpoint_url, profile.aws_profile,
-                      profile.identity_pool_id, user, sorted(options.items())])
+    key = json.dumps(
+        [
+            profile.backend,
+            profile.region,
+            profile.endpoint_url,
+            profile.aws_profile,
+            profile.identity_pool_id,
+            user,
+            sorted(options.items()),
+        ]
+    )
     path = data_dir() / "cache" / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".json")
     try:
         cached = json.loads(path.read_text())
-        expires = datetime.strptime(cached["Expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        expires = datetime.strptime(cached["Expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         if expires.timestamp() - CACHE_MARGIN > time.time():
             return dict(cached)
     except (OSError, ValueError, KeyError):

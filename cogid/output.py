@@ -10,7 +10,7 @@ import json
 import shlex
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from cogid.errors import UsageError
@@ -28,7 +28,7 @@ def choose(requested: str | None, supported: Sequence[str]) -> str:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
@@ -45,7 +45,7 @@ def cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return _plain(value)
+        return str(_plain(value))
     if isinstance(value, (list, dict)):
         return to_json(value, indent=None) if isinstance(value, dict) else ", ".join(map(str, value))
     if isinstance(value, bool):
@@ -62,9 +62,15 @@ def _records(data: Any) -> tuple[list[str], list[list[str]]]:
     return headers, [[cell(item.get(key)) for key in headers] for item in items]
 
 
-def emit(fmt: str, data: Any, *, rows: Iterable[Sequence[Any]] | None = None,
-         headers: Sequence[str] | None = None, env: Iterable[tuple[str, str]] | None = None,
-         title: str | None = None) -> None:
+def emit(
+    fmt: str,
+    data: Any,
+    *,
+    rows: Iterable[Sequence[Any]] | None = None,
+    headers: Sequence[str] | None = None,
+    env: Iterable[tuple[str, str]] | None = None,
+    title: str | None = None,
+) -> None:
     """Write `data` in `fmt`. json writes `data` itself; text and table write `rows` (or rows
     derived from `data`); env writes the `env` pairs."""
     if fmt == "json":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from cogid.errors import Denied, UsageError
@@ -42,14 +42,16 @@ def explain(header: dict[str, Any], claims: dict[str, Any], now: float | None = 
             notes.append(("  login", detail))
     for name in ("iat", "exp"):
         if isinstance(claims.get(name), (int, float)):
-            when = datetime.fromtimestamp(claims[name], timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+            when = datetime.fromtimestamp(claims[name], UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
             notes.append(("issued" if name == "iat" else "expires", when))
     if isinstance(claims.get("exp"), (int, float)):
         left = int(claims["exp"] - now)
         notes.append(("status", f"valid for {left} s more" if left > 0 else f"expired {-left} s ago"))
     tags = (claims.get("https://aws.amazon.com/tags") or {}).get("principal_tags")
     if tags:
-        notes.append(("principal tags", ", ".join(f"{k}={v[0] if isinstance(v, list) else v}" for k, v in tags.items())))
+        notes.append(
+            ("principal tags", ", ".join(f"{k}={v[0] if isinstance(v, list) else v}" for k, v in tags.items()))
+        )
     return notes
 
 
@@ -80,9 +82,13 @@ def verify(token: str, jwks: dict[str, Any], audience: str | None, now: float | 
         raise Denied(f"token verification failed: key id {header.get('kid')!r} is not in the issuer's JWKS")
     try:
         verified: dict[str, Any] = jwt.decode(
-            token.strip(), _key_from_jwk(jwk), algorithms=[ALGORITHM], issuer=ISSUER, audience=audience,
-            leeway=CLOCK_SKEW, options={"verify_aud": audience is not None, "verify_exp": False,
-                                        "require": ["iss", "sub", "aud", "exp"]},
+            token.strip(),
+            _key_from_jwk(jwk),
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            audience=audience,
+            leeway=CLOCK_SKEW,
+            options={"verify_aud": audience is not None, "verify_exp": False, "require": ["iss", "sub", "aud", "exp"]},
         )
     except jwt.InvalidTokenError as error:
         raise Denied(f"token verification failed: {error}") from None

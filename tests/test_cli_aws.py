@@ -4,7 +4,6 @@ endpoint_url pointing at a running `cogid serve`."""
 import json
 
 import pytest
-
 from conftest import DEV
 
 

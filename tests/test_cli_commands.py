@@ -6,7 +6,6 @@ import stat
 
 import jwt
 import pytest
-
 from conftest import DEV, FACEBOOK_APP
 
 

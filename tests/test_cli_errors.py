@@ -3,7 +3,6 @@
 import hashlib
 
 import pytest
-
 from conftest import DEV
 
 NO_POOL = "us-east-1:00000000-0000-0000-0000-000000000000"

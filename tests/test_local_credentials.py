@@ -9,7 +9,6 @@ import jwt
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-
 from conftest import DEV, FACEBOOK_APP, error_code, served_by, standard_trust_policy
 
 ACCOUNT = "000000000000"
@@ -379,7 +378,7 @@ def test_trust_other_principals_and_actions_do_not_let_cognito_in(trust, sts, ia
     ec2 = make_role(iam, "Ec2", policy({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
                                         "Action": "sts:AssumeRole"}))
     tag_only = make_role(iam, "TagOnly", policy({**statement(trust["pool"]), "Action": "sts:TagSession"}))
-    for role in (ec2, tag_only, role_arn("NoSuchRole"), f"arn:aws:iam::123456789012:role/Cognito_appAuth_Role"):
+    for role in (ec2, tag_only, role_arn("NoSuchRole"), "arn:aws:iam::123456789012:role/Cognito_appAuth_Role"):
         denied(sts, role, trust["alice_token"])
 
 

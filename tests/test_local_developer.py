@@ -5,7 +5,6 @@ import time
 import jwt
 import pytest
 from botocore.exceptions import ClientError
-
 from conftest import DEV, FACEBOOK_APP, error_code
 
 

@@ -11,7 +11,6 @@ import json
 import jwt
 import pytest
 from botocore.exceptions import ClientError
-
 from conftest import DEV, FACEBOOK_APP, Issuer, error_code, served_by
 
 FB = "graph.facebook.com"

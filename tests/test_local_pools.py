@@ -2,7 +2,6 @@
 
 import pytest
 from botocore.exceptions import ClientError
-
 from conftest import DEV, error_code
 
 CLEAN = lambda response: {k: v for k, v in response.items() if k != "ResponseMetadata"}  # noqa: E731

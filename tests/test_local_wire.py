@@ -4,8 +4,8 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
-
 from conftest import DEV, error_code
+
 from cogid.local import protocol
 from cogid.local.service import open_service
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -41,16 +42,24 @@ class CogidGroup(TyperGroup):
             output.error(str(known))
             raise typer.Exit(known.exit_code) from None
 
-    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
         from typer._click import exceptions as click_exceptions
 
         try:
-            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            result = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         except click_exceptions.ClickException as error:  # usage: one line, as for every error
             if type(error).__name__ == "NoArgsIsHelpError":
                 sys.exit(ExitCode.USAGE)  # the help is already shown
-            where = error.ctx.command_path if getattr(error, "ctx", None) else "cogid"
+            context = getattr(error, "ctx", None)
+            where = context.command_path if context is not None else "cogid"
             output.error(f"{error.format_message()} (see '{where} --help')")
             sys.exit(ExitCode.USAGE if isinstance(error, click_exceptions.UsageError) else error.exit_code)
         except typer.Abort:
@@ -59,7 +68,11 @@ class CogidGroup(TyperGroup):
 
 
 app = typer.Typer(
-    name="cogid", cls=CogidGroup, context_settings=CONTEXT, no_args_is_help=True, pretty_exceptions_show_locals=False,
+    name="cogid",
+    cls=CogidGroup,
+    context_settings=CONTEXT,
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
     help="Amazon Cognito developer-authenticated identities, on AWS or on this machine.",
 )
 
@@ -72,8 +85,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
-                                          help="Print the version and exit")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit")
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks [env: COGID_DEBUG]")] = False,
 ) -> None:
     """Amazon Cognito developer-authenticated identities, on AWS or on this machine.

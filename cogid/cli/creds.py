@@ -9,25 +9,51 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, UserOpt, profile as resolve
+from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, UserOpt
+from cogid.cli.options import profile as resolve
 from cogid.errors import ExitCode, UsageError
 
-Flow = Annotated[str, typer.Option("--flow", help="enhanced (GetCredentialsForIdentity) or basic "
-                                                  "(AssumeRoleWithWebIdentity)")]
-RoleArn = Annotated[str | None, typer.Option("--role-arn", help="Role to assume (basic), or CustomRoleArn (enhanced)",
-                                             show_default=False)]
-Duration = Annotated[int | None, typer.Option("--duration", min=900, max=43200, show_default=False,
-                                              help="Session seconds, 900-43200 (basic flow only)")]
+Flow = Annotated[
+    str, typer.Option("--flow", help="enhanced (GetCredentialsForIdentity) or basic (AssumeRoleWithWebIdentity)")
+]
+RoleArn = Annotated[
+    str | None,
+    typer.Option("--role-arn", help="Role to assume (basic), or CustomRoleArn (enhanced)", show_default=False),
+]
+Duration = Annotated[
+    int | None,
+    typer.Option(
+        "--duration", min=900, max=43200, show_default=False, help="Session seconds, 900-43200 (basic flow only)"
+    ),
+]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Always fetch fresh credentials")]
 # Variables that would override or confuse the credentials we hand to a command.
-CONFLICTING = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-               "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION", "AWS_WEB_IDENTITY_TOKEN_FILE",
-               "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-               "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+CONFLICTING = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
 
 
-def _credentials(user: str, flow: str, role_arn: str | None, duration: int | None, no_cache: bool,
-                 pool: str | None, profile: str | None, region: str | None) -> dict[str, Any]:
+def _credentials(
+    user: str,
+    flow: str,
+    role_arn: str | None,
+    duration: int | None,
+    no_cache: bool,
+    pool: str | None,
+    profile: str | None,
+    region: str | None,
+) -> dict[str, Any]:
     from cogid import flows
 
     if flow not in ("enhanced", "basic"):
@@ -38,15 +64,25 @@ def _credentials(user: str, flow: str, role_arn: str | None, duration: int | Non
 
 
 def _environment(credentials: dict[str, Any]) -> list[tuple[str, str]]:
-    return [("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"]),
-            ("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"]),
-            ("AWS_SESSION_TOKEN", credentials["SessionToken"]),
-            ("AWS_CREDENTIAL_EXPIRATION", credentials["Expiration"])]
+    return [
+        ("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"]),
+        ("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"]),
+        ("AWS_SESSION_TOKEN", credentials["SessionToken"]),
+        ("AWS_CREDENTIAL_EXPIRATION", credentials["Expiration"]),
+    ]
 
 
-def creds(user: UserOpt, flow: Flow = "enhanced", role_arn: RoleArn = None, duration: Duration = None,
-          no_cache: NoCache = False, pool: PoolOpt = None, profile: ProfileOpt = None, region: RegionOpt = None,
-          output_format: OutputOpt = None) -> None:
+def creds(
+    user: UserOpt,
+    flow: Flow = "enhanced",
+    role_arn: RoleArn = None,
+    duration: Duration = None,
+    no_cache: NoCache = False,
+    pool: PoolOpt = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    output_format: OutputOpt = None,
+) -> None:
     """Temporary AWS credentials for a user: developer token, then exchanged.
 
     -o json prints exactly the credential_process (version 1) object; -o env prints export
@@ -59,14 +95,33 @@ def creds(user: UserOpt, flow: Flow = "enhanced", role_arn: RoleArn = None, dura
     fmt = output.choose(output_format, ("json", "env", "table", "text"))
     credentials = _credentials(user, flow, role_arn, duration, no_cache, pool, profile, region)
     document = {k: v for k, v in credentials.items() if k != "IdentityId"}
-    output.emit(fmt, document, env=_environment(credentials),
-                rows=[[credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"],
-                       credentials["Expiration"]]] if fmt == "text" else None)
+    output.emit(
+        fmt,
+        document,
+        env=_environment(credentials),
+        rows=[
+            [
+                credentials["AccessKeyId"],
+                credentials["SecretAccessKey"],
+                credentials["SessionToken"],
+                credentials["Expiration"],
+            ]
+        ]
+        if fmt == "text"
+        else None,
+    )
 
 
 def exec_command(
-    ctx: typer.Context, user: UserOpt, flow: Flow = "enhanced", role_arn: RoleArn = None, duration: Duration = None,
-    no_cache: NoCache = False, pool: PoolOpt = None, profile: ProfileOpt = None, region: RegionOpt = None,
+    ctx: typer.Context,
+    user: UserOpt,
+    flow: Flow = "enhanced",
+    role_arn: RoleArn = None,
+    duration: Duration = None,
+    no_cache: NoCache = False,
+    pool: PoolOpt = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
 ) -> None:
     """Run a command with a user's temporary credentials in its environment.
 
@@ -77,7 +132,9 @@ def exec_command(
     """
     command = list(ctx.args)
     if not command:
-        raise UsageError("give the command to run after --, e.g. cogid exec --user alice -- aws sts get-caller-identity")
+        raise UsageError(
+            "give the command to run after --, e.g. cogid exec --user alice -- aws sts get-caller-identity"
+        )
     credentials = _credentials(user, flow, role_arn, duration, no_cache, pool, profile, region)
     chosen = resolve(profile, pool=pool, region=region)
     env = {k: v for k, v in os.environ.items() if k not in CONFLICTING}

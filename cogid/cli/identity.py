@@ -7,21 +7,25 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, confirm, profile as resolve
+from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, confirm
+from cogid.cli.options import profile as resolve
 from cogid.errors import UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Look up, show, list, merge and delete identities.")
 FORMATS = ("json", "table", "text")
-UserOption = Annotated[str | None, typer.Option("--user", "-u", envvar="COGID_USER", show_default=False,
-                                                help="Developer user id [env: COGID_USER]")]
+UserOption = Annotated[
+    str | None,
+    typer.Option("--user", "-u", envvar="COGID_USER", show_default=False, help="Developer user id [env: COGID_USER]"),
+]
 IdentityArg = Annotated[str | None, typer.Argument(help="Identity id", show_default=False)]
 
 
 def _developer_ids(cognito: Any, pool_id: str, identity_id: str) -> list[str]:
     users, token = [], None
     while True:
-        page = cognito.lookup_developer_identity(IdentityPoolId=pool_id, IdentityId=identity_id, MaxResults=60,
-                                                 **({"NextToken": token} if token else {}))
+        page = cognito.lookup_developer_identity(
+            IdentityPoolId=pool_id, IdentityId=identity_id, MaxResults=60, **({"NextToken": token} if token else {})
+        )
         users += page.get("DeveloperUserIdentifierList", [])
         token = page.get("NextToken")
         if not token:
@@ -32,14 +36,22 @@ def _identity_of(cognito: Any, pool_id: str, identity_id: str | None, user: str 
     if (identity_id is None) == (user is None):
         raise UsageError("give an IDENTITY_ID or --user USER (one of them)")
     if user is not None:
-        return str(cognito.lookup_developer_identity(IdentityPoolId=pool_id, DeveloperUserIdentifier=user)["IdentityId"])
+        return str(
+            cognito.lookup_developer_identity(IdentityPoolId=pool_id, DeveloperUserIdentifier=user)["IdentityId"]
+        )
     assert identity_id is not None
     return identity_id
 
 
 @app.command("lookup")
-def identity_lookup(identity_id: IdentityArg = None, user: UserOption = None, pool: PoolOpt = None,
-                    profile: ProfileOpt = None, region: RegionOpt = None, output_format: OutputOpt = None) -> None:
+def identity_lookup(
+    identity_id: IdentityArg = None,
+    user: UserOption = None,
+    pool: PoolOpt = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    output_format: OutputOpt = None,
+) -> None:
     """Find a user's identity id, or an identity's developer user ids (LookupDeveloperIdentity)."""
     from cogid import clients, flows
 
@@ -47,13 +59,24 @@ def identity_lookup(identity_id: IdentityArg = None, user: UserOption = None, po
     chosen = resolve(profile, pool=pool, region=region)
     cognito = clients.client(chosen, "cognito-identity")
     target = _identity_of(cognito, flows.pool_id(chosen), identity_id, user)
-    result = {"IdentityId": target, "DeveloperUserIdentifierList": _developer_ids(cognito, flows.pool_id(chosen), target)}
-    output.emit(fmt, result, rows=[[target, ",".join(result["DeveloperUserIdentifierList"])]] if fmt == "text" else None)
+    result = {
+        "IdentityId": target,
+        "DeveloperUserIdentifierList": _developer_ids(cognito, flows.pool_id(chosen), target),
+    }
+    output.emit(
+        fmt, result, rows=[[target, ",".join(result["DeveloperUserIdentifierList"])]] if fmt == "text" else None
+    )
 
 
 @app.command("show")
-def identity_show(identity_id: IdentityArg = None, user: UserOption = None, pool: PoolOpt = None,
-                  profile: ProfileOpt = None, region: RegionOpt = None, output_format: OutputOpt = None) -> None:
+def identity_show(
+    identity_id: IdentityArg = None,
+    user: UserOption = None,
+    pool: PoolOpt = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    output_format: OutputOpt = None,
+) -> None:
     """Everything about one identity: logins, developer user ids, dates, state."""
     from cogid import clients, flows
 
@@ -76,7 +99,10 @@ def identity_show(identity_id: IdentityArg = None, user: UserOption = None, pool
 def identity_list(
     hide_disabled: Annotated[bool, typer.Option("--hide-disabled", help="Leave out disabled identities")] = False,
     limit: Annotated[int | None, typer.Option("--max", min=1, help="At most this many", show_default=False)] = None,
-    pool: PoolOpt = None, profile: ProfileOpt = None, region: RegionOpt = None, output_format: OutputOpt = None,
+    pool: PoolOpt = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    output_format: OutputOpt = None,
 ) -> None:
     """List the identities of the pool."""
     from cogid import clients, flows
@@ -87,8 +113,12 @@ def identity_list(
     identities: list[dict[str, Any]] = []
     token = None
     while limit is None or len(identities) < limit:
-        page = cognito.list_identities(IdentityPoolId=flows.pool_id(chosen), MaxResults=60, HideDisabled=hide_disabled,
-                                       **({"NextToken": token} if token else {}))
+        page = cognito.list_identities(
+            IdentityPoolId=flows.pool_id(chosen),
+            MaxResults=60,
+            HideDisabled=hide_disabled,
+            **({"NextToken": token} if token else {}),
+        )
         identities += page["Identities"]
         token = page.get("NextToken")
         if not token:
@@ -100,11 +130,14 @@ def identity_list(
 
 @app.command("merge")
 def identity_merge(
-    source: Annotated[str, typer.Option("--from", help="Developer user whose identity is merged away",
-                                        show_default=False)],
-    destination: Annotated[str, typer.Option("--into", help="Developer user whose identity stays",
-                                             show_default=False)],
-    pool: PoolOpt = None, profile: ProfileOpt = None, region: RegionOpt = None, output_format: OutputOpt = None,
+    source: Annotated[
+        str, typer.Option("--from", help="Developer user whose identity is merged away", show_default=False)
+    ],
+    destination: Annotated[str, typer.Option("--into", help="Developer user whose identity stays", show_default=False)],
+    pool: PoolOpt = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    output_format: OutputOpt = None,
 ) -> None:
     """Merge one user's identity into another's (MergeDeveloperIdentities).
 
@@ -117,8 +150,11 @@ def identity_merge(
     chosen = resolve(profile, pool=pool, region=region)
     cognito = clients.client(chosen, "cognito-identity")
     merged = cognito.merge_developer_identities(
-        SourceUserIdentifier=source, DestinationUserIdentifier=destination,
-        DeveloperProviderName=flows.developer_provider(chosen, cognito), IdentityPoolId=flows.pool_id(chosen))
+        SourceUserIdentifier=source,
+        DestinationUserIdentifier=destination,
+        DeveloperProviderName=flows.developer_provider(chosen, cognito),
+        IdentityPoolId=flows.pool_id(chosen),
+    )
     result = {"IdentityId": merged["IdentityId"]}
     output.message(f"Merged {source}'s identity into {destination}'s: {merged['IdentityId']}")
     output.emit(fmt, result, rows=[[merged["IdentityId"]]] if fmt == "text" else None)
@@ -127,8 +163,12 @@ def identity_merge(
 @app.command("delete")
 def identity_delete(
     identity_ids: Annotated[list[str] | None, typer.Argument(help="Identity ids", show_default=False)] = None,
-    user: UserOption = None, yes: YesOpt = False,
-    pool: PoolOpt = None, profile: ProfileOpt = None, region: RegionOpt = None, output_format: OutputOpt = None,
+    user: UserOption = None,
+    yes: YesOpt = False,
+    pool: PoolOpt = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    output_format: OutputOpt = None,
 ) -> None:
     """Delete identities (their logins are freed: next time they make a new identity)."""
     from cogid import clients, flows
@@ -144,8 +184,12 @@ def identity_delete(
     confirm(f"Delete {len(targets)} identit{'y' if len(targets) == 1 else 'ies'}?", yes)
     unprocessed = []
     for start in range(0, len(targets), 60):
-        unprocessed += cognito.delete_identities(IdentityIdsToDelete=targets[start:start + 60])["UnprocessedIdentityIds"]
-    result = {"Deleted": [t for t in targets if t not in {u["IdentityId"] for u in unprocessed}],
-              "UnprocessedIdentityIds": unprocessed}
+        unprocessed += cognito.delete_identities(IdentityIdsToDelete=targets[start : start + 60])[
+            "UnprocessedIdentityIds"
+        ]
+    result = {
+        "Deleted": [t for t in targets if t not in {u["IdentityId"] for u in unprocessed}],
+        "UnprocessedIdentityIds": unprocessed,
+    }
     output.message(f"Deleted {len(result['Deleted'])} identit{'y' if len(result['Deleted']) == 1 else 'ies'}")
     output.emit(fmt, result, rows=[[t] for t in result["Deleted"]] if fmt == "text" else None)

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import OutputOpt, ProfileOpt, YesOpt, confirm, profile as resolve
+from cogid.cli.options import OutputOpt, ProfileOpt, YesOpt, confirm
+from cogid.cli.options import profile as resolve
 from cogid.errors import UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Developer access keys for `cogid serve` (local backend).")
@@ -18,8 +19,9 @@ def _iam(profile: str | None) -> Any:
 
     chosen = resolve(profile)
     if chosen.backend != "local" or chosen.endpoint_url:
-        raise UsageError(f"profile {chosen.name!r} is not the local backend: keys are for `cogid serve`;"
-                         " on AWS, use IAM")
+        raise UsageError(
+            f"profile {chosen.name!r} is not the local backend: keys are for `cogid serve`; on AWS, use IAM"
+        )
     return clients.client(chosen, "iam")
 
 
@@ -28,30 +30,44 @@ def keys_create(profile: ProfileOpt = None, output_format: OutputOpt = None) -> 
     """Create an access key; its secret is shown only now.
 
     Example:
-      eval "$(cogid keys create -o env)"; aws --endpoint-url http://127.0.0.1:8800 cognito-identity list-identity-pools --max-results 10
+      eval "$(cogid keys create -o env)"
+      aws --endpoint-url http://127.0.0.1:8800 cognito-identity list-identity-pools --max-results 10
     """
     fmt = output.choose(output_format, ("json", "env", "table", "text"))
     key = _iam(profile).create_access_key()["AccessKey"]
-    result = {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"],
-              "CreateDate": key["CreateDate"]}
-    output.emit(fmt, result, env=[("AWS_ACCESS_KEY_ID", key["AccessKeyId"]),
-                                  ("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])],
-                rows=[[key["AccessKeyId"], key["SecretAccessKey"]]] if fmt == "text" else None)
+    result = {
+        "AccessKeyId": key["AccessKeyId"],
+        "SecretAccessKey": key["SecretAccessKey"],
+        "CreateDate": key["CreateDate"],
+    }
+    output.emit(
+        fmt,
+        result,
+        env=[("AWS_ACCESS_KEY_ID", key["AccessKeyId"]), ("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])],
+        rows=[[key["AccessKeyId"], key["SecretAccessKey"]]] if fmt == "text" else None,
+    )
 
 
 @app.command("list")
 def keys_list(profile: ProfileOpt = None, output_format: OutputOpt = None) -> None:
     """List access keys (without their secrets)."""
     fmt = output.choose(output_format, ("json", "table", "text"))
-    keys = [{"AccessKeyId": k["AccessKeyId"], "Status": k["Status"], "CreateDate": k["CreateDate"]}
-            for k in _iam(profile).list_access_keys()["AccessKeyMetadata"]]
-    output.emit(fmt, keys, rows=[[k["AccessKeyId"], k["Status"], output.cell(k["CreateDate"])] for k in keys],
-                headers=["AccessKeyId", "Status", "CreateDate"])
+    keys = [
+        {"AccessKeyId": k["AccessKeyId"], "Status": k["Status"], "CreateDate": k["CreateDate"]}
+        for k in _iam(profile).list_access_keys()["AccessKeyMetadata"]
+    ]
+    output.emit(
+        fmt,
+        keys,
+        rows=[[k["AccessKeyId"], k["Status"], output.cell(k["CreateDate"])] for k in keys],
+        headers=["AccessKeyId", "Status", "CreateDate"],
+    )
 
 
 @app.command("delete")
-def keys_delete(access_key_id: Annotated[str, typer.Argument(show_default=False)], yes: YesOpt = False,
-                profile: ProfileOpt = None) -> None:
+def keys_delete(
+    access_key_id: Annotated[str, typer.Argument(show_default=False)], yes: YesOpt = False, profile: ProfileOpt = None
+) -> None:
     """Delete an access key."""
     iam = _iam(profile)
     confirm(f"Delete access key {access_key_id}?", yes)

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, UserOpt, logins, profile as resolve
+from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, UserOpt, logins
+from cogid.cli.options import profile as resolve
 from cogid.errors import UsageError
 
 Facebook = Annotated[str | None, typer.Option("--facebook", help="Facebook access token", show_default=False)]
@@ -15,12 +16,19 @@ Google = Annotated[str | None, typer.Option("--google", help="Google ID token", 
 Amazon = Annotated[str | None, typer.Option("--amazon", help="Login with Amazon token", show_default=False)]
 Apple = Annotated[str | None, typer.Option("--apple", help="Sign in with Apple ID token", show_default=False)]
 Twitter = Annotated[str | None, typer.Option("--twitter", help="Twitter token;secret", show_default=False)]
-Login = Annotated[list[str] | None, typer.Option("--login", help="Any provider: KEY=TOKEN (repeatable)",
-                                                 show_default=False)]
+Login = Annotated[
+    list[str] | None, typer.Option("--login", help="Any provider: KEY=TOKEN (repeatable)", show_default=False)
+]
 
 
-def _logins(facebook: str | None, google: str | None, amazon: str | None, apple: str | None,
-            twitter: str | None, login: list[str] | None) -> dict[str, str]:
+def _logins(
+    facebook: str | None,
+    google: str | None,
+    amazon: str | None,
+    apple: str | None,
+    twitter: str | None,
+    login: list[str] | None,
+) -> dict[str, str]:
     from cogid import flows
 
     given = {"facebook": facebook, "google": google, "amazon": amazon, "apple": apple, "twitter": twitter}
@@ -35,10 +43,16 @@ def _view(cognito: Any, identity_id: str) -> dict[str, Any]:
 
 def link(
     user: UserOpt,
-    facebook: Facebook = None, google: Google = None, amazon: Amazon = None, apple: Apple = None,
+    facebook: Facebook = None,
+    google: Google = None,
+    amazon: Amazon = None,
+    apple: Apple = None,
     twitter: Twitter = None,
     login: Login = None,
-    pool: PoolOpt = None, profile: ProfileOpt = None, region: RegionOpt = None, output_format: OutputOpt = None,
+    pool: PoolOpt = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    output_format: OutputOpt = None,
 ) -> None:
     """Link a user's social login to their identity.
 
@@ -62,10 +76,16 @@ def link(
 
 def unlink(
     user: UserOpt,
-    facebook: Facebook = None, google: Google = None, amazon: Amazon = None, apple: Apple = None,
+    facebook: Facebook = None,
+    google: Google = None,
+    amazon: Amazon = None,
+    apple: Apple = None,
     twitter: Twitter = None,
     login: Login = None,
-    pool: PoolOpt = None, profile: ProfileOpt = None, region: RegionOpt = None, output_format: OutputOpt = None,
+    pool: PoolOpt = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    output_format: OutputOpt = None,
 ) -> None:
     """Unlink logins from a user's identity, or the user from their identity.
 
@@ -83,16 +103,22 @@ def unlink(
     chosen = resolve(profile, pool=pool, region=region)
     cognito = clients.client(chosen, "cognito-identity")
     provider = flows.developer_provider(chosen, cognito)
-    identity_id = cognito.lookup_developer_identity(IdentityPoolId=flows.pool_id(chosen),
-                                                    DeveloperUserIdentifier=user)["IdentityId"]
+    identity_id = cognito.lookup_developer_identity(IdentityPoolId=flows.pool_id(chosen), DeveloperUserIdentifier=user)[
+        "IdentityId"
+    ]
     logins = _logins(facebook, google, amazon, apple, twitter, login)
     if logins:
         clients.unsigned_client(chosen, "cognito-identity").unlink_identity(
-            IdentityId=identity_id, Logins=logins, LoginsToRemove=list(logins))
+            IdentityId=identity_id, Logins=logins, LoginsToRemove=list(logins)
+        )
         output.message(f"Unlinked {', '.join(logins)} from {user}'s identity {identity_id}")
     else:
-        cognito.unlink_developer_identity(IdentityId=identity_id, IdentityPoolId=flows.pool_id(chosen),
-                                          DeveloperProviderName=provider, DeveloperUserIdentifier=user)
+        cognito.unlink_developer_identity(
+            IdentityId=identity_id,
+            IdentityPoolId=flows.pool_id(chosen),
+            DeveloperProviderName=provider,
+            DeveloperUserIdentifier=user,
+        )
         output.message(f"Unlinked developer user {user} from identity {identity_id}")
     result = _view(cognito, identity_id)
     output.emit(fmt, result, rows=[[result["IdentityId"], ",".join(result["Logins"])]] if fmt == "text" else None)

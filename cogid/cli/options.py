@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
 
 def _profile_names(incomplete: str) -> list[str]:
     """Profile names for shell completion: read from config.toml, never from the network."""
@@ -17,19 +18,46 @@ def _profile_names(incomplete: str) -> list[str]:
     return sorted(name for name in names if name.startswith(incomplete))
 
 
-ProfileOpt = Annotated[str | None, typer.Option(
-    "--profile", "-p", help="Profile from config.toml [env: COGID_PROFILE]", show_default=False,
-    autocompletion=_profile_names)]
-OutputOpt = Annotated[str | None, typer.Option(
-    "--output", "-o", envvar="COGID_OUTPUT", show_default=False,
-    help="json, table, text or env (as the command allows); default: table on a terminal, json otherwise")]
-PoolOpt = Annotated[str | None, typer.Option(
-    "--pool", help="Identity pool id, instead of the profile's [env: COGID_IDENTITY_POOL_ID]", show_default=False)]
-RegionOpt = Annotated[str | None, typer.Option(
-    "--region", help="AWS region, instead of the profile's [env: COGID_REGION]", show_default=False)]
-UserOpt = Annotated[str, typer.Option(
-    "--user", "-u", envvar="COGID_USER", help="Developer user id (your login system's user) [env: COGID_USER]",
-    show_default=False)]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        "-p",
+        help="Profile from config.toml [env: COGID_PROFILE]",
+        show_default=False,
+        autocompletion=_profile_names,
+    ),
+]
+OutputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        envvar="COGID_OUTPUT",
+        show_default=False,
+        help="json, table, text or env (as the command allows); default: table on a terminal, json otherwise",
+    ),
+]
+PoolOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--pool", help="Identity pool id, instead of the profile's [env: COGID_IDENTITY_POOL_ID]", show_default=False
+    ),
+]
+RegionOpt = Annotated[
+    str | None,
+    typer.Option("--region", help="AWS region, instead of the profile's [env: COGID_REGION]", show_default=False),
+]
+UserOpt = Annotated[
+    str,
+    typer.Option(
+        "--user",
+        "-u",
+        envvar="COGID_USER",
+        help="Developer user id (your login system's user) [env: COGID_USER]",
+        show_default=False,
+    ),
+]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")]
 
 
@@ -47,8 +75,9 @@ def confirm(question: str, yes: bool) -> None:
         raise typer.Exit(1)
 
 
-def key_values(values: list[str] | None, option: str, form: str = "KEY=VALUE",
-               need_value: bool = False) -> dict[str, str]:
+def key_values(
+    values: list[str] | None, option: str, form: str = "KEY=VALUE", need_value: bool = False
+) -> dict[str, str]:
     """`--tag k=v --tag k2=v2` style options as a dict; a malformed item is a usage error."""
     from cogid.errors import UsageError
 
@@ -68,7 +97,7 @@ def logins(values: list[str] | None, option: str) -> dict[str, str]:
     return {login_key(k): v for k, v in key_values(values, option, "PROVIDER=TOKEN", need_value=True).items()}
 
 
-def profile(name: str | None, pool: str | None = None, region: str | None = None):  # -> config.Profile
+def profile(name: str | None, pool: str | None = None, region: str | None = None) -> Any:  # config.Profile
     """The effective profile for a command: flags over COGID_* over config.toml over defaults."""
     from cogid import config
 

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from cogid import config, output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, confirm, key_values, profile as resolve
+from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, confirm, key_values
+from cogid.cli.options import profile as resolve
 from cogid.errors import UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Create, inspect, change and delete identity pools.")
@@ -18,16 +19,25 @@ Facebook = Annotated[str | None, typer.Option("--facebook", help="Facebook app i
 Google = Annotated[str | None, typer.Option("--google", help="Google client id", show_default=False)]
 Amazon = Annotated[str | None, typer.Option("--amazon", help="Login with Amazon app id", show_default=False)]
 Apple = Annotated[str | None, typer.Option("--apple", help="Sign in with Apple services id", show_default=False)]
-Twitter = Annotated[str | None, typer.Option("--twitter", help="Twitter consumerKey;consumerSecret",
-                                             show_default=False)]
-Oidc = Annotated[list[str] | None, typer.Option("--oidc-provider", help="IAM OIDC provider ARN (repeatable)",
-                                                show_default=False)]
-UserPool = Annotated[list[str] | None, typer.Option(
-    "--user-pool", help="Cognito user pool as PROVIDER:CLIENT_ID (repeatable)", show_default=False)]
+Twitter = Annotated[
+    str | None, typer.Option("--twitter", help="Twitter consumerKey;consumerSecret", show_default=False)
+]
+Oidc = Annotated[
+    list[str] | None, typer.Option("--oidc-provider", help="IAM OIDC provider ARN (repeatable)", show_default=False)
+]
+UserPool = Annotated[
+    list[str] | None,
+    typer.Option("--user-pool", help="Cognito user pool as PROVIDER:CLIENT_ID (repeatable)", show_default=False),
+]
 Tag = Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE (repeatable)", show_default=False)]
-DeveloperProvider = Annotated[str | None, typer.Option(
-    "--developer-provider", help="Developer provider name, e.g. login.example.app (set once, never changed)",
-    show_default=False)]
+DeveloperProvider = Annotated[
+    str | None,
+    typer.Option(
+        "--developer-provider",
+        help="Developer provider name, e.g. login.example.app (set once, never changed)",
+        show_default=False,
+    ),
+]
 
 
 def _user_pools(values: list[str] | None) -> list[dict[str, Any]]:
@@ -40,8 +50,9 @@ def _user_pools(values: list[str] | None) -> list[dict[str, Any]]:
     return providers
 
 
-def _social(facebook: str | None, google: str | None, amazon: str | None, apple: str | None,
-            twitter: str | None) -> dict[str, str]:
+def _social(
+    facebook: str | None, google: str | None, amazon: str | None, apple: str | None, twitter: str | None
+) -> dict[str, str]:
     from cogid.flows import PROVIDERS
 
     given = {"facebook": facebook, "google": google, "amazon": amazon, "apple": apple, "twitter": twitter}
@@ -60,8 +71,9 @@ def _described(cognito: Any, pool_id: str) -> dict[str, Any]:
 
 def _use(profile: Any, pool: dict[str, Any]) -> None:
     document = config.load()
-    settings = document["profiles"].setdefault(profile.name, config.Profile(backend=profile.backend,
-                                                                            region=profile.region).settings())
+    settings = document["profiles"].setdefault(
+        profile.name, config.Profile(backend=profile.backend, region=profile.region).settings()
+    )
     settings["identity_pool_id"] = pool["IdentityPoolId"]
     if pool.get("DeveloperProviderName"):
         settings["developer_provider"] = pool["DeveloperProviderName"]
@@ -75,17 +87,30 @@ def pool_create(
     developer_provider: DeveloperProvider = None,
     allow_guests: Annotated[bool, typer.Option("--allow-guests", help="Allow unauthenticated identities")] = False,
     classic_flow: Annotated[bool, typer.Option("--classic-flow", help="Allow the basic (classic) flow")] = False,
-    facebook: Facebook = None, google: Google = None, amazon: Amazon = None, apple: Apple = None,
-    twitter: Twitter = None, oidc_provider: Oidc = None, user_pool: UserPool = None,
-    create_roles: Annotated[bool, typer.Option("--create-roles", help="Create the IAM roles with the standard "
-                                                                      "trust policies, as the console does")] = False,
-    auth_role: Annotated[str | None, typer.Option("--auth-role", help="Authenticated role ARN",
-                                                  show_default=False)] = None,
-    unauth_role: Annotated[str | None, typer.Option("--unauth-role", help="Unauthenticated role ARN",
-                                                    show_default=False)] = None,
+    facebook: Facebook = None,
+    google: Google = None,
+    amazon: Amazon = None,
+    apple: Apple = None,
+    twitter: Twitter = None,
+    oidc_provider: Oidc = None,
+    user_pool: UserPool = None,
+    create_roles: Annotated[
+        bool,
+        typer.Option(
+            "--create-roles", help="Create the IAM roles with the standard trust policies, as the console does"
+        ),
+    ] = False,
+    auth_role: Annotated[
+        str | None, typer.Option("--auth-role", help="Authenticated role ARN", show_default=False)
+    ] = None,
+    unauth_role: Annotated[
+        str | None, typer.Option("--unauth-role", help="Unauthenticated role ARN", show_default=False)
+    ] = None,
     tag: Tag = None,
     use: Annotated[bool, typer.Option("--use", help="Store the pool in the profile")] = False,
-    profile: ProfileOpt = None, region: RegionOpt = None, output_format: OutputOpt = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    output_format: OutputOpt = None,
 ) -> None:
     """Create an identity pool.
 
@@ -99,18 +124,26 @@ def pool_create(
     if create_roles and (auth_role or unauth_role):
         raise UsageError("--create-roles makes the roles: leave out --auth-role/--unauth-role")
     chosen = resolve(profile, region=region)
-    request: dict[str, Any] = {"IdentityPoolName": name, "AllowUnauthenticatedIdentities": allow_guests,
-                               "AllowClassicFlow": classic_flow}
+    request: dict[str, Any] = {
+        "IdentityPoolName": name,
+        "AllowUnauthenticatedIdentities": allow_guests,
+        "AllowClassicFlow": classic_flow,
+    }
     optional = {
         "DeveloperProviderName": developer_provider,
         "SupportedLoginProviders": _social(facebook, google, amazon, apple, twitter),
-        "OpenIdConnectProviderARNs": oidc_provider, "CognitoIdentityProviders": _user_pools(user_pool),
+        "OpenIdConnectProviderARNs": oidc_provider,
+        "CognitoIdentityProviders": _user_pools(user_pool),
         "IdentityPoolTags": key_values(tag, "--tag"),
     }
     request.update({key: value for key, value in optional.items() if value})
-    pool = flows.create_pool(clients.client(chosen, "cognito-identity"),
-                             clients.client(chosen, "iam") if create_roles else None, request, create_roles,
-                             {"authenticated": auth_role, "unauthenticated": unauth_role})
+    pool = flows.create_pool(
+        clients.client(chosen, "cognito-identity"),
+        clients.client(chosen, "iam") if create_roles else None,
+        request,
+        create_roles,
+        {"authenticated": auth_role, "unauthenticated": unauth_role},
+    )
     output.message(f"Created identity pool {pool['IdentityPoolId']} ({name})")
     if create_roles:
         output.message("Created roles: " + ", ".join(pool["Roles"].values()))
@@ -133,8 +166,12 @@ def pool_list(profile: ProfileOpt = None, region: RegionOpt = None, output_forma
         token = page.get("NextToken")
         if not token:
             break
-    output.emit(fmt, pools, rows=[[p["IdentityPoolId"], p["IdentityPoolName"]] for p in pools],
-                headers=["IdentityPoolId", "IdentityPoolName"])
+    output.emit(
+        fmt,
+        pools,
+        rows=[[p["IdentityPoolId"], p["IdentityPoolName"]] for p in pools],
+        headers=["IdentityPoolId", "IdentityPoolName"],
+    )
 
 
 def _target(profile: str | None, pool_arg: str | None, pool: str | None, region: str | None) -> Any:
@@ -147,8 +184,13 @@ PoolArg = Annotated[str | None, typer.Argument(help="Identity pool id (default: 
 
 
 @app.command("show")
-def pool_show(pool_id: PoolArg = None, pool: PoolOpt = None, profile: ProfileOpt = None, region: RegionOpt = None,
-              output_format: OutputOpt = None) -> None:
+def pool_show(
+    pool_id: PoolArg = None,
+    pool: PoolOpt = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    output_format: OutputOpt = None,
+) -> None:
     """Show an identity pool with its roles."""
     from cogid import clients, flows
 
@@ -164,12 +206,23 @@ def pool_update(
     name: Annotated[str | None, typer.Option("--name", help="New name", show_default=False)] = None,
     allow_guests: Annotated[bool | None, typer.Option("--allow-guests/--no-guests", show_default=False)] = None,
     classic_flow: Annotated[bool | None, typer.Option("--classic-flow/--no-classic-flow", show_default=False)] = None,
-    facebook: Facebook = None, google: Google = None, amazon: Amazon = None, apple: Apple = None,
-    twitter: Twitter = None, oidc_provider: Oidc = None, user_pool: UserPool = None,
-    remove_provider: Annotated[list[str] | None, typer.Option(
-        "--remove-provider", help="Drop a login provider (facebook, a key, an ARN); repeatable",
-        show_default=False)] = None,
-    tag: Tag = None, pool: PoolOpt = None, profile: ProfileOpt = None, region: RegionOpt = None,
+    facebook: Facebook = None,
+    google: Google = None,
+    amazon: Amazon = None,
+    apple: Apple = None,
+    twitter: Twitter = None,
+    oidc_provider: Oidc = None,
+    user_pool: UserPool = None,
+    remove_provider: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--remove-provider", help="Drop a login provider (facebook, a key, an ARN); repeatable", show_default=False
+        ),
+    ] = None,
+    tag: Tag = None,
+    pool: PoolOpt = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
     output_format: OutputOpt = None,
 ) -> None:
     """Change an identity pool; what you leave out stays as it is.
@@ -182,8 +235,11 @@ def pool_update(
     fmt = output.choose(output_format, FORMATS)
     chosen = _target(profile, pool_id, pool, region)
     cognito = clients.client(chosen, "cognito-identity")
-    current = {k: v for k, v in cognito.describe_identity_pool(IdentityPoolId=flows.pool_id(chosen)).items()
-               if k != "ResponseMetadata"}
+    current = {
+        k: v
+        for k, v in cognito.describe_identity_pool(IdentityPoolId=flows.pool_id(chosen)).items()
+        if k != "ResponseMetadata"
+    }
     if name is not None:
         current["IdentityPoolName"] = name
     if allow_guests is not None:
@@ -211,8 +267,13 @@ def pool_update(
 
 
 @app.command("delete")
-def pool_delete(pool_id: PoolArg = None, yes: YesOpt = False, pool: PoolOpt = None, profile: ProfileOpt = None,
-                region: RegionOpt = None) -> None:
+def pool_delete(
+    pool_id: PoolArg = None,
+    yes: YesOpt = False,
+    pool: PoolOpt = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+) -> None:
     """Delete an identity pool and all its identities."""
     from cogid import clients, flows
 
@@ -226,13 +287,19 @@ def pool_delete(pool_id: PoolArg = None, yes: YesOpt = False, pool: PoolOpt = No
 @app.command("roles")
 def pool_roles(
     pool_id: PoolArg = None,
-    auth_role: Annotated[str | None, typer.Option("--auth-role", help="Authenticated role ARN",
-                                                  show_default=False)] = None,
-    unauth_role: Annotated[str | None, typer.Option("--unauth-role", help="Unauthenticated role ARN",
-                                                    show_default=False)] = None,
-    mappings: Annotated[typer.FileText | None, typer.Option(
-        "--mappings", help="RoleMappings as JSON (file or -)", show_default=False)] = None,
-    pool: PoolOpt = None, profile: ProfileOpt = None, region: RegionOpt = None, output_format: OutputOpt = None,
+    auth_role: Annotated[
+        str | None, typer.Option("--auth-role", help="Authenticated role ARN", show_default=False)
+    ] = None,
+    unauth_role: Annotated[
+        str | None, typer.Option("--unauth-role", help="Unauthenticated role ARN", show_default=False)
+    ] = None,
+    mappings: Annotated[
+        typer.FileText | None, typer.Option("--mappings", help="RoleMappings as JSON (file or -)", show_default=False)
+    ] = None,
+    pool: PoolOpt = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    output_format: OutputOpt = None,
 ) -> None:
     """Show the pool's roles and role mappings, or set them.
 
@@ -245,7 +312,11 @@ def pool_roles(
     cognito = clients.client(chosen, "cognito-identity")
     target = flows.pool_id(chosen)
     current = cognito.get_identity_pool_roles(IdentityPoolId=target)
-    result = {"IdentityPoolId": target, "Roles": current.get("Roles", {}), "RoleMappings": current.get("RoleMappings", {})}
+    result = {
+        "IdentityPoolId": target,
+        "Roles": current.get("Roles", {}),
+        "RoleMappings": current.get("RoleMappings", {}),
+    }
     if auth_role or unauth_role or mappings:
         if auth_role:
             result["Roles"]["authenticated"] = auth_role
@@ -256,7 +327,10 @@ def pool_roles(
                 result["RoleMappings"] = json.loads(mappings.read())
             except ValueError as error:
                 raise UsageError(f"--mappings: not valid JSON: {error}") from None
-        cognito.set_identity_pool_roles(IdentityPoolId=target, Roles=result["Roles"],
-                                        **({"RoleMappings": result["RoleMappings"]} if result["RoleMappings"] else {}))
+        cognito.set_identity_pool_roles(
+            IdentityPoolId=target,
+            Roles=result["Roles"],
+            **({"RoleMappings": result["RoleMappings"]} if result["RoleMappings"] else {}),
+        )
         output.message(f"Set roles of {target}")
     output.emit(fmt, result)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,13 +17,13 @@ BackendOpt = Annotated[str | None, typer.Option("--backend", help="local or aws"
 RegionOpt = Annotated[str | None, typer.Option("--region", show_default=False)]
 PoolOpt = Annotated[str | None, typer.Option("--pool", help="Identity pool id", show_default=False)]
 ProviderOpt = Annotated[str | None, typer.Option("--developer-provider", show_default=False)]
-AwsProfileOpt = Annotated[str | None, typer.Option("--aws-profile", help="boto3 profile (aws backend)",
-                                                   show_default=False)]
-EndpointOpt = Annotated[str | None, typer.Option("--endpoint-url", help="e.g. a `cogid serve` URL",
-                                                 show_default=False)]
+AwsProfileOpt = Annotated[
+    str | None, typer.Option("--aws-profile", help="boto3 profile (aws backend)", show_default=False)
+]
+EndpointOpt = Annotated[str | None, typer.Option("--endpoint-url", help="e.g. a `cogid serve` URL", show_default=False)]
 
 
-def _profiles(document: dict) -> dict:
+def _profiles(document: dict[str, Any]) -> dict[str, Any]:
     profiles = dict(document["profiles"])
     profiles.setdefault(config.DEFAULT_PROFILE, config.Profile().settings())
     return profiles
@@ -36,14 +36,22 @@ def profile_list(output_format: OutputOpt = None) -> None:
     document = config.load()
     default = config.selected_name(document)
     items = [{"Name": name, "Default": name == default, **settings} for name, settings in _profiles(document).items()]
-    rows = [[("* " if i["Default"] else "  ") + i["Name"], i.get("backend", "local"), i.get("region", ""),
-             i.get("identity_pool_id", "")] for i in items]
+    rows = [
+        [
+            ("* " if i["Default"] else "  ") + i["Name"],
+            i.get("backend", "local"),
+            i.get("region", ""),
+            i.get("identity_pool_id", ""),
+        ]
+        for i in items
+    ]
     output.emit(fmt, items, rows=rows, headers=["Profile", "Backend", "Region", "Identity pool"])
 
 
 @app.command("show")
-def profile_show(name: Annotated[str | None, typer.Argument(show_default=False)] = None,
-                 output_format: OutputOpt = None) -> None:
+def profile_show(
+    name: Annotated[str | None, typer.Argument(show_default=False)] = None, output_format: OutputOpt = None
+) -> None:
     """Show a profile's effective settings (flags and COGID_* variables applied)."""
     fmt = output.choose(output_format, ("json", "table", "text"))
     profile = config.resolve(name)
@@ -58,10 +66,16 @@ def _settings(**values: str | None) -> dict[str, str]:
 
 
 @app.command("add")
-def profile_add(name: NameArg, backend: BackendOpt = None, region: RegionOpt = None, pool: PoolOpt = None,
-                developer_provider: ProviderOpt = None, aws_profile: AwsProfileOpt = None,
-                endpoint_url: EndpointOpt = None,
-                use: Annotated[bool, typer.Option("--use", help="Make it the default profile")] = False) -> None:
+def profile_add(
+    name: NameArg,
+    backend: BackendOpt = None,
+    region: RegionOpt = None,
+    pool: PoolOpt = None,
+    developer_provider: ProviderOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    use: Annotated[bool, typer.Option("--use", help="Make it the default profile")] = False,
+) -> None:
     """Add a profile.
 
     Examples:
@@ -71,9 +85,17 @@ def profile_add(name: NameArg, backend: BackendOpt = None, region: RegionOpt = N
     document = config.load()
     if name in document["profiles"]:
         raise UsageError(f"profile {name!r} already exists (change it with `cogid profile set`)")
-    settings = {**config.Profile().settings(), **_settings(
-        backend=backend, region=region, identity_pool_id=pool, developer_provider=developer_provider,
-        aws_profile=aws_profile, endpoint_url=endpoint_url)}
+    settings = {
+        **config.Profile().settings(),
+        **_settings(
+            backend=backend,
+            region=region,
+            identity_pool_id=pool,
+            developer_provider=developer_provider,
+            aws_profile=aws_profile,
+            endpoint_url=endpoint_url,
+        ),
+    }
     if settings["backend"] == "local":
         settings.pop("aws_profile", None)
     document["profiles"][name] = settings
@@ -84,9 +106,11 @@ def profile_add(name: NameArg, backend: BackendOpt = None, region: RegionOpt = N
 
 
 @app.command("set")
-def profile_set(key: Annotated[str, typer.Argument(help=f"One of: {', '.join(config.SETTINGS)}")],
-                value: Annotated[str, typer.Argument()],
-                profile: Annotated[str | None, typer.Option("--profile", "-p", show_default=False)] = None) -> None:
+def profile_set(
+    key: Annotated[str, typer.Argument(help=f"One of: {', '.join(config.SETTINGS)}")],
+    value: Annotated[str, typer.Argument()],
+    profile: Annotated[str | None, typer.Option("--profile", "-p", show_default=False)] = None,
+) -> None:
     """Set one setting of a profile (default: the current profile)."""
     document = config.load()
     name = config.selected_name(document, profile)

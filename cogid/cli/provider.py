@@ -7,42 +7,55 @@ from typing import Annotated, Any
 import typer
 
 from cogid import config, output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, profile as resolve
+from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt
+from cogid.cli.options import profile as resolve
 from cogid.errors import UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Show or set the pool's developer provider.")
 
 
 @app.command("show")
-def provider_show(pool: PoolOpt = None, profile: ProfileOpt = None, region: RegionOpt = None,
-                  output_format: OutputOpt = None) -> None:
+def provider_show(
+    pool: PoolOpt = None, profile: ProfileOpt = None, region: RegionOpt = None, output_format: OutputOpt = None
+) -> None:
     """Show the identity pool's developer provider name."""
     from cogid import clients, flows
 
     fmt = output.choose(output_format, ("json", "table", "text"))
     chosen = resolve(profile, pool=pool, region=region)
     described = clients.client(chosen, "cognito-identity").describe_identity_pool(IdentityPoolId=flows.pool_id(chosen))
-    result = {"IdentityPoolId": described["IdentityPoolId"],
-              "DeveloperProviderName": described.get("DeveloperProviderName")}
+    result = {
+        "IdentityPoolId": described["IdentityPoolId"],
+        "DeveloperProviderName": described.get("DeveloperProviderName"),
+    }
     output.emit(fmt, result, rows=[[result["DeveloperProviderName"] or ""]] if fmt == "text" else None)
 
 
 @app.command("set")
-def provider_set(name: Annotated[str, typer.Argument(help="e.g. login.example.app", show_default=False)],
-                 pool: PoolOpt = None, profile: ProfileOpt = None, region: RegionOpt = None,
-                 output_format: OutputOpt = None) -> None:
+def provider_set(
+    name: Annotated[str, typer.Argument(help="e.g. login.example.app", show_default=False)],
+    pool: PoolOpt = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    output_format: OutputOpt = None,
+) -> None:
     """Set the pool's developer provider name. AWS never lets it change once set."""
     from cogid import clients, flows
 
     fmt = output.choose(output_format, ("json", "table", "text"))
     chosen = resolve(profile, pool=pool, region=region)
     cognito = clients.client(chosen, "cognito-identity")
-    current: dict[str, Any] = {k: v for k, v in cognito.describe_identity_pool(
-        IdentityPoolId=flows.pool_id(chosen)).items() if k != "ResponseMetadata"}
+    current: dict[str, Any] = {
+        k: v
+        for k, v in cognito.describe_identity_pool(IdentityPoolId=flows.pool_id(chosen)).items()
+        if k != "ResponseMetadata"
+    }
     existing = current.get("DeveloperProviderName")
     if existing and existing != name:
-        raise UsageError(f"the pool's developer provider is already {existing!r}; AWS never lets it change"
-                         " (create a new pool for a new name)")
+        raise UsageError(
+            f"the pool's developer provider is already {existing!r}; AWS never lets it change"
+            " (create a new pool for a new name)"
+        )
     if existing != name:
         current["DeveloperProviderName"] = name
         cognito.update_identity_pool(**{k: v for k, v in current.items() if v not in ({}, [], None)})

@@ -49,10 +49,18 @@ def quickstart(
     iam = clients.client(profile, "iam")
     pool_id = _find_pool(cognito)
     if pool_id is None:
-        pool = flows.create_pool(cognito, iam, {
-            "IdentityPoolName": POOL_NAME, "AllowUnauthenticatedIdentities": True, "AllowClassicFlow": True,
-            "DeveloperProviderName": PROVIDER, "SupportedLoginProviders": {"graph.facebook.com": FACEBOOK_APP},
-        }, make_roles=True)
+        pool = flows.create_pool(
+            cognito,
+            iam,
+            {
+                "IdentityPoolName": POOL_NAME,
+                "AllowUnauthenticatedIdentities": True,
+                "AllowClassicFlow": True,
+                "DeveloperProviderName": PROVIDER,
+                "SupportedLoginProviders": {"graph.facebook.com": FACEBOOK_APP},
+            },
+            make_roles=True,
+        )
         pool_id, roles = pool["IdentityPoolId"], pool["Roles"]
         step("1. identity pool", f"created {pool_id} with developer provider {PROVIDER} and two roles")
     else:
@@ -78,16 +86,28 @@ def quickstart(
     _adopt(pool_id)
 
     result = {
-        "IdentityPoolId": pool_id, "DeveloperProviderName": PROVIDER, "Roles": roles, "User": user,
-        "IdentityId": issued["IdentityId"], "Token": issued["Token"], "Logins": logins, "Claims": claims,
+        "IdentityPoolId": pool_id,
+        "DeveloperProviderName": PROVIDER,
+        "Roles": roles,
+        "User": user,
+        "IdentityId": issued["IdentityId"],
+        "Token": issued["Token"],
+        "Logins": logins,
+        "Claims": claims,
         "Credentials": {k: v for k, v in credentials.items() if k in ("AccessKeyId", "Expiration")},
         "CallerArn": caller["Arn"],
     }
     output.message("Next: cogid token issue --user bob   (cogid --help for the rest)")
-    rows = [["identity pool", pool_id], ["user", user], ["identity", issued["IdentityId"]],
-            ["logins", ", ".join(logins)], ["amr", ", ".join(claims["amr"])],
-            ["access key", credentials["AccessKeyId"]], ["expires", credentials["Expiration"]],
-            ["assumed role", caller["Arn"]]]
+    rows = [
+        ["identity pool", pool_id],
+        ["user", user],
+        ["identity", issued["IdentityId"]],
+        ["logins", ", ".join(logins)],
+        ["amr", ", ".join(claims["amr"])],
+        ["access key", credentials["AccessKeyId"]],
+        ["expires", credentials["Expiration"]],
+        ["assumed role", caller["Arn"]],
+    ]
     output.emit(fmt, result, rows=rows, headers=["step", "result"])
 
 
@@ -110,20 +130,23 @@ def _adopt(pool_id: str) -> None:
     """Make the quickstart pool the `local` profile's, unless it already has one."""
     document = config.load()
     settings = document["profiles"].setdefault(config.DEFAULT_PROFILE, config.Profile().settings())
-    if settings.get("identity_pool_id") in (None, pool_id) and settings.get("backend", "local") == "local":
-        if settings.get("identity_pool_id") != pool_id:
-            settings.update(identity_pool_id=pool_id, developer_provider=PROVIDER)
-            config.save(document)
-            output.message(f"Profile 'local' now uses identity pool {pool_id}")
+    if settings.get("identity_pool_id") is None and settings.get("backend", "local") == "local":
+        settings.update(identity_pool_id=pool_id, developer_provider=PROVIDER)
+        config.save(document)
+        output.message(f"Profile 'local' now uses identity pool {pool_id}")
 
 
 def _signed_sts(profile: config.Profile, credentials: dict[str, Any]) -> Any:
     from cogid.local import client
 
-    return client("sts", home=config.data_dir(), region=profile.region,
-                  aws_access_key_id=credentials["AccessKeyId"],
-                  aws_secret_access_key=credentials["SecretAccessKey"],
-                  aws_session_token=credentials["SessionToken"])
+    return client(
+        "sts",
+        home=config.data_dir(),
+        region=profile.region,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
 
 
 def register(app: typer.Typer) -> None:

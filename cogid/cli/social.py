@@ -7,8 +7,9 @@ from typing import Annotated
 import typer
 
 from cogid import output
+from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt
+from cogid.cli.options import profile as resolve
 from cogid.config import data_dir
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, profile as resolve
 from cogid.errors import ConfigError, UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Test tokens of public login providers (local backend).")
@@ -18,10 +19,14 @@ app = typer.Typer(no_args_is_help=True, help="Test tokens of public login provid
 def social_token(
     provider: Annotated[str, typer.Argument(help="facebook, google, amazon, apple or twitter", show_default=False)],
     subject: Annotated[str, typer.Option("--subject", help="The user's id at the provider", show_default=False)],
-    audience: Annotated[str | None, typer.Option("--audience", show_default=False,
-                                                 help="App / client id (default: the pool's for this provider)")] = None,
+    audience: Annotated[
+        str | None,
+        typer.Option("--audience", show_default=False, help="App / client id (default: the pool's for this provider)"),
+    ] = None,
     duration: Annotated[int, typer.Option("--duration", min=60, max=86400, help="Lifetime in seconds")] = 3600,
-    pool: PoolOpt = None, profile: ProfileOpt = None, output_format: OutputOpt = None,
+    pool: PoolOpt = None,
+    profile: ProfileOpt = None,
+    output_format: OutputOpt = None,
 ) -> None:
     """Mint a token that the local backend (and nothing else) accepts as PROVIDER's login.
 
@@ -40,11 +45,14 @@ def social_token(
         raise UsageError(f"profile {chosen.name!r} is not the local backend: test tokens work only there")
     if audience is None:
         described = clients.client(chosen, "cognito-identity").describe_identity_pool(
-            IdentityPoolId=flows.pool_id(chosen))
+            IdentityPoolId=flows.pool_id(chosen)
+        )
         audience = described.get("SupportedLoginProviders", {}).get(key)
         if audience is None:
-            raise ConfigError(f"identity pool {chosen.identity_pool_id} has no {provider} app id: pass --audience"
-                              f" or add it with `cogid pool update --{provider.lower()} APP_ID`")
+            raise ConfigError(
+                f"identity pool {chosen.identity_pool_id} has no {provider} app id: pass --audience"
+                f" or add it with `cogid pool update --{provider.lower()} APP_ID`"
+            )
         audience = audience.split(";")[0]
     token = mint_social_token(key, subject, audience, home=data_dir(), duration=duration)
     result = {"Provider": key, "Subject": subject, "Token": token}

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, key_values, logins, profile as resolve
+from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, key_values, logins
+from cogid.cli.options import profile as resolve
 from cogid.errors import ExitCode, UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Issue, decode and verify Cognito OpenID tokens.")
@@ -16,20 +17,39 @@ app = typer.Typer(no_args_is_help=True, help="Issue, decode and verify Cognito O
 
 @app.command("issue")
 def token_issue(
-    user: Annotated[str | None, typer.Option("--user", "-u", envvar="COGID_USER", show_default=False,
-                                             help="Developer user id [env: COGID_USER]")] = None,
-    users_from: Annotated[typer.FileText | None, typer.Option(
-        "--users-from", help="Issue for one user per line of FILE (- for stdin), streaming JSON lines",
-        show_default=False)] = None,
-    duration: Annotated[int | None, typer.Option("--duration", min=1, max=86400, show_default=False,
-                                                 help="Token lifetime in seconds, 1-86400 (default 900)")] = None,
-    link: Annotated[list[str] | None, typer.Option("--link", help="Also link PROVIDER=TOKEN (repeatable)",
-                                                   show_default=False)] = None,
-    identity_id: Annotated[str | None, typer.Option("--identity-id", help="Attach to this identity (e.g. a guest)",
-                                                    show_default=False)] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="Principal tag KEY=VALUE (repeatable)",
-                                                  show_default=False)] = None,
-    pool: PoolOpt = None, profile: ProfileOpt = None, region: RegionOpt = None, output_format: OutputOpt = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user", "-u", envvar="COGID_USER", show_default=False, help="Developer user id [env: COGID_USER]"
+        ),
+    ] = None,
+    users_from: Annotated[
+        typer.FileText | None,
+        typer.Option(
+            "--users-from",
+            help="Issue for one user per line of FILE (- for stdin), streaming JSON lines",
+            show_default=False,
+        ),
+    ] = None,
+    duration: Annotated[
+        int | None,
+        typer.Option(
+            "--duration", min=1, max=86400, show_default=False, help="Token lifetime in seconds, 1-86400 (default 900)"
+        ),
+    ] = None,
+    link: Annotated[
+        list[str] | None, typer.Option("--link", help="Also link PROVIDER=TOKEN (repeatable)", show_default=False)
+    ] = None,
+    identity_id: Annotated[
+        str | None, typer.Option("--identity-id", help="Attach to this identity (e.g. a guest)", show_default=False)
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Principal tag KEY=VALUE (repeatable)", show_default=False)
+    ] = None,
+    pool: PoolOpt = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    output_format: OutputOpt = None,
 ) -> None:
     """Issue an identity id and OpenID token for a user (GetOpenIdTokenForDeveloperIdentity).
 
@@ -54,16 +74,17 @@ def token_issue(
     fmt = output.choose(output_format, ("json", "table", "text"))
     assert user is not None
     cognito = clients.client(chosen, "cognito-identity")
-    issued = flows.issue_token(chosen, cognito, user, duration=duration, links=links, identity_id=identity_id,
-                               tags=tags)
+    issued = flows.issue_token(
+        chosen, cognito, user, duration=duration, links=links, identity_id=identity_id, tags=tags
+    )
     output.emit(fmt, issued, rows=[[issued["IdentityId"], issued["Token"]]] if fmt == "text" else None)
 
 
 def _issue_stream(profile: Any, lines: Any, duration: int | None, tags: dict[str, str]) -> int:
     """One JSON line per user as each token is issued; bad lines reported on stderr, the rest go on."""
-    from cogid import flows
-
     from collections import deque
+
+    from cogid import flows
 
     numbers: deque[int] = deque()  # line numbers of the users in flight, in order
 
@@ -96,8 +117,13 @@ class _Progress:
     def __init__(self) -> None:
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        self.bar = Progress(SpinnerColumn(), TextColumn("{task.completed} tokens"), TimeElapsedColumn(),
-                            console=output.stderr_console(), transient=True)
+        self.bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.completed} tokens"),
+            TimeElapsedColumn(),
+            console=output.stderr_console(),
+            transient=True,
+        )
         self.task = self.bar.add_task("issue")
         self.bar.start()
 
@@ -110,12 +136,21 @@ class _Progress:
 
 @app.command("decode")
 def token_decode(
-    token: Annotated[str | None, typer.Argument(help="The token, or - to read it from stdin", show_default=False)] = None,
-    verify: Annotated[bool, typer.Option("--verify", help="Check signature (JWKS), RS512, iss, aud and exp; "
-                                                          "exit 5 if any check fails")] = False,
-    audience: Annotated[str | None, typer.Option("--audience", help="Expected identity pool (aud); default: the "
-                                                                    "profile's pool", show_default=False)] = None,
-    profile: ProfileOpt = None, output_format: OutputOpt = None,
+    token: Annotated[
+        str | None, typer.Argument(help="The token, or - to read it from stdin", show_default=False)
+    ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="Check signature (JWKS), RS512, iss, aud and exp; exit 5 if any check fails"),
+    ] = False,
+    audience: Annotated[
+        str | None,
+        typer.Option(
+            "--audience", help="Expected identity pool (aud); default: the profile's pool", show_default=False
+        ),
+    ] = None,
+    profile: ProfileOpt = None,
+    output_format: OutputOpt = None,
 ) -> None:
     """Decode a Cognito OpenID token and explain it; --verify checks it too.
 
@@ -144,7 +179,10 @@ def token_decode(
             jwks = clients.jwks(chosen, refresh=True)  # keys rotate: refetch on an unknown kid
         tokens.verify(token, jwks, expected)
         result["Verified"] = True
-        output.message(f"Verified: RS512 signature (key {header.get('kid')}), issuer, "
-                       + (f"audience {expected}, " if expected else "") + "expiry")
+        output.message(
+            f"Verified: RS512 signature (key {header.get('kid')}), issuer, "
+            + (f"audience {expected}, " if expected else "")
+            + "expiry"
+        )
     rows = tokens.explain(header, claims)
     output.emit(fmt, result, rows=rows, headers=["", ""])

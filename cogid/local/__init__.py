@@ -37,8 +37,9 @@ def default_home() -> Path:
     return platformdirs.user_data_path("cogid")
 
 
-def client(service_name: str, home: str | os.PathLike[str] | None = None, region: str = "us-east-1",
-           **client_kwargs: Any) -> Any:
+def client(
+    service_name: str, home: str | os.PathLike[str] | None = None, region: str = "us-east-1", **client_kwargs: Any
+) -> Any:
     """A boto3 client for `service_name` served in-process by the local service under `home`.
 
     Without credentials the client sends unsigned requests, which the local service treats as
@@ -70,14 +71,22 @@ def client(service_name: str, home: str | os.PathLike[str] | None = None, region
             isolated = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
             session = _sessions[region] = boto3.session.Session(botocore_session=isolated, region_name=region)
         made = session.client(
-            service_name, endpoint_url=_NOWHERE.format(service=service_name, region=region),
-            config=config, **client_kwargs,
+            service_name,
+            endpoint_url=_NOWHERE.format(service=service_name, region=region),
+            config=config,
+            **client_kwargs,
         )
     return attach(made, open_service(Path(home) if home is not None else default_home()))
 
 
-def mint_social_token(provider: str, subject: str, audience: str, home: str | os.PathLike[str] | None = None,
-                      duration: int = 3600, claims: dict[str, Any] | None = None) -> str:
+def mint_social_token(
+    provider: str,
+    subject: str,
+    audience: str,
+    home: str | os.PathLike[str] | None = None,
+    duration: int = 3600,
+    claims: dict[str, Any] | None = None,
+) -> str:
     """A token from the local test identity provider, accepted by the local service (and by
     nothing else) as a `provider` login of `subject` for the app id or client id `audience`.
     `provider` is a public provider's login key (graph.facebook.com) or short name (facebook)."""
@@ -87,8 +96,9 @@ def mint_social_token(provider: str, subject: str, audience: str, home: str | os
     return service.federation.mint(provider, subject, audience, duration, claims)
 
 
-def register_issuer(issuer: str, jwks: dict[str, Any], client_ids: list[str] | None = None,
-                    home: str | os.PathLike[str] | None = None) -> None:
+def register_issuer(
+    issuer: str, jwks: dict[str, Any], client_ids: list[str] | None = None, home: str | os.PathLike[str] | None = None
+) -> None:
     """Trust OpenID Connect tokens of `issuer` signed by a key of `jwks`, without fetching it."""
     from cogid.local.service import open_service
 

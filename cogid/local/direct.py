@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from cogid.local import protocol, shapes
@@ -21,7 +21,7 @@ def _datetimes(shape: shapes.Shape, value: Any) -> Any:
     """Timestamps as botocore parses them: epoch numbers become aware datetimes."""
     kind = shape.type_name
     if kind == "timestamp" and isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, timezone.utc)
+        return datetime.fromtimestamp(value, UTC)
     if kind == "structure" and isinstance(value, dict):
         members = shape.members
         return {k: _datetimes(members[k], v) if k in members else v for k, v in value.items()}
@@ -48,8 +48,7 @@ class DirectClient:
         return lambda **params: self._call(operation, params)
 
     def _call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        headers = {"x-amz-target": protocol.JSON_TARGET_PREFIX + operation,
-                   "content-type": protocol.JSON_CONTENT_TYPE}
+        headers = {"x-amz-target": protocol.JSON_TARGET_PREFIX + operation, "content-type": protocol.JSON_CONTENT_TYPE}
         request = protocol.Request("POST", "/", headers, json.dumps(params).encode(), self._region)
         reply = protocol.handle(self._service, request)
         body = json.loads(reply.body) if reply.body else {}

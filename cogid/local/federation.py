@@ -71,8 +71,13 @@ def _for_client(claims: dict[str, Any], client_ids: list[str]) -> bool:
 
 
 class Federation:
-    def __init__(self, store: Store, test_idp: KeyRing, clock: Callable[[], float],
-                 fetch: Callable[[str], dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        store: Store,
+        test_idp: KeyRing,
+        clock: Callable[[], float],
+        fetch: Callable[[str], dict[str, Any]] | None = None,
+    ):
         self.store = store
         self.test_idp = test_idp
         self.clock = clock
@@ -82,8 +87,9 @@ class Federation:
 
     # -- the test identity provider --------------------------------------------------------
 
-    def mint(self, provider: str, subject: str, audience: str, duration: int = 3600,
-             claims: dict[str, Any] | None = None) -> str:
+    def mint(
+        self, provider: str, subject: str, audience: str, duration: int = 3600, claims: dict[str, Any] | None = None
+    ) -> str:
         """A test token for `provider`: its login key (graph.facebook.com) or short name (facebook)."""
         keys = {name: key for key, name in PUBLIC_PROVIDERS.items()}
         provider = keys.get(provider, provider)
@@ -92,18 +98,28 @@ class Federation:
                 f"test tokens stand only for public providers: {', '.join(sorted(keys))} (or their login keys)"
             )
         now = int(self.clock())
-        payload = {"iss": TEST_IDP_ISSUER, "idp": provider, "sub": subject, "aud": audience,
-                   "iat": now, "exp": now + duration, **(claims or {})}
+        payload = {
+            "iss": TEST_IDP_ISSUER,
+            "idp": provider,
+            "sub": subject,
+            "aud": audience,
+            "iat": now,
+            "exp": now + duration,
+            **(claims or {}),
+        }
         return self.test_idp.sign(payload, typ="JWT")
 
     # -- verification ----------------------------------------------------------------------
 
     def verify(self, pool: Pool, key: str, token: str, now: float) -> Login:
         """Check one `Logins` entry of `pool` and return the login it proves."""
-        oidc_arn = next((arn for arn in pool.doc.get("OpenIdConnectProviderARNs", [])
-                         if arn.split(":oidc-provider/", 1)[1] == key), None)
+        oidc_arn = next(
+            (arn for arn in pool.doc.get("OpenIdConnectProviderARNs", []) if arn.split(":oidc-provider/", 1)[1] == key),
+            None,
+        )
         configured = (
-            key in pool.doc.get("SupportedLoginProviders", {}) or oidc_arn is not None
+            key in pool.doc.get("SupportedLoginProviders", {})
+            or oidc_arn is not None
             or key in pool.doc.get("SamlProviderARNs", [])
             or any(p["ProviderName"] == key for p in pool.doc.get("CognitoIdentityProviders", []))
         )
@@ -155,8 +171,9 @@ class Federation:
         client_id = self._supported_app_id(pool, key)
         issuer = OIDC_PUBLIC[key]
         # Google writes `iss` with or without the scheme; both name the same issuer.
-        claims = self._decode(token, self._issuer_key(issuer, issuer + "/.well-known/openid-configuration"), now,
-                              issuer=[issuer, key])
+        claims = self._decode(
+            token, self._issuer_key(issuer, issuer + "/.well-known/openid-configuration"), now, issuer=[issuer, key]
+        )
         if not _for_client(claims, [client_id]):
             raise _not_supported()
         return Login(key, str(claims["sub"]), detail=f"{key}:{client_id}:{claims['sub']}", claims=claims)
@@ -178,7 +195,9 @@ class Federation:
 
     def _verify_oidc_provider(self, arn: str, key: str, token: str, now: float) -> Login:
         issuer = "https://" + key
-        claims = self._decode(token, self._issuer_key(issuer, issuer + "/.well-known/openid-configuration"), now, issuer=issuer)
+        claims = self._decode(
+            token, self._issuer_key(issuer, issuer + "/.well-known/openid-configuration"), now, issuer=issuer
+        )
         # The IAM OIDC provider's client id list stands in the issuer's registration; an issuer
         # fetched rather than registered has none, so any audience of it is accepted.
         registered = self.store.issuer(issuer) or {}
@@ -196,9 +215,17 @@ class Federation:
             algorithms = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"]
             # Times are checked below against the service clock, not the machine's.
             claims: dict[str, Any] = jwt.decode(
-                token, key, algorithms=algorithms, issuer=issuer,
-                options={"verify_aud": False, "verify_exp": False, "verify_iat": False,
-                         "verify_nbf": False, "require": ["sub", "exp"]},
+                token,
+                key,
+                algorithms=algorithms,
+                issuer=issuer,
+                options={
+                    "verify_aud": False,
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "require": ["sub", "exp"],
+                },
             )
         except jwt.InvalidIssuerError:
             raise _invalid("Issuer doesn't match providerName") from None

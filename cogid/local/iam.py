@@ -13,7 +13,7 @@ import json
 import re
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -26,8 +26,14 @@ from cogid.local.store import Store
 
 STS_OPERATIONS = ("AssumeRoleWithWebIdentity", "GetCallerIdentity")
 IAM_OPERATIONS = (
-    "CreateRole", "GetRole", "ListRoles", "DeleteRole", "UpdateAssumeRolePolicy",
-    "CreateAccessKey", "ListAccessKeys", "DeleteAccessKey",
+    "CreateRole",
+    "GetRole",
+    "ListRoles",
+    "DeleteRole",
+    "UpdateAssumeRolePolicy",
+    "CreateAccessKey",
+    "ListAccessKeys",
+    "DeleteAccessKey",
 )
 
 COGNITO_PRINCIPAL = "cognito-identity.amazonaws.com"
@@ -48,7 +54,13 @@ def _random(alphabet: str, length: int) -> str:
 
 
 def _timestamp(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, timezone.utc)
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+@functools.cache
+def _glob(pattern: str) -> re.Pattern[str]:
+    """IAM's StringLike: `*` any run of characters, `?` any one."""
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL)
 
 
 # -- trust policies --------------------------------------------------------------------------
@@ -58,17 +70,15 @@ _OPERATORS: dict[str, Callable[[str, str], bool]] = {
     "StringEqualsIgnoreCase": lambda have, want: have.lower() == want.lower(),
     "StringLike": lambda have, want: _glob(want).fullmatch(have) is not None,
 }
-_NEGATED = {"StringNotEquals": "StringEquals", "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
-            "StringNotLike": "StringLike"}
+_NEGATED = {
+    "StringNotEquals": "StringEquals",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+    "StringNotLike": "StringLike",
+}
 _QUALIFIERS = ("ForAnyValue", "ForAllValues")
 _VERSIONS = ("2012-10-17", "2008-10-17")
 _STATEMENT_ELEMENTS = {"Sid", "Effect", "Principal", "Action", "Condition"}
 AUD_KEY = f"{COGNITO_PRINCIPAL}:aud"
-
-
-@functools.cache
-def _glob(pattern: str) -> re.Pattern[str]:
-    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -112,7 +122,7 @@ def _check_statement(statement: Any) -> None:
     if principal != "*" and not (
         isinstance(principal, dict) and principal and all(_strings(v) for v in principal.values())
     ):
-        raise errors.MalformedPolicyDocument("Principal must be \"*\" or an object of principal names.")
+        raise errors.MalformedPolicyDocument('Principal must be "*" or an object of principal names.')
     if not _strings(actions):
         raise errors.MalformedPolicyDocument("Action must be a string or a list of strings.")
     conditions = statement.get("Condition", {})
@@ -226,19 +236,32 @@ class IAM:
     @staticmethod
     def _wire_role(role: dict[str, Any]) -> dict[str, Any]:
         # IAM returns policy documents URL-encoded; botocore decodes them for the caller.
-        wire = {**role, "CreateDate": _timestamp(role["CreateDate"]),
-                "AssumeRolePolicyDocument": quote(role["AssumeRolePolicyDocument"], safe="")}
+        wire = {
+            **role,
+            "CreateDate": _timestamp(role["CreateDate"]),
+            "AssumeRolePolicyDocument": quote(role["AssumeRolePolicyDocument"], safe=""),
+        }
         return wire
 
-    def create_role(self, caller: Caller, role_name: str, assume_role_policy_document: str,
-                    path: str | None = None, description: str | None = None,
-                    max_session_duration: int | None = None, tags: list[dict[str, str]] | None = None,
-                    **_ignored: Any) -> dict[str, Any]:
+    def create_role(
+        self,
+        caller: Caller,
+        role_name: str,
+        assume_role_policy_document: str,
+        path: str | None = None,
+        description: str | None = None,
+        max_session_duration: int | None = None,
+        tags: list[dict[str, str]] | None = None,
+        **_ignored: Any,
+    ) -> dict[str, Any]:
         parse_trust_policy(assume_role_policy_document)
         path = path or "/"
         role = {
-            "Path": path, "RoleName": role_name, "RoleId": "AROA" + _random(_BASE32, 17),
-            "Arn": f"arn:aws:iam::{ACCOUNT}:role{path}{role_name}", "CreateDate": self.clock(),
+            "Path": path,
+            "RoleName": role_name,
+            "RoleId": "AROA" + _random(_BASE32, 17),
+            "Arn": f"arn:aws:iam::{ACCOUNT}:role{path}{role_name}",
+            "CreateDate": self.clock(),
             "AssumeRolePolicyDocument": assume_role_policy_document,
             "MaxSessionDuration": max_session_duration or DEFAULT_SESSION,
         }
@@ -256,8 +279,9 @@ class IAM:
         with self.store.read():
             return {"Role": self._wire_role(self._role(role_name))}
 
-    def list_roles(self, caller: Caller, path_prefix: str | None = None, marker: str | None = None,
-                   max_items: int | None = None) -> dict[str, Any]:
+    def list_roles(
+        self, caller: Caller, path_prefix: str | None = None, marker: str | None = None, max_items: int | None = None
+    ) -> dict[str, Any]:
         limit = max_items or 100
         try:
             after = int(marker) if marker else 0
@@ -296,9 +320,12 @@ class IAM:
     # -- developer access keys (what `cogid serve` accepts for SigV4) --------------------------
 
     def create_access_key(self, caller: Caller, user_name: str | None = None) -> dict[str, Any]:
-        key = {
-            "UserName": user_name or DEVELOPER_USER, "AccessKeyId": "AKIA" + _random(_BASE32, 16),
-            "Status": "Active", "SecretAccessKey": _random(_SECRET, 40), "CreateDate": self.clock(),
+        key: dict[str, Any] = {
+            "UserName": user_name or DEVELOPER_USER,
+            "AccessKeyId": "AKIA" + _random(_BASE32, 16),
+            "Status": "Active",
+            "SecretAccessKey": _random(_SECRET, 40),
+            "CreateDate": self.clock(),
         }
         with self.store.write():
             self.store.insert_access_key(key["AccessKeyId"], key)
@@ -308,9 +335,14 @@ class IAM:
         with self.store.read():
             keys = self.store.access_keys()
         metadata = [
-            {"UserName": k["UserName"], "AccessKeyId": k["AccessKeyId"], "Status": k["Status"],
-             "CreateDate": _timestamp(k["CreateDate"])}
-            for k in keys if user_name is None or k["UserName"] == user_name
+            {
+                "UserName": k["UserName"],
+                "AccessKeyId": k["AccessKeyId"],
+                "Status": k["Status"],
+                "CreateDate": _timestamp(k["CreateDate"]),
+            }
+            for k in keys
+            if user_name is None or k["UserName"] == user_name
         ]
         return {"AccessKeyMetadata": metadata, "IsTruncated": False}
 
@@ -336,11 +368,18 @@ class IAM:
                 raise errors.AuthFailure("The security token included in the request is invalid.", "unrecognized")
             if session["Expiration"] <= self.clock():
                 raise errors.AuthFailure("The security token included in the request is expired", "expired")
-            return {"Secret": session["SecretAccessKey"], "Arn": session["Arn"], "UserId": session["UserId"],
-                    "Session": True}
+            return {
+                "Secret": session["SecretAccessKey"],
+                "Arn": session["Arn"],
+                "UserId": session["UserId"],
+                "Session": True,
+            }
         if key is not None:
-            return {"Secret": key["SecretAccessKey"], "UserId": key["AccessKeyId"],
-                    "Arn": f"arn:aws:iam::{ACCOUNT}:user/{key['UserName']}"}
+            return {
+                "Secret": key["SecretAccessKey"],
+                "UserId": key["AccessKeyId"],
+                "Arn": f"arn:aws:iam::{ACCOUNT}:user/{key['UserName']}",
+            }
         raise errors.AuthFailure("The security token included in the request is invalid.", "unrecognized")
 
 
@@ -358,9 +397,15 @@ class STS:
         try:
             # Times are checked below against the service clock, not the machine's.
             claims = self.keys.decode(
-                token, issuer=ISSUER,
-                options={"verify_aud": False, "verify_exp": False, "verify_iat": False, "verify_nbf": False,
-                         "require": ["exp", "iat", "sub", "aud"]},
+                token,
+                issuer=ISSUER,
+                options={
+                    "verify_aud": False,
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "require": ["exp", "iat", "sub", "aud"],
+                },
             )
         except jwt.PyJWTError as error:
             raise errors.InvalidIdentityToken(f"Couldn't verify the web identity token: {error}") from None
@@ -373,8 +418,7 @@ class STS:
         now = self.clock()
         if claims["exp"] <= now:
             raise errors.ExpiredToken(
-                f"Token expired: current date/time {int(now)} must be before the expiration"
-                f" date/time{claims['exp']}"
+                f"Token expired: current date/time {int(now)} must be before the expiration date/time{claims['exp']}"
             )
         return claims
 
@@ -397,8 +441,9 @@ class STS:
         with self.store.read():
             self._trusted_role(role_arn, claims, duration)
 
-    def assume(self, role_arn: str, session_name: str, claims: dict[str, Any], duration: int,
-               guest: bool = False) -> dict[str, Any]:
+    def assume(
+        self, role_arn: str, session_name: str, claims: dict[str, Any], duration: int, guest: bool = False
+    ) -> dict[str, Any]:
         """Trust check and a new stored session; returns the STS result members.
 
         `session_name` is the caller's RoleSessionName in the basic flow, and
@@ -412,17 +457,24 @@ class STS:
             user_id = f"{role['RoleId']}:{session_name}"
             arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role['RoleName']}/{session_name}"
             session = {
-                "AccessKeyId": "ASIA" + _random(_BASE32, 16), "SecretAccessKey": _random(_SECRET, 40),
+                "AccessKeyId": "ASIA" + _random(_BASE32, 16),
+                "SecretAccessKey": _random(_SECRET, 40),
                 "SessionToken": base64.b64encode(secrets.token_bytes(192)).decode(),
-                "Expiration": expires, "Arn": arn, "UserId": user_id, "RoleArn": role_arn,
-                "IdentityId": claims["sub"], "Guest": guest,
+                "Expiration": expires,
+                "Arn": arn,
+                "UserId": user_id,
+                "RoleArn": role_arn,
+                "IdentityId": claims["sub"],
+                "Guest": guest,
             }
             self.store.purge_sessions(self.clock() - 86400)
             self.store.insert_session(session["AccessKeyId"], session, expires)
         return {
             "Credentials": {
-                "AccessKeyId": session["AccessKeyId"], "SecretAccessKey": session["SecretAccessKey"],
-                "SessionToken": session["SessionToken"], "Expiration": _timestamp(expires),
+                "AccessKeyId": session["AccessKeyId"],
+                "SecretAccessKey": session["SecretAccessKey"],
+                "SessionToken": session["SessionToken"],
+                "Expiration": _timestamp(expires),
             },
             "SubjectFromWebIdentityToken": claims["sub"],
             "AssumedRoleUser": {"AssumedRoleId": user_id, "Arn": arn},
@@ -431,9 +483,16 @@ class STS:
         }
 
     def assume_role_with_web_identity(
-        self, caller: Caller, role_arn: str, role_session_name: str, web_identity_token: str,
-        provider_id: str | None = None, policy_arns: list[dict[str, str]] | None = None,
-        policy: str | None = None, duration_seconds: int | None = None, **_ignored: Any,
+        self,
+        caller: Caller,
+        role_arn: str,
+        role_session_name: str,
+        web_identity_token: str,
+        provider_id: str | None = None,
+        policy_arns: list[dict[str, str]] | None = None,
+        policy: str | None = None,
+        duration_seconds: int | None = None,
+        **_ignored: Any,
     ) -> dict[str, Any]:
         if provider_id is not None:
             raise errors.ValidationError("ProviderId must be absent for OpenID Connect tokens.")

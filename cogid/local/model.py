@@ -15,7 +15,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from cogid.local import errors
@@ -38,9 +38,7 @@ DEFAULT_TOKEN_DURATION = 900
 OPEN_ID_TOKEN_DURATION = 600
 ENHANCED_SESSION = 3600
 
-LOGINS_DONT_MATCH = (
-    "Logins don't match. Please include at least one valid login for this identity or identity pool."
-)
+LOGINS_DONT_MATCH = "Logins don't match. Please include at least one valid login for this identity or identity pool."
 UNAUTH_NOT_SUPPORTED = "Unauthenticated access is not supported for this identity pool."
 INVALID_POOL_CONFIGURATION = "Invalid identity pool configuration. Check assigned IAM roles for this pool."
 UNSUPPORTED_DEVELOPER_PROVIDER = "This identity pool does not support the specified developer provider"
@@ -83,8 +81,11 @@ class Pool:
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Pool:
         return cls(
-            row["id"], row["region"], json.loads(row["doc"]),
-            json.loads(row["roles"]), json.loads(row["role_mappings"]),
+            row["id"],
+            row["region"],
+            json.loads(row["doc"]),
+            json.loads(row["roles"]),
+            json.loads(row["role_mappings"]),
         )
 
     @property
@@ -171,7 +172,7 @@ def _claim_values(value: Any) -> list[str]:
 
 
 def _timestamp(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, timezone.utc)
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def _page_token(seq: int) -> str:
@@ -232,7 +233,7 @@ class CognitoIdentity:
         prefix = f"arn:aws:cognito-identity:{caller.region}:{ACCOUNT}:identitypool/"
         if not arn.startswith(prefix):
             raise errors.ResourceNotFound(f"Resource '{arn}' not found.")
-        return self._pool(caller, arn[len(prefix):])
+        return self._pool(caller, arn[len(prefix) :])
 
     # -- pool administration ---------------------------------------------------------------
 
@@ -244,8 +245,11 @@ class CognitoIdentity:
                     f" (one of {', '.join(sorted(PUBLIC_PROVIDERS))})"
                 )
         for provider in doc.get("CognitoIdentityProviders", []):
-            if (not provider.get("ProviderName") or not provider.get("ClientId")
-                    or not _USER_POOL_PROVIDER.fullmatch(provider["ProviderName"])):
+            if (
+                not provider.get("ProviderName")
+                or not provider.get("ClientId")
+                or not _USER_POOL_PROVIDER.fullmatch(provider["ProviderName"])
+            ):
                 raise errors.InvalidParameter("Invalid Cognito Identity Provider")
         for arn in doc.get("OpenIdConnectProviderARNs", []):
             if not _OIDC_ARN.fullmatch(arn):
@@ -266,9 +270,7 @@ class CognitoIdentity:
         return doc
 
     def _conflicting_developer_provider(self, name: str | None) -> errors.ServiceError:
-        return errors.ResourceConflict(
-            f"Developer provider name '{name}' is already used by another identity pool"
-        )
+        return errors.ResourceConflict(f"Developer provider name '{name}' is already used by another identity pool")
 
     def create_identity_pool(self, caller: Caller, **members: Any) -> dict[str, Any]:
         pool_id = f"{caller.region}:{self.new_id()}"
@@ -344,7 +346,10 @@ class CognitoIdentity:
         return keys
 
     def set_identity_pool_roles(
-        self, caller: Caller, identity_pool_id: str, roles: dict[str, str],
+        self,
+        caller: Caller,
+        identity_pool_id: str,
+        roles: dict[str, str],
         role_mappings: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         role_mappings = role_mappings or {}
@@ -370,7 +375,9 @@ class CognitoIdentity:
         if mapping["Type"] == "Rules":
             rules = mapping.get("RulesConfiguration", {}).get("Rules", [])
             if not rules:
-                raise errors.InvalidParameter(f"RoleMappings.{key}: Type Rules needs RulesConfiguration with 1 or more rules")
+                raise errors.InvalidParameter(
+                    f"RoleMappings.{key}: Type Rules needs RulesConfiguration with 1 or more rules"
+                )
             if len(rules) > MAX_RULES:
                 raise errors.InvalidParameter(f"RoleMappings.{key}: at most {MAX_RULES} rules per provider")
             for rule in rules:
@@ -386,8 +393,12 @@ class CognitoIdentity:
         return result
 
     def set_principal_tag_attribute_map(
-        self, caller: Caller, identity_pool_id: str, identity_provider_name: str,
-        use_defaults: bool | None = None, principal_tags: dict[str, str] | None = None,
+        self,
+        caller: Caller,
+        identity_pool_id: str,
+        identity_provider_name: str,
+        use_defaults: bool | None = None,
+        principal_tags: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "IdentityPoolId": identity_pool_id,
@@ -460,8 +471,12 @@ class CognitoIdentity:
         return [(row["provider"], row["subject"], bool(row["developer"])) for row in self.store.logins(identity_id)]
 
     @staticmethod
-    def _check_capacity(identity_id: str, held: list[tuple[str, str, bool]], incoming: list[tuple[str, str, bool]],
-                        limit: type[errors.ServiceError]) -> None:
+    def _check_capacity(
+        identity_id: str,
+        held: list[tuple[str, str, bool]],
+        incoming: list[tuple[str, str, bool]],
+        limit: type[errors.ServiceError],
+    ) -> None:
         """N2 and N4: one subject per external provider, at most 20 logins, after adding `incoming`."""
         subjects: dict[str, str] = {}
         for provider, subject, developer in held + incoming:
@@ -470,13 +485,21 @@ class CognitoIdentity:
         if len(set(held + incoming)) > MAX_LOGINS:
             raise limit(f"An identity can have at most {MAX_LOGINS} linked logins")
 
-    def _link(self, pool: Pool, identity: Identity, unowned: list[Login], limit: type[errors.ServiceError],
-              fresh: bool = False) -> None:
+    def _link(
+        self,
+        pool: Pool,
+        identity: Identity,
+        unowned: list[Login],
+        limit: type[errors.ServiceError],
+        fresh: bool = False,
+    ) -> None:
         """Link logins nobody owns to `identity` (`fresh`: created by this call, holding none)."""
         if not unowned:
             return
         held = [] if fresh else self._held(identity.id)
-        self._check_capacity(identity.id, held, [(l.provider, l.subject, l.developer) for l in unowned], limit)
+        self._check_capacity(
+            identity.id, held, [(login.provider, login.subject, login.developer) for login in unowned], limit
+        )
         for login in unowned:
             self.store.add_login(pool.id, login.provider, login.subject, identity.id, login.developer)
         if not fresh:
@@ -494,8 +517,9 @@ class CognitoIdentity:
         target.state = "authenticated"
         self.store.set_identity_state(target.id, target.state, now)
 
-    def _converge(self, pool: Pool, logins: list[Login], limit: type[errors.ServiceError],
-                  preferred: Login | None = None) -> Identity:
+    def _converge(
+        self, pool: Pool, logins: list[Login], limit: type[errors.ServiceError], preferred: Login | None = None
+    ) -> Identity:
         """The identity that owns these logins, after merging several owners into the owner of
         `preferred` or else the oldest (Q3); a new one if none owns any. The rest are linked to it."""
         owners = self._owners(pool, logins)
@@ -514,15 +538,22 @@ class CognitoIdentity:
 
     def _amr(self, logins: list[Login]) -> list[str]:
         amr = ["authenticated"]
-        for login in sorted(logins, key=lambda l: not l.developer):  # spec Q11: developer first
+        for login in sorted(logins, key=lambda login: not login.developer):  # spec Q11: developer first
             amr += [login.provider, login.detail]
         return amr
 
-    def _claims(self, pool: Pool, identity_id: str, amr: list[str], duration: int, principal_tags: dict[str, str] | None = None) -> dict[str, Any]:
+    def _claims(
+        self, pool: Pool, identity_id: str, amr: list[str], duration: int, principal_tags: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         now = int(self.clock())
         claims: dict[str, Any] = {
-            "sub": identity_id, "aud": pool.id, "amr": amr, "iss": ISSUER,
-            POOL_ARN_CLAIM: pool.arn, "iat": now, "exp": now + duration,
+            "sub": identity_id,
+            "aud": pool.id,
+            "amr": amr,
+            "iss": ISSUER,
+            POOL_ARN_CLAIM: pool.arn,
+            "iat": now,
+            "exp": now + duration,
         }
         if principal_tags:
             claims[TAGS_CLAIM] = {"principal_tags": {k: [v] for k, v in principal_tags.items()}}
@@ -535,8 +566,12 @@ class CognitoIdentity:
     # -- the developer call (spec §7.4, §12.3) ---------------------------------------------
 
     def get_open_id_token_for_developer_identity(
-        self, caller: Caller, identity_pool_id: str, logins: dict[str, str],
-        identity_id: str | None = None, principal_tags: dict[str, str] | None = None,
+        self,
+        caller: Caller,
+        identity_pool_id: str,
+        logins: dict[str, str],
+        identity_id: str | None = None,
+        principal_tags: dict[str, str] | None = None,
         token_duration: int | None = None,
     ) -> dict[str, Any]:
         duration = DEFAULT_TOKEN_DURATION if token_duration is None else token_duration
@@ -548,7 +583,9 @@ class CognitoIdentity:
                 user = self._developer_login(pool, logins)
                 owner = self.store.login_owner(pool.id, user.provider, user.subject)
             if owner is not None:
-                return self._issue(Issued(owner, self._claims(pool, owner, self._amr([user]), duration, principal_tags)))
+                return self._issue(
+                    Issued(owner, self._claims(pool, owner, self._amr([user]), duration, principal_tags))
+                )
         with self.store.write():
             pool = self._pool(caller, identity_pool_id)
             user = self._developer_login(pool, logins)
@@ -611,8 +648,9 @@ class CognitoIdentity:
             verified.append(self.federation.verify(pool, key, token, now=self.clock()))
         return verified
 
-    def get_id(self, caller: Caller, identity_pool_id: str, logins: dict[str, str] | None = None,
-               account_id: str | None = None) -> dict[str, Any]:
+    def get_id(
+        self, caller: Caller, identity_pool_id: str, logins: dict[str, str] | None = None, account_id: str | None = None
+    ) -> dict[str, Any]:
         # Spec Q31: AccountId is accepted and ignored (once it passes the model's pattern).
         with self.store.write():
             pool = self._pool(caller, identity_pool_id)
@@ -623,7 +661,9 @@ class CognitoIdentity:
             presented = self._external_logins(pool, logins)
             return {"IdentityId": self._converge(pool, presented, errors.LimitExceeded).id}  # E3-E5
 
-    def _authenticate(self, pool: Pool, identity: Identity, logins: dict[str, str] | None) -> tuple[Identity, list[Login]]:
+    def _authenticate(
+        self, pool: Pool, identity: Identity, logins: dict[str, str] | None
+    ) -> tuple[Identity, list[Login]]:
         """E6-E14 for GetOpenIdToken / GetCredentialsForIdentity: the identity the call is
         for after implicit links and merges, and the logins that proved it (none: a guest)."""
         if identity.state == "disabled":  # E8
@@ -653,43 +693,59 @@ class CognitoIdentity:
     def _amr_of(self, presented: list[Login]) -> list[str]:
         return self._amr(presented) if presented else ["unauthenticated"]
 
-    def get_open_id_token(self, caller: Caller, identity_id: str, logins: dict[str, str] | None = None) -> dict[str, Any]:
+    def get_open_id_token(
+        self, caller: Caller, identity_id: str, logins: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         with self.store.write():
             pool, identity = self._identity_in(caller, identity_id)
             # Spec Q8: the basic flow is refused with InvalidParameterException.
             if pool.role_mappings:
-                raise errors.InvalidParameter("Basic (classic) flow is not supported with RoleMappings, please use enhanced flow.")
+                raise errors.InvalidParameter(
+                    "Basic (classic) flow is not supported with RoleMappings, please use enhanced flow."
+                )
             if not pool.doc.get("AllowClassicFlow"):
                 raise errors.InvalidParameter("Basic (classic) flow is not enabled, please use enhanced flow.")
             identity, presented = self._authenticate(pool, identity, logins)
-            issued = Issued(identity.id, self._claims(pool, identity.id, self._amr_of(presented), OPEN_ID_TOKEN_DURATION))
+            issued = Issued(
+                identity.id, self._claims(pool, identity.id, self._amr_of(presented), OPEN_ID_TOKEN_DURATION)
+            )
         return self._issue(issued)
 
     def get_credentials_for_identity(
-        self, caller: Caller, identity_id: str, logins: dict[str, str] | None = None,
+        self,
+        caller: Caller,
+        identity_id: str,
+        logins: dict[str, str] | None = None,
         custom_role_arn: str | None = None,
     ) -> dict[str, Any]:
         with self.store.write():
             pool, identity = self._identity_in(caller, identity_id)
             if logins and COGNITO_KEY in logins:
                 # Spec Q27: no external login, so role mappings and CustomRoleArn do not apply.
-                claims, presented = self._cognito_token(pool, identity, logins), []
+                presented: list[Login] = []
+                claims = self._cognito_token(pool, identity, logins)
             else:
                 identity, presented = self._authenticate(pool, identity, logins)
-                claims = self._claims(pool, identity.id, self._amr_of(presented), ENHANCED_SESSION,
-                                      self._principal_tags(pool, presented))
+                claims = self._claims(
+                    pool, identity.id, self._amr_of(presented), ENHANCED_SESSION, self._principal_tags(pool, presented)
+                )
             role = self._choose_role(pool, claims, presented, custom_role_arn)
             # Cognito calls STS itself (spec §11.1 step 6): a refusal is a pool problem, and
             # it is known before this transaction commits, so the call changes nothing.
             self._sts_refusal(lambda: self.sts.check(role, claims, ENHANCED_SESSION))
-        result = self._sts_refusal(lambda: self.sts.assume(
-            role, "CognitoIdentityCredentials", claims, ENHANCED_SESSION, guest=claims["amr"] == ["unauthenticated"]))
+        result = self._sts_refusal(
+            lambda: self.sts.assume(
+                role, "CognitoIdentityCredentials", claims, ENHANCED_SESSION, guest=claims["amr"] == ["unauthenticated"]
+            )
+        )
         credentials = result["Credentials"]
         return {
             "IdentityId": identity.id,
             "Credentials": {
-                "AccessKeyId": credentials["AccessKeyId"], "SecretKey": credentials["SecretAccessKey"],
-                "SessionToken": credentials["SessionToken"], "Expiration": credentials["Expiration"],
+                "AccessKeyId": credentials["AccessKeyId"],
+                "SecretKey": credentials["SecretAccessKey"],
+                "SessionToken": credentials["SessionToken"],
+                "Expiration": credentials["Expiration"],
             },
         }
 
@@ -700,7 +756,9 @@ class CognitoIdentity:
             mapping = self.store.principal_tag_map(pool.id, login.provider)
             if mapping is None:
                 continue
-            wanted = _default_tag_claims(login.provider) if mapping.get("UseDefaults") else mapping.get("PrincipalTags", {})
+            wanted = (
+                _default_tag_claims(login.provider) if mapping.get("UseDefaults") else mapping.get("PrincipalTags", {})
+            )
             for tag, claim in wanted.items():
                 value = login.claims.get(claim)
                 if value is not None:
@@ -719,7 +777,7 @@ class CognitoIdentity:
         if len(logins) > 1:
             raise errors.InvalidParameter(f"A {COGNITO_KEY} token cannot be combined with other logins")
         try:
-            claims = self.sts.verify(logins[COGNITO_KEY])
+            claims: dict[str, Any] = self.sts.verify(logins[COGNITO_KEY])
         except errors.ExpiredToken:
             raise errors.NotAuthorized("Invalid login token. Token expired.") from None
         except errors.InvalidIdentityToken as error:
@@ -736,7 +794,9 @@ class CognitoIdentity:
                 raise errors.NotAuthorized(UNAUTH_NOT_SUPPORTED)
         return claims
 
-    def _choose_role(self, pool: Pool, claims: dict[str, Any], presented: list[Login], custom_role_arn: str | None) -> str:
+    def _choose_role(
+        self, pool: Pool, claims: dict[str, Any], presented: list[Login], custom_role_arn: str | None
+    ) -> str:
         """Role selection of the enhanced flow (spec §11.1)."""
         # The auth state comes from the claims: a guest's Cognito token (GetOpenIdToken) gets the
         # unauthenticated role; §11.1 step 2 has developer tokens in mind.
@@ -760,11 +820,16 @@ class CognitoIdentity:
         """The RoleMappings entry for this login's provider, under any key that names it."""
         keys = [login.provider, f"{login.provider}:{login.claims.get('aud')}"]  # user pools: key:clientId
         # Spec Q22: an OIDC provider's mapping may be keyed by its IAM ARN or by its issuer host.
-        keys += [arn for arn in pool.doc.get("OpenIdConnectProviderARNs", [])
-                 if arn.split(":oidc-provider/", 1)[-1] == login.provider]
+        keys += [
+            arn
+            for arn in pool.doc.get("OpenIdConnectProviderARNs", [])
+            if arn.split(":oidc-provider/", 1)[-1] == login.provider
+        ]
         return next((pool.role_mappings[key] for key in keys if key in pool.role_mappings), None)
 
-    def unlink_identity(self, caller: Caller, identity_id: str, logins: dict[str, str], logins_to_remove: list[str]) -> dict[str, Any]:
+    def unlink_identity(
+        self, caller: Caller, identity_id: str, logins: dict[str, str], logins_to_remove: list[str]
+    ) -> dict[str, Any]:
         with self.store.write():
             pool, identity = self._identity_in(caller, identity_id)
             if identity.state == "disabled":
@@ -790,8 +855,12 @@ class CognitoIdentity:
     # -- developer identity administration -------------------------------------------------
 
     def lookup_developer_identity(
-        self, caller: Caller, identity_pool_id: str, identity_id: str | None = None,
-        developer_user_identifier: str | None = None, max_results: int | None = None,
+        self,
+        caller: Caller,
+        identity_pool_id: str,
+        identity_id: str | None = None,
+        developer_user_identifier: str | None = None,
+        max_results: int | None = None,
         next_token: str | None = None,
     ) -> dict[str, Any]:
         if identity_id is None and developer_user_identifier is None:
@@ -832,8 +901,12 @@ class CognitoIdentity:
         return self._identity(owner)
 
     def merge_developer_identities(
-        self, caller: Caller, source_user_identifier: str, destination_user_identifier: str,
-        developer_provider_name: str, identity_pool_id: str,
+        self,
+        caller: Caller,
+        source_user_identifier: str,
+        destination_user_identifier: str,
+        developer_provider_name: str,
+        identity_pool_id: str,
     ) -> dict[str, Any]:
         with self.store.write():
             pool = self._pool(caller, identity_pool_id)
@@ -843,8 +916,12 @@ class CognitoIdentity:
         return {"IdentityId": target.id}
 
     def unlink_developer_identity(
-        self, caller: Caller, identity_id: str, identity_pool_id: str,
-        developer_provider_name: str, developer_user_identifier: str,
+        self,
+        caller: Caller,
+        identity_id: str,
+        identity_pool_id: str,
+        developer_provider_name: str,
+        developer_user_identifier: str,
     ) -> dict[str, Any]:
         with self.store.write():
             pool = self._pool(caller, identity_pool_id)
@@ -877,12 +954,18 @@ class CognitoIdentity:
             return self._describe(identity)
 
     def list_identities(
-        self, caller: Caller, identity_pool_id: str, max_results: int,
-        next_token: str | None = None, hide_disabled: bool | None = None,
+        self,
+        caller: Caller,
+        identity_pool_id: str,
+        max_results: int,
+        next_token: str | None = None,
+        hide_disabled: bool | None = None,
     ) -> dict[str, Any]:
         with self.store.read():
             self._pool(caller, identity_pool_id)
-            rows = self.store.list_identities(identity_pool_id, _page_start(next_token), max_results + 1, bool(hide_disabled))
+            rows = self.store.list_identities(
+                identity_pool_id, _page_start(next_token), max_results + 1, bool(hide_disabled)
+            )
             result: dict[str, Any] = {
                 "IdentityPoolId": identity_pool_id,
                 "Identities": [self._describe(Identity.from_row(row)) for row in rows[:max_results]],

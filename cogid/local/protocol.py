@@ -12,7 +12,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -82,20 +82,29 @@ def handle(service: Service, request: Request, *, verify: bool = False) -> Respo
     return _handle_query(service, request, request_id, verify)
 
 
-def _caller(service: Service, request: Request, params: dict[str, Any], signed: bool,
-            verify: bool = False, signing_name: str = "", operation: str = "") -> Caller:
+def _caller(
+    service: Service,
+    request: Request,
+    params: dict[str, Any],
+    signed: bool,
+    verify: bool = False,
+    signing_name: str = "",
+    operation: str = "",
+) -> Caller:
     caller = _identify(service, request, params, signed, verify, signing_name)
     principal = caller.principal
     if signed and principal is not None and principal.get("Session") and operation != "GetCallerIdentity":
         # Credentials this service vended act as their role, whose only rights here are the
         # ones no IAM policy can take away: the identity pool's roles carry no permissions.
         raise errors.AuthFailure(
-            f"User: {principal['Arn']} is not authorized to perform: {signing_name}:{operation}", "denied")
+            f"User: {principal['Arn']} is not authorized to perform: {signing_name}:{operation}", "denied"
+        )
     return caller
 
 
-def _identify(service: Service, request: Request, params: dict[str, Any], signed: bool,
-              verify: bool, signing_name: str) -> Caller:
+def _identify(
+    service: Service, request: Request, params: dict[str, Any], signed: bool, verify: bool, signing_name: str
+) -> Caller:
     if verify and (signed or "authorization" in request.headers):
         # Signed operations must be signed; unsigned ones are checked too when they are (spec §3.2).
         from cogid.local.sigv4 import verify as verify_signature
@@ -128,7 +137,7 @@ def _handle_json(service: Service, request: Request, request_id: str, verify: bo
     headers = {"Content-Type": JSON_CONTENT_TYPE, "x-amzn-RequestId": request_id}
     try:
         target = request.headers.get("x-amz-target", "")
-        name = target[len(JSON_TARGET_PREFIX):] if target.startswith(JSON_TARGET_PREFIX) else ""
+        name = target[len(JSON_TARGET_PREFIX) :] if target.startswith(JSON_TARGET_PREFIX) else ""
         model = service_model("cognito-identity")
         if name not in model.operation_names:
             raise errors.UnknownOperation(f"Unknown operation '{target}'")
@@ -140,8 +149,9 @@ def _handle_json(service: Service, request: Request, request_id: str, verify: bo
         # Who is asking comes first, as on AWS: an unsigned request is refused before its
         # parameters are looked at.
         signed = operation.auth_type != "none"
-        caller = _caller(service, request, raw if isinstance(raw, dict) else {}, signed, verify,
-                         model.signing_name, name)
+        caller = _caller(
+            service, request, raw if isinstance(raw, dict) else {}, signed, verify, model.signing_name, name
+        )
         params = validate(operation.input_shape, raw)
         method = getattr(service.cognito, _snake(name))
         result = method(caller, **{_snake(k): v for k, v in params.items()})
@@ -174,7 +184,8 @@ def _parse_query(shape: Any, params: dict[str, str], prefix: str) -> Any:
                 value[name] = item
         return value if value or not prefix else None
     if kind == "list":
-        items, i = [], 1
+        items: list[Any] = []
+        i = 1
         while True:
             item = _parse_query(shape.member, params, f"{prefix}.member.{i}")
             if item is None:
@@ -217,11 +228,10 @@ def _xml(shape: Any, value: Any) -> str:
         return "".join(f"<member>{_xml(shape.member, item)}</member>" for item in value)
     if kind == "map":
         return "".join(
-            f"<entry><key>{escape(str(k))}</key><value>{escape(str(v))}</value></entry>"
-            for k, v in value.items()
+            f"<entry><key>{escape(str(k))}</key><value>{escape(str(v))}</value></entry>" for k, v in value.items()
         )
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, bool):
         return "true" if value else "false"
     return escape(str(value))

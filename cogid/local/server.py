@@ -71,8 +71,15 @@ def _error(headers: dict[str, str], status: int, code: str, message: str) -> Rep
     request_id = str(uuid.uuid4())
     if headers.get("x-amz-target") or "x-amz-json" in headers.get("content-type", ""):
         body = json.dumps({"__type": code, "message": message}).encode()
-        return status, [("Content-Type", protocol.JSON_CONTENT_TYPE), ("x-amzn-RequestId", request_id),
-                        ("x-amzn-ErrorType", f"{code}:")], body
+        return (
+            status,
+            [
+                ("Content-Type", protocol.JSON_CONTENT_TYPE),
+                ("x-amzn-RequestId", request_id),
+                ("x-amzn-ErrorType", f"{code}:"),
+            ],
+            body,
+        )
     kind = "Receiver" if status >= 500 else "Sender"
     xml = (
         f'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>{kind}</Type>'
@@ -146,8 +153,13 @@ class Endpoint:
             log.exception("internal error")
             status, reply_headers, reply = _error(headers, 500, "InternalFailure", "An internal error occurred.")
         reply_headers = [*reply_headers, *CORS, ("Content-Length", str(len(reply)))]
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply_headers]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply_headers],
+            }
+        )
         await send({"type": "http.response.body", "body": reply})
 
     def respond(self, method: str, scope: dict[str, Any], headers: dict[str, str], body: bytes) -> Reply:
@@ -159,10 +171,15 @@ class Endpoint:
         if method == "GET" and path == DISCOVERY_PATH:
             host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("127.0.0.1", DEFAULT_PORT)))
             base = f"{scope['scheme']}://{host}"
-            return _json({
-                "issuer": ISSUER, "jwks_uri": base + JWKS_PATH, "response_types_supported": ["id_token"],
-                "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": [ALGORITHM],
-            })
+            return _json(
+                {
+                    "issuer": ISSUER,
+                    "jwks_uri": base + JWKS_PATH,
+                    "response_types_supported": ["id_token"],
+                    "subject_types_supported": ["public"],
+                    "id_token_signing_alg_values_supported": [ALGORITHM],
+                }
+            )
         if method not in ("GET", "POST"):
             return _error(headers, 405, "MethodNotAllowed", f"The method {method} is not allowed here.")
         request = protocol.Request(method, _target(scope), headers, body)
@@ -202,11 +219,15 @@ async def _body(headers: dict[str, str], receive: Receive) -> bytes:
 def _preflight(headers: dict[str, str]) -> Reply:
     asked = [h.strip().lower() for h in headers.get("access-control-request-headers", "").split(",") if h.strip()]
     allowed = ", ".join(h for h in asked if _allowed_header(h)) if asked else CORS_ALLOWED_HEADERS
-    return 200, [
-        ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
-        ("Access-Control-Allow-Headers", allowed),
-        ("Access-Control-Max-Age", "86400"),
-    ], b""
+    return (
+        200,
+        [
+            ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+            ("Access-Control-Allow-Headers", allowed),
+            ("Access-Control-Max-Age", "86400"),
+        ],
+        b"",
+    )
 
 
 def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -235,8 +256,15 @@ class _FairAcceptLoop(asyncio.SelectorEventLoop):
     onto whichever woke first and leaving the other cores idle for the connections' lifetime.
     """
 
-    def _accept_connection(self, protocol_factory: Any, sock: Any, sslcontext: Any = None, server: Any = None,
-                           backlog: int = 100, *args: Any) -> None:
+    def _accept_connection(
+        self,
+        protocol_factory: Any,
+        sock: Any,
+        sslcontext: Any = None,
+        server: Any = None,
+        backlog: int = 100,
+        *args: Any,
+    ) -> None:
         super()._accept_connection(protocol_factory, sock, sslcontext, server, 1, *args)  # type: ignore[misc]
 
 
@@ -300,8 +328,13 @@ def endpoint_url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def serve(home: Path | str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, out: IO[str] | None = None,
-          workers: int | None = None) -> None:
+def serve(
+    home: Path | str,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    out: IO[str] | None = None,
+    workers: int | None = None,
+) -> None:
     """Serve the local service stored under `home` until SIGINT or SIGTERM.
 
     Binds first (port 0 picks a free port) and writes the endpoint URL as the first line of

@@ -18,9 +18,13 @@ STORE_FILE = "local.sqlite3"
 
 
 class Service:
-    def __init__(self, path: Path | str, clock: Callable[[], float] = time.time,
-                 new_id: Callable[[], str] | None = None,
-                 fetch: Callable[[str], dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        path: Path | str,
+        clock: Callable[[], float] = time.time,
+        new_id: Callable[[], str] | None = None,
+        fetch: Callable[[str], dict[str, Any]] | None = None,
+    ):
         self.store = Store(path)
         self.clock = clock
         self.keys = KeyRing(self.store, "cognito", clock)

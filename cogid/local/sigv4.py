@@ -60,17 +60,25 @@ def _authorization(header: str) -> tuple[list[str], list[str], str]:
     for part in rest.split(","):
         match = _FIELD.fullmatch(part)
         if match is None:
-            raise AuthFailure(f"Authorization header requires each component to be of the form key=value: "
-                              f"{part.strip()!r}.", "incomplete")
+            raise AuthFailure(
+                f"Authorization header requires each component to be of the form key=value: {part.strip()!r}.",
+                "incomplete",
+            )
         fields[match.group(1)] = match.group(2)
     missing = [name for name in ("Credential", "SignedHeaders", "Signature") if not fields.get(name)]
     if missing:
-        raise AuthFailure(" ".join(f"Authorization header requires '{name}' parameter." for name in missing)
-                          + f" Authorization={ALGORITHM} ...", "incomplete")
+        raise AuthFailure(
+            " ".join(f"Authorization header requires '{name}' parameter." for name in missing)
+            + f" Authorization={ALGORITHM} ...",
+            "incomplete",
+        )
     scope = fields["Credential"].split("/")
     if len(scope) != 5 or scope[4] != "aws4_request" or not all(scope):
-        raise AuthFailure(f"Credential should be of the form <key>/<date>/<region>/<service>/aws4_request, "
-                          f"not '{'/'.join(scope[1:])}'.", "incomplete")
+        raise AuthFailure(
+            f"Credential should be of the form <key>/<date>/<region>/<service>/aws4_request, "
+            f"not '{'/'.join(scope[1:])}'.",
+            "incomplete",
+        )
     return scope, fields["SignedHeaders"].lower().split(";"), fields["Signature"]
 
 
@@ -85,11 +93,17 @@ def _check_clock(amz_date: str, now: float) -> None:
     fields = (amz_date[0:4], amz_date[4:6], amz_date[6:8], amz_date[9:11], amz_date[11:13], amz_date[13:15])
     signed_at = timegm(tuple(int(field) for field in fields))
     if signed_at < now - MAX_SKEW:
-        raise AuthFailure(f"Signature expired: {amz_date} is now earlier than {_timestamp(now - MAX_SKEW)} "
-                          f"({_timestamp(now)} - 5 min.)", "signature")
+        raise AuthFailure(
+            f"Signature expired: {amz_date} is now earlier than {_timestamp(now - MAX_SKEW)} "
+            f"({_timestamp(now)} - 5 min.)",
+            "signature",
+        )
     if signed_at > now + MAX_SKEW:
-        raise AuthFailure(f"Signature not yet current: {amz_date} is still later than "
-                          f"{_timestamp(now + MAX_SKEW)} ({_timestamp(now)} + 5 min.)", "signature")
+        raise AuthFailure(
+            f"Signature not yet current: {amz_date} is still later than "
+            f"{_timestamp(now + MAX_SKEW)} ({_timestamp(now)} + 5 min.)",
+            "signature",
+        )
 
 
 def verify(service: Service, request: Request, signing_name: str) -> tuple[dict[str, Any], str]:
@@ -107,25 +121,32 @@ def verify(service: Service, request: Request, signing_name: str) -> tuple[dict[
     access_key, date, region, scope_service, _ = scope
     amz_date = request.headers.get("x-amz-date", "")
     if not amz_date:
-        raise AuthFailure("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
-                          "incomplete")
+        raise AuthFailure(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.", "incomplete"
+        )
     if "host" not in signed:
         raise AuthFailure("'Host' must be a 'SignedHeader' in the AWS Authorization.", "incomplete")
     principal = service.iam.credentials(access_key, request.headers.get("x-amz-security-token"))
     if scope_service != signing_name:
         raise AuthFailure(f"Credential should be scoped to correct service: '{signing_name}'.", "signature")
     if date != amz_date[:8]:
-        raise AuthFailure(f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from "
-                          f"HTTP: '{date}' != '{amz_date[:8]}', from '{amz_date}'.", "signature")
+        raise AuthFailure(
+            f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from "
+            f"HTTP: '{date}' != '{amz_date[:8]}', from '{amz_date}'.",
+            "signature",
+        )
     _check_clock(amz_date, service.clock())
     content_hash = request.headers.get("x-amz-content-sha256")
     if content_hash is not None and content_hash != sha256(request.body).hexdigest():
-        raise AuthFailure("The provided 'x-amz-content-sha256' header does not match what was computed.",
-                          "signature")
+        raise AuthFailure("The provided 'x-amz-content-sha256' header does not match what was computed.", "signature")
 
     # A plain http URL: botocore then always hashes the body, as every SDK does for these services.
-    wire = AWSRequest(method=request.method, url=f"http://{request.headers.get('host', '')}{request.path}",
-                      headers={name: request.headers.get(name, "") for name in signed}, data=request.body)
+    wire = AWSRequest(
+        method=request.method,
+        url=f"http://{request.headers.get('host', '')}{request.path}",
+        headers={name: request.headers.get(name, "") for name in signed},
+        data=request.body,
+    )
     wire.context["timestamp"] = amz_date
     signer = _Recompute(Credentials(access_key, principal["Secret"]), scope_service, region, signed)
     expected = signer.signature(signer.string_to_sign(wire, signer.canonical_request(wire)), wire)

@@ -237,9 +237,7 @@ class Store:
         )
 
     def principal_tag_map(self, pool_id: str, provider: str) -> dict[str, Any] | None:
-        row = self._one(
-            "SELECT doc FROM principal_tag_maps WHERE pool_id = ? AND provider = ?", pool_id, provider
-        )
+        row = self._one("SELECT doc FROM principal_tag_maps WHERE pool_id = ? AND provider = ?", pool_id, provider)
         return json.loads(row["doc"]) if row else None
 
     def set_principal_tag_map(self, pool_id: str, provider: str, doc: dict[str, Any]) -> None:
@@ -260,16 +258,12 @@ class Store:
         return self._one("SELECT * FROM identities WHERE id = ?", identity_id)
 
     def set_identity_state(self, identity_id: str, state: str, now: float) -> None:
-        self.db.execute(
-            "UPDATE identities SET state = ?, modified = ? WHERE id = ?", (state, now, identity_id)
-        )
+        self.db.execute("UPDATE identities SET state = ?, modified = ? WHERE id = ?", (state, now, identity_id))
 
     def delete_identity(self, identity_id: str) -> bool:
         return self.db.execute("DELETE FROM identities WHERE id = ?", (identity_id,)).rowcount > 0
 
-    def list_identities(
-        self, pool_id: str, after: int, limit: int, hide_disabled: bool
-    ) -> list[sqlite3.Row]:
+    def list_identities(self, pool_id: str, after: int, limit: int, hide_disabled: bool) -> list[sqlite3.Row]:
         hide = "AND state != 'disabled'" if hide_disabled else ""
         return self.db.execute(
             f"SELECT * FROM identities WHERE pool_id = ? AND seq > ? {hide} ORDER BY seq LIMIT ?",
@@ -295,24 +289,18 @@ class Store:
 
     def developer_ids(self, identity_id: str, after: int, limit: int) -> list[sqlite3.Row]:
         return self.db.execute(
-            "SELECT subject, seq FROM logins WHERE identity_id = ? AND developer = 1 AND seq > ?"
-            " ORDER BY seq LIMIT ?",
+            "SELECT subject, seq FROM logins WHERE identity_id = ? AND developer = 1 AND seq > ? ORDER BY seq LIMIT ?",
             (identity_id, after, limit),
         ).fetchall()
 
-    def add_login(
-        self, pool_id: str, provider: str, subject: str, identity_id: str, developer: bool
-    ) -> None:
+    def add_login(self, pool_id: str, provider: str, subject: str, identity_id: str, developer: bool) -> None:
         self.db.execute(
-            "INSERT INTO logins (pool_id, provider, subject, identity_id, developer)"
-            " VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO logins (pool_id, provider, subject, identity_id, developer) VALUES (?, ?, ?, ?, ?)",
             (pool_id, provider, subject, identity_id, int(developer)),
         )
 
     def move_logins(self, from_identity: str, to_identity: str) -> None:
-        self.db.execute(
-            "UPDATE logins SET identity_id = ? WHERE identity_id = ?", (to_identity, from_identity)
-        )
+        self.db.execute("UPDATE logins SET identity_id = ? WHERE identity_id = ?", (to_identity, from_identity))
 
     def remove_login(self, pool_id: str, provider: str, subject: str) -> None:
         self.db.execute(
@@ -345,9 +333,7 @@ class Store:
         return json.loads(row["doc"]) if row else None
 
     def set_issuer(self, issuer: str, doc: dict[str, Any]) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO issuers (issuer, doc) VALUES (?, ?)", (issuer, json.dumps(doc))
-        )
+        self.db.execute("INSERT OR REPLACE INTO issuers (issuer, doc) VALUES (?, ?)", (issuer, json.dumps(doc)))
 
     # -- temporary credentials, developer access keys, IAM roles ------------------------------
 
@@ -365,9 +351,7 @@ class Store:
         self.db.execute("DELETE FROM sessions WHERE expires < ?", (before,))
 
     def insert_access_key(self, access_key: str, doc: dict[str, Any]) -> None:
-        self.db.execute(
-            "INSERT INTO access_keys (access_key, doc) VALUES (?, ?)", (access_key, json.dumps(doc))
-        )
+        self.db.execute("INSERT INTO access_keys (access_key, doc) VALUES (?, ?)", (access_key, json.dumps(doc)))
 
     def access_key(self, access_key: str) -> dict[str, Any] | None:
         row = self._one("SELECT doc FROM access_keys WHERE access_key = ?", access_key)

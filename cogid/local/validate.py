@@ -128,9 +128,7 @@ class _Checker:
             self.fail(value, path, f"Member must satisfy enum value set: [{', '.join(enum)}]", sensitive)
         pattern = shape.metadata.get("pattern")
         if pattern and not _pattern(pattern).fullmatch(value):
-            self.fail(
-                value, path, f"Member must satisfy regular expression pattern: {pattern}", sensitive
-            )
+            self.fail(value, path, f"Member must satisfy regular expression pattern: {pattern}", sensitive)
         return value
 
     def _integer(self, shape: Any, value: int, path: Path) -> int:
