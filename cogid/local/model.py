@@ -212,8 +212,8 @@ class CognitoIdentity:
 
     # -- lookups ---------------------------------------------------------------------------
 
-    def _pool(self, caller: Caller, pool_id: str) -> Pool:
-        row = self.store.pool(pool_id)
+    def _pool(self, caller: Caller, pool_id: str, row: sqlite3.Row | None = None) -> Pool:
+        row = row if row is not None else self.store.pool(pool_id)
         # A pool id sent to another region's endpoint is not found there (spec §2).
         if row is None or row["region"] != caller.region:
             raise errors.ResourceNotFound(f"IdentityPool '{pool_id}' not found.")
@@ -578,10 +578,11 @@ class CognitoIdentity:
         if identity_id is None and len(logins) == 1:
             # The common case, a known user signing in again, changes nothing: answer it from a
             # snapshot without queueing behind the writers.
-            with self.store.read():
-                pool = self._pool(caller, identity_pool_id)
-                user = self._developer_login(pool, logins)
-                owner = self.store.login_owner(pool.id, user.provider, user.subject)
+            ((provider, subject),) = logins.items()
+            row = self.store.pool_and_owner(identity_pool_id, provider, subject)  # one statement
+            pool = self._pool(caller, identity_pool_id, row)
+            user = self._developer_login(pool, logins)
+            owner = row["owner"] if row is not None else None
             if owner is not None:
                 return self._issue(
                     Issued(owner, self._claims(pool, owner, self._amr([user]), duration, principal_tags))
