@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from anchors import raw_signing_rate
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -176,34 +177,6 @@ def run_load(url: str, creds: Credentials, pool_id: str, clients: int, seconds: 
         "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
         "statuses": dict(statuses),
     }
-
-
-# -- raw signing -------------------------------------------------------------------------------
-
-
-def _sign_for(seconds: float, results: Any) -> None:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    message = b"x" * 700  # about the size of a token's signing input
-    count, began = 0, time.perf_counter()
-    while time.perf_counter() - began < seconds:
-        key.sign(message, padding.PKCS1v15(), hashes.SHA512())
-        count += 1
-    results.put(count / (time.perf_counter() - began))
-
-
-def raw_signing_rate(processes: int, seconds: float = 3.0) -> float:
-    context = multiprocessing.get_context("fork")
-    results = context.Queue()
-    workers = [context.Process(target=_sign_for, args=(seconds, results)) for _ in range(processes)]
-    for worker in workers:
-        worker.start()
-    total = sum(results.get() for _ in workers)
-    for worker in workers:
-        worker.join()
-    return total
 
 
 # -- servers -----------------------------------------------------------------------------------

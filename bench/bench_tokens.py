@@ -14,18 +14,7 @@ import argparse
 import tempfile
 import time
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
-
-def raw_signing_rate(seconds: float = 3.0) -> float:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    message = b"x" * 700  # about the size of a token's signing input
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        key.sign(message, padding.PKCS1v15(), hashes.SHA512())
-        count += 1
-    return count / (time.perf_counter() - start)
+from anchors import raw_signing_rate
 
 
 def service_rate(users: int) -> float:

@@ -1,0 +1,41 @@
+"""The anchor every benchmark here measures itself against: raw RS512 (RSA-2048) signing.
+
+python bench/anchors.py [PROCESSES]   # prints signatures/s, summed over the processes
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import time
+from typing import Any
+
+
+def _sign_for(seconds: float, results: Any) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    message = b"x" * 700  # about the size of a token's signing input
+    count, began = 0, time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        key.sign(message, padding.PKCS1v15(), hashes.SHA512())
+        count += 1
+    results.put(count / (time.perf_counter() - began))
+
+
+def raw_signing_rate(processes: int = 1, seconds: float = 3.0) -> float:
+    """Signatures per second with a loaded key, summed over `processes` signing at once."""
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    workers = [context.Process(target=_sign_for, args=(seconds, results)) for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    total = sum(results.get() for _ in workers)
+    for worker in workers:
+        worker.join()
+    return float(total)
+
+
+if __name__ == "__main__":
+    print(raw_signing_rate(int(sys.argv[1]) if len(sys.argv) > 1 else 1))
