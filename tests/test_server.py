@@ -394,3 +394,39 @@ def test_an_unsigned_bad_request_is_refused_for_its_signature_first(tmp_path):
             raise AssertionError("an unsigned CreateIdentityPool was served")
         except urllib.error.HTTPError as error:
             assert json.loads(error.read())["__type"] == "MissingAuthenticationTokenException"
+
+
+def test_review_edge_cases_answer_cleanly(tmp_path):
+    """Impossible dates, deep JSON, a permanent key with a session token, CORS for Amplify."""
+    key = cogid.local.client("iam", home=tmp_path).create_access_key()["AccessKey"]
+    with running_server(tmp_path) as url:
+        host = urlsplit(url).netloc
+
+        def post(headers, body=b"{}"):
+            connection = http.client.HTTPConnection(host, timeout=10)
+            connection.request("POST", "/", body=body, headers={
+                "X-Amz-Target": "AWSCognitoIdentityService.ListIdentityPools",
+                "Content-Type": "application/x-amz-json-1.1", **headers})
+            response = connection.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+
+        scope = f"Credential={key['AccessKeyId']}/20261326/us-east-1/cognito-identity/aws4_request"
+        status, headers, body = post({"X-Amz-Date": "20261326T000000Z", "Authorization":
+                                      f"AWS4-HMAC-SHA256 {scope}, SignedHeaders=host;x-amz-date, Signature=00"})
+        assert status < 500 and json.loads(body)["__type"] == "IncompleteSignatureException"
+        assert headers["x-amzn-ErrorMessage"].startswith("Date must be in ISO-8601")
+        status, _, body = post({"X-Amz-Target": "AWSCognitoIdentityService.GetId"}, b"[" * 100_000)
+        assert status == 400 and json.loads(body)["__type"] == "SerializationException"
+        signed = boto3.session.Session().client(
+            "cognito-identity", region_name="us-east-1", endpoint_url=url,
+            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+            aws_session_token="garbage")
+        with pytest.raises(ClientError) as excinfo:
+            signed.list_identity_pools(MaxResults=5)
+        assert excinfo.value.response["Error"]["Code"] == "UnrecognizedClientException"
+        connection = http.client.HTTPConnection(host, timeout=10)
+        connection.request("OPTIONS", "/", headers={"Origin": "http://app.example",
+                                                    "Access-Control-Request-Method": "POST",
+                                                    "Access-Control-Request-Headers": "content-type,x-amz-target,cache-control"})
+        allowed = connection.getresponse().getheader("Access-Control-Allow-Headers")
+        assert "cache-control" in allowed and "x-amz-target" in allowed

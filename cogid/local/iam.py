@@ -374,7 +374,7 @@ class IAM:
                 "UserId": session["UserId"],
                 "Session": True,
             }
-        if key is not None:
+        if key is not None and session_token is None:  # a permanent key takes no session token
             return {
                 "Secret": key["SecretAccessKey"],
                 "UserId": key["AccessKeyId"],

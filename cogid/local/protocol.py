@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -144,7 +145,7 @@ def _handle_json(service: Service, request: Request, request_id: str, verify: bo
         operation = model.operation_model(name)
         try:
             raw = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise errors.Serialization("Request body is not valid JSON") from None
         # Who is asking comes first, as on AWS: an unsigned request is refused before its
         # parameters are looked at.
@@ -159,6 +160,8 @@ def _handle_json(service: Service, request: Request, request_id: str, verify: bo
     except Exception as error:  # every failure is an AWS error reply, never a crash
         error = _service_error(error)
         headers["x-amzn-ErrorType"] = f"{error.code}:"
+        # Latin-1 only, as HTTP headers are; the body carries the message whole.
+        headers["x-amzn-ErrorMessage"] = error.message[:512].encode("latin-1", "replace").decode("latin-1")
         body = json.dumps({"__type": error.code, "message": error.message}).encode()
         return Response(error.status, headers, body)
 
@@ -166,6 +169,9 @@ def _handle_json(service: Service, request: Request, request_id: str, verify: bo
 def _service_error(error: Exception) -> errors.ServiceError:
     if isinstance(error, errors.ServiceError):
         return error
+    if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+        # The store stayed locked past its busy timeout: a throttle, which SDKs retry.
+        return errors.ServiceError("The local store is busy; retry the request.", code="TooManyRequestsException")
     log.exception("internal error")
     return errors.InternalError("An internal error occurred in the local service.")
 

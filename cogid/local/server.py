@@ -55,11 +55,6 @@ CORS_ALLOWED_HEADERS = (
     "authorization, content-type, x-amz-content-sha256, x-amz-date, x-amz-security-token, x-amz-target,"
     " x-amz-user-agent, amz-sdk-invocation-id, amz-sdk-request"
 )
-CORS_HEADER_PREFIXES = ("x-amz-", "x-amzn-", "amz-sdk-")
-
-
-def _allowed_header(name: str) -> bool:
-    return name in ("authorization", "content-type") or name.startswith(CORS_HEADER_PREFIXES)
 
 
 Reply = tuple[int, list[tuple[str, str]], bytes]
@@ -218,7 +213,9 @@ async def _body(headers: dict[str, str], receive: Receive) -> bytes:
 
 def _preflight(headers: dict[str, str]) -> Reply:
     asked = [h.strip().lower() for h in headers.get("access-control-request-headers", "").split(",") if h.strip()]
-    allowed = ", ".join(h for h in asked if _allowed_header(h)) if asked else CORS_ALLOWED_HEADERS
+    # Echo whatever the page asks to send (Amplify adds cache-control, for one): with origin `*`
+    # no credentials ride along, and every request is still checked on its own.
+    allowed = ", ".join(asked) if asked else CORS_ALLOWED_HEADERS
     return (
         200,
         [
@@ -355,6 +352,9 @@ def serve(
         "worker_class": _worker_class(),
         "keepalive": 2,
         "graceful_timeout": GRACEFUL_TIMEOUT,
+        # Longer than the store's busy timeout (60 s): a request waiting on a locked store ends
+        # with TooManyRequestsException rather than its worker being killed.
+        "timeout": 90,
         "limit_request_line": 8190,
         "limit_request_fields": 100,
         "asgi_lifespan": "on",
@@ -364,6 +364,11 @@ def serve(
         "control_socket_disable": True,
         "proc_name": "cogid-serve",
     }
+    # Faults inside the service are logged (to stderr, never with request bodies or tokens);
+    # the library stays quiet elsewhere.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s cogid serve %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("cogid.local").addHandler(handler)
     master = os.getpid()
     try:
         _application(endpoint, options).run()

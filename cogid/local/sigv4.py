@@ -90,8 +90,14 @@ def _check_clock(amz_date: str, now: float) -> None:
     if _AMZ_DATE.fullmatch(amz_date) is None:
         raise AuthFailure(f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'.", "incomplete")
     # By hand: strptime would cost more than the rest of the check.
-    fields = (amz_date[0:4], amz_date[4:6], amz_date[6:8], amz_date[9:11], amz_date[11:13], amz_date[13:15])
-    signed_at = timegm(tuple(int(field) for field in fields))
+    fields = [
+        int(part)
+        for part in (amz_date[0:4], amz_date[4:6], amz_date[6:8], amz_date[9:11], amz_date[11:13], amz_date[13:15])
+    ]
+    year, month, day, hour, minute, second = fields
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61 and year > 0):
+        raise AuthFailure(f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'.", "incomplete")
+    signed_at = timegm(tuple(fields))
     if signed_at < now - MAX_SKEW:
         raise AuthFailure(
             f"Signature expired: {amz_date} is now earlier than {_timestamp(now - MAX_SKEW)} "
