@@ -8,7 +8,7 @@ import typer
 
 from cogid import output
 from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, confirm
-from cogid.cli.options import profile as resolve
+from cogid.cli.options import cognito as cognito_client
 from cogid.errors import UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Look up, show, list, merge and delete identities.")
@@ -53,11 +53,10 @@ def identity_lookup(
     output_format: OutputOpt = None,
 ) -> None:
     """Find a user's identity id, or an identity's developer user ids (LookupDeveloperIdentity)."""
-    from cogid import clients, flows
+    from cogid import flows
 
     fmt = output.choose(output_format, FORMATS)
-    chosen = resolve(profile, pool=pool, region=region)
-    cognito = clients.client(chosen, "cognito-identity")
+    chosen, cognito = cognito_client(profile, pool, region)
     target = _identity_of(cognito, flows.pool_id(chosen), identity_id, user)
     result = {
         "IdentityId": target,
@@ -78,11 +77,10 @@ def identity_show(
     output_format: OutputOpt = None,
 ) -> None:
     """Everything about one identity: logins, developer user ids, dates, state."""
-    from cogid import clients, flows
+    from cogid import flows
 
     fmt = output.choose(output_format, FORMATS)
-    chosen = resolve(profile, pool=pool, region=region)
-    cognito = clients.client(chosen, "cognito-identity")
+    chosen, cognito = cognito_client(profile, pool, region)
     target = _identity_of(cognito, flows.pool_id(chosen), identity_id, user)
     described = cognito.describe_identity(IdentityId=target)
     result = {
@@ -105,11 +103,10 @@ def identity_list(
     output_format: OutputOpt = None,
 ) -> None:
     """List the identities of the pool."""
-    from cogid import clients, flows
+    from cogid import flows
 
     fmt = output.choose(output_format, FORMATS)
-    chosen = resolve(profile, pool=pool, region=region)
-    cognito = clients.client(chosen, "cognito-identity")
+    chosen, cognito = cognito_client(profile, pool, region)
     identities: list[dict[str, Any]] = []
     token = None
     while limit is None or len(identities) < limit:
@@ -144,11 +141,10 @@ def identity_merge(
     Example:
       cogid identity merge --from bob --into alice
     """
-    from cogid import clients, flows
+    from cogid import flows
 
     fmt = output.choose(output_format, FORMATS)
-    chosen = resolve(profile, pool=pool, region=region)
-    cognito = clients.client(chosen, "cognito-identity")
+    chosen, cognito = cognito_client(profile, pool, region)
     merged = cognito.merge_developer_identities(
         SourceUserIdentifier=source,
         DestinationUserIdentifier=destination,
@@ -171,11 +167,10 @@ def identity_delete(
     output_format: OutputOpt = None,
 ) -> None:
     """Delete identities (their logins are freed: next time they make a new identity)."""
-    from cogid import clients, flows
+    from cogid import flows
 
     fmt = output.choose(output_format, FORMATS)
-    chosen = resolve(profile, pool=pool, region=region)
-    cognito = clients.client(chosen, "cognito-identity")
+    chosen, cognito = cognito_client(profile, pool, region)
     targets = list(identity_ids or [])
     if user is not None:
         targets.append(_identity_of(cognito, flows.pool_id(chosen), None, user))

@@ -8,7 +8,7 @@ import typer
 
 from cogid import output
 from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, UserOpt, logins
-from cogid.cli.options import profile as resolve
+from cogid.cli.options import cognito as cognito_client
 from cogid.errors import UsageError
 
 Facebook = Annotated[str | None, typer.Option("--facebook", help="Facebook access token", show_default=False)]
@@ -60,14 +60,13 @@ def link(
       cogid link --user alice --facebook "$FB_TOKEN"
       COGID_USER=alice cogid link --login accounts.google.com="$GOOGLE_ID_TOKEN"
     """
-    from cogid import clients, flows
+    from cogid import flows
 
     fmt = output.choose(output_format, ("json", "table", "text"))
     logins = _logins(facebook, google, amazon, apple, twitter, login)
     if not logins:
         raise UsageError("give a login to link: --facebook, --google, --amazon, --apple, --twitter or --login")
-    chosen = resolve(profile, pool=pool, region=region)
-    cognito = clients.client(chosen, "cognito-identity")
+    chosen, cognito = cognito_client(profile, pool, region)
     issued = flows.issue_token(chosen, cognito, user, links=logins)
     result = _view(cognito, issued["IdentityId"])
     output.message(f"Linked {', '.join(logins)} to {user}'s identity {issued['IdentityId']}")
@@ -100,8 +99,7 @@ def unlink(
     from cogid import clients, flows
 
     fmt = output.choose(output_format, ("json", "table", "text"))
-    chosen = resolve(profile, pool=pool, region=region)
-    cognito = clients.client(chosen, "cognito-identity")
+    chosen, cognito = cognito_client(profile, pool, region)
     provider = flows.developer_provider(chosen, cognito)
     identity_id = cognito.lookup_developer_identity(IdentityPoolId=flows.pool_id(chosen), DeveloperUserIdentifier=user)[
         "IdentityId"

@@ -97,6 +97,14 @@ def logins(values: list[str] | None, option: str) -> dict[str, str]:
     return {login_key(k): v for k, v in key_values(values, option, "PROVIDER=TOKEN", need_value=True).items()}
 
 
+def cognito(name: str | None, pool: str | None = None, region: str | None = None) -> tuple[Any, Any]:
+    """The effective profile and a Cognito Identity client for it."""
+    from cogid import clients
+
+    chosen = profile(name, pool, region)
+    return chosen, clients.client(chosen, "cognito-identity")
+
+
 def profile(name: str | None, pool: str | None = None, region: str | None = None) -> Any:  # config.Profile
     """The effective profile for a command: flags over COGID_* over config.toml over defaults."""
     from cogid import config

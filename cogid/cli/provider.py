@@ -8,6 +8,7 @@ import typer
 
 from cogid import config, output
 from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt
+from cogid.cli.options import cognito as cognito_client
 from cogid.cli.options import profile as resolve
 from cogid.errors import UsageError
 
@@ -40,11 +41,10 @@ def provider_set(
     output_format: OutputOpt = None,
 ) -> None:
     """Set the pool's developer provider name. AWS never lets it change once set."""
-    from cogid import clients, flows
+    from cogid import flows
 
     fmt = output.choose(output_format, ("json", "table", "text"))
-    chosen = resolve(profile, pool=pool, region=region)
-    cognito = clients.client(chosen, "cognito-identity")
+    chosen, cognito = cognito_client(profile, pool, region)
     current: dict[str, Any] = {
         k: v
         for k, v in cognito.describe_identity_pool(IdentityPoolId=flows.pool_id(chosen)).items()
