@@ -98,12 +98,6 @@ def emit(
     Console(soft_wrap=False).print(table)
 
 
-def write_line(line: str) -> None:
-    """One datum per line, for streaming commands (JSON lines)."""
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
 def stderr_console() -> Any:
     """A rich console on stderr, made per use so NO_COLOR and friends are read each run."""
     from rich.console import Console

@@ -14,21 +14,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import standard_trust_policy
 
 import cogid.local
 from cogid.local.server import running_server
 
 PROVIDER = "login.example.app"
 JS_HARNESS = Path(__file__).parent / "js"
-
-
-def trust_policy(pool_id: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-        "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": pool_id},
-                      "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}},
-    }]})
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +33,7 @@ def server(tmp_path_factory):
 
 def make_role(server, pool_id: str, name: str) -> str:
     iam = cogid.local.client("iam", home=server.home)
-    return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust_policy(pool_id))["Role"]["Arn"])
+    return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=standard_trust_policy(pool_id))["Role"]["Arn"])
 
 
 # -- AWS CLI -----------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+from conftest import standard_trust_policy
 
 import cogid.local
 from cogid.local.hook import attach
@@ -35,15 +36,6 @@ from cogid.local.service import STORE_FILE, Service
 
 PROVIDER = "login.example.app"
 NOWHERE = "https://{}.us-east-1.cogid.invalid"
-
-
-def trust_policy(pool_id: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-        "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": pool_id},
-                      "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}},
-    }]})
 
 
 def remote(service: str, url: str, key: dict[str, str] | None = None, **credentials: str):
@@ -214,7 +206,7 @@ def test_a_raw_signed_request_passes(server):
 @pytest.fixture(scope="module")
 def role_arn(server):
     iam = cogid.local.client("iam", home=server.home)
-    role = iam.create_role(RoleName="app-auth", AssumeRolePolicyDocument=trust_policy(server.pool_id))
+    role = iam.create_role(RoleName="app-auth", AssumeRolePolicyDocument=standard_trust_policy(server.pool_id))
     return role["Role"]["Arn"]
 
 

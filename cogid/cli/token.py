@@ -103,7 +103,7 @@ def _issue_stream(profile: Any, lines: Any, duration: int | None, tags: dict[str
             failed += 1
             output.error(f"line {number}: {issued}")
             continue
-        output.write_line(output.to_json({"User": user, **issued}, indent=None))
+        output.write(output.to_json({"User": user, **issued}, indent=None))
         if progress:
             progress.advance()
     if progress:

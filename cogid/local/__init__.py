@@ -37,6 +37,13 @@ def default_home() -> Path:
     return platformdirs.user_data_path("cogid")
 
 
+def _service(home: str | os.PathLike[str] | None) -> Any:
+    """The service stored under `home` (default: default_home()), shared within this process."""
+    from cogid.local.service import open_service
+
+    return open_service(Path(home) if home is not None else default_home())
+
+
 def client(
     service_name: str, home: str | os.PathLike[str] | None = None, region: str = "us-east-1", **client_kwargs: Any
 ) -> Any:
@@ -54,7 +61,6 @@ def client(
     from botocore.config import Config
 
     from cogid.local.hook import attach
-    from cogid.local.service import open_service
 
     signed = "aws_access_key_id" in client_kwargs
     config = Config(retries={"total_max_attempts": 1}, signature_version=None if signed else UNSIGNED)
@@ -76,7 +82,7 @@ def client(
             config=config,
             **client_kwargs,
         )
-    return attach(made, open_service(Path(home) if home is not None else default_home()))
+    return attach(made, _service(home))
 
 
 def mint_social_token(
@@ -90,34 +96,26 @@ def mint_social_token(
     """A token from the local test identity provider, accepted by the local service (and by
     nothing else) as a `provider` login of `subject` for the app id or client id `audience`.
     `provider` is a public provider's login key (graph.facebook.com) or short name (facebook)."""
-    from cogid.local.service import open_service
-
-    service = open_service(Path(home) if home is not None else default_home())
-    return service.federation.mint(provider, subject, audience, duration, claims)
+    return str(_service(home).federation.mint(provider, subject, audience, duration, claims))
 
 
 def register_issuer(
     issuer: str, jwks: dict[str, Any], client_ids: list[str] | None = None, home: str | os.PathLike[str] | None = None
 ) -> None:
     """Trust OpenID Connect tokens of `issuer` signed by a key of `jwks`, without fetching it."""
-    from cogid.local.service import open_service
-
-    service = open_service(Path(home) if home is not None else default_home())
+    service = _service(home)
     with service.store.write():
         service.store.set_issuer(issuer.rstrip("/"), {"jwks": jwks, "client_ids": client_ids or []})
 
 
 def jwks(home: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """The JWKS that verifies the local service's tokens (what `cogid serve` publishes)."""
-    from cogid.local.service import open_service
-
-    return open_service(Path(home) if home is not None else default_home()).jwks()
+    return dict(_service(home).jwks())
 
 
 def direct_client(home: str | os.PathLike[str] | None = None, region: str = "us-east-1") -> Any:
     """A Cognito Identity client with boto3's interface that calls the local service directly,
     without boto3 (for one-shot commands, where boto3's start-up would dominate)."""
     from cogid.local.direct import DirectClient
-    from cogid.local.service import open_service
 
-    return DirectClient(open_service(Path(home) if home is not None else default_home()), region)
+    return DirectClient(_service(home), region)

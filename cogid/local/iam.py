@@ -13,14 +13,13 @@ import json
 import re
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import jwt
 
 from cogid.local import errors
-from cogid.local.model import ACCOUNT, ISSUER, TAGS_CLAIM, Caller
+from cogid.local.model import ACCOUNT, ISSUER, TAGS_CLAIM, Caller, utc_datetime
 from cogid.local.signing import KeyRing
 from cogid.local.store import Store
 
@@ -51,10 +50,6 @@ _SECRET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 def _random(alphabet: str, length: int) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
-def _timestamp(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
 
 
 @functools.cache
@@ -238,7 +233,7 @@ class IAM:
         # IAM returns policy documents URL-encoded; botocore decodes them for the caller.
         wire = {
             **role,
-            "CreateDate": _timestamp(role["CreateDate"]),
+            "CreateDate": utc_datetime(role["CreateDate"]),
             "AssumeRolePolicyDocument": quote(role["AssumeRolePolicyDocument"], safe=""),
         }
         return wire
@@ -329,7 +324,7 @@ class IAM:
         }
         with self.store.write():
             self.store.insert_access_key(key["AccessKeyId"], key)
-        return {"AccessKey": {**key, "CreateDate": _timestamp(key["CreateDate"])}}
+        return {"AccessKey": {**key, "CreateDate": utc_datetime(key["CreateDate"])}}
 
     def list_access_keys(self, caller: Caller, user_name: str | None = None, **_paging: Any) -> dict[str, Any]:
         with self.store.read():
@@ -339,7 +334,7 @@ class IAM:
                 "UserName": k["UserName"],
                 "AccessKeyId": k["AccessKeyId"],
                 "Status": k["Status"],
-                "CreateDate": _timestamp(k["CreateDate"]),
+                "CreateDate": utc_datetime(k["CreateDate"]),
             }
             for k in keys
             if user_name is None or k["UserName"] == user_name
@@ -474,7 +469,7 @@ class STS:
                 "AccessKeyId": session["AccessKeyId"],
                 "SecretAccessKey": session["SecretAccessKey"],
                 "SessionToken": session["SessionToken"],
-                "Expiration": _timestamp(expires),
+                "Expiration": utc_datetime(expires),
             },
             "SubjectFromWebIdentityToken": claims["sub"],
             "AssumedRoleUser": {"AssumedRoleId": user_id, "Arn": arn},

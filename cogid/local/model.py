@@ -171,7 +171,8 @@ def _claim_values(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def _timestamp(epoch: float) -> datetime:
+def utc_datetime(epoch: float) -> datetime:
+    """An epoch as the aware datetime botocore would parse it into."""
     return datetime.fromtimestamp(epoch, UTC)
 
 
@@ -945,8 +946,8 @@ class CognitoIdentity:
         providers = list(dict.fromkeys(row["provider"] for row in self.store.logins(identity.id)))
         if providers:  # spec Q21: the developer provider is listed once
             description["Logins"] = providers
-        description["CreationDate"] = _timestamp(identity.created)
-        description["LastModifiedDate"] = _timestamp(identity.modified)
+        description["CreationDate"] = utc_datetime(identity.created)
+        description["LastModifiedDate"] = utc_datetime(identity.modified)
         return description
 
     def describe_identity(self, caller: Caller, identity_id: str) -> dict[str, Any]:
