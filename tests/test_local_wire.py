@@ -143,3 +143,33 @@ def test_non_utf8_form_body_is_a_validation_error(isolated):
     reply = protocol.handle(open_service(isolated), protocol.Request(
         "POST", "/", {"content-type": "application/x-www-form-urlencoded"}, b"Action=GetCallerIdentity&x=\xff"))
     assert reply.status == 400 and b"<Code>ValidationError</Code>" in reply.body
+
+
+def test_unsigned_and_signed_in_process_calls_answer_alike(local, cognito, pool):
+    """Unsigned calls are answered at botocore's before-call, signed ones after signing: a user
+    of either client sees the same dicts and the same ClientError."""
+    iam = local("iam")
+    key = iam.create_access_key()["AccessKey"]
+    signed = local("cognito-identity", aws_access_key_id=key["AccessKeyId"],
+                   aws_secret_access_key=key["SecretAccessKey"])
+    answers = []
+    for client in (cognito, signed):
+        described = client.describe_identity_pool(IdentityPoolId=pool)
+        with pytest.raises(ClientError) as missing:
+            client.describe_identity_pool(IdentityPoolId="us-east-1:00000000-0000-0000-0000-000000000000")
+        answers.append((described, missing.value.response))
+    (described, error), (signed_described, signed_error) = answers
+    for response in (described, signed_described, error, signed_error):
+        request_id = response["ResponseMetadata"].pop("RequestId")
+        assert len(request_id) == 36
+        response["ResponseMetadata"]["HTTPHeaders"].pop("x-amzn-requestid")
+        # botocore's retry handler, which only the signed path runs, notes its one attempt.
+        response["ResponseMetadata"].pop("MaxAttemptsReached", None)
+    assert described == signed_described
+    assert described["ResponseMetadata"]["RetryAttempts"] == 0
+    assert error == signed_error
+    assert error["Error"] == {
+        "Code": "ResourceNotFoundException",
+        "Message": "IdentityPool 'us-east-1:00000000-0000-0000-0000-000000000000' not found.",
+    }
+    assert error["message"] == error["Error"]["Message"]  # the modeled field, as botocore adds it
