@@ -375,6 +375,35 @@ def test_stopping_keeps_every_acknowledged_write(tmp_path, stop):
 
 
 
+def test_a_connection_that_never_finishes_its_headers_is_closed(tmp_path):
+    process, url = _start(tmp_path, "import sys; import cogid.local.server as server; server.IO_TIMEOUT = 1;"
+                                    " server.serve(sys.argv[1], port=0, workers=1)")
+    try:
+        with _connect(url) as idle, _connect(url) as partial:
+            partial.sendall(b"GET /.well-known/jwks_uri HTTP/1.1\r\nHo")
+            started = time.monotonic()
+            assert idle.recv(1) == b"" and partial.recv(1) == b""  # closed by the server
+            assert time.monotonic() - started < 5
+        assert raw_request(url, "GET", "/.well-known/jwks_uri")[0] == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+
+
+def test_stopping_does_not_wait_for_connections_without_a_request(tmp_path):
+    process, url = _start(tmp_path, "import sys; from cogid.local.server import serve; serve(sys.argv[1], port=0)")
+    with _connect(url) as idle, _connect(url) as partial, _connect(url) as used:
+        partial.sendall(b"GET /.well-known/jwks_uri HTTP/1.1\r\nHo")
+        used.sendall(b"GET /.well-known/jwks_uri HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _status_and_body(used)[0] == 200
+        time.sleep(0.2)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+        assert time.monotonic() - started < 5  # not the 10 s graceful timeout
+        assert idle.recv(1) == b""
+
+
 def test_an_unsigned_bad_request_is_refused_for_its_signature_first(tmp_path):
     """AWS checks who is asking before what is asked."""
     with running_server(tmp_path) as url:

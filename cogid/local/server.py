@@ -266,12 +266,43 @@ class _FairAcceptLoop(asyncio.SelectorEventLoop):
 
 
 def _worker_class() -> type:
-    from gunicorn.workers.gasgi import ASGIWorker
+    from gunicorn.asgi.protocol import ASGIProtocol
+    from gunicorn.workers import gasgi
 
-    class Worker(ASGIWorker):  # type: ignore[misc]
+    class Protocol(ASGIProtocol):  # type: ignore[misc]
+        """gunicorn's HTTP/1 connection, which times out the wait for a request only after the
+        first one: a connection that never sends complete headers (a browser's preconnect, a
+        stalled client) would stay open for good and hold up every graceful stop."""
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self.worker.connections.add(self)
+            # gunicorn cancels this timer once a request's headers are in, as for keep-alive.
+            self._keepalive_handle = self.worker.loop.call_later(IO_TIMEOUT, self._keepalive_timeout)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self.worker.connections.discard(self)
+            super().connection_lost(exc)
+
+    # The worker makes its connections with gasgi's module-level name; only workers of this
+    # process (`cogid serve`) use it.
+    gasgi.ASGIProtocol = Protocol
+
+    class Worker(gasgi.ASGIWorker):  # type: ignore[misc]
+        connections: set[Protocol]
+
         def _setup_event_loop(self) -> None:
+            self.connections = set()
             self.loop = _FairAcceptLoop()
             asyncio.set_event_loop(self.loop)
+
+        async def _shutdown(self) -> None:
+            # Connections waiting for a request are closed at once; those with one in flight
+            # get the graceful timeout to finish it.
+            for connection in list(self.connections):
+                if connection._awaiting_request and not connection._request_ready.is_set():
+                    connection._keepalive_timeout()
+            await super()._shutdown()
 
         def init_signals(self) -> None:
             super().init_signals()
