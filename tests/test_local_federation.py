@@ -610,9 +610,11 @@ class FakeFetch:
 
     def __init__(self, documents):
         self.documents, self.asked = documents, []
+        self.store, self.in_transaction = None, []
 
     def __call__(self, url):
         self.asked.append(url)
+        self.in_transaction.append(self.store.db.in_transaction)
         if url not in self.documents:
             raise OSError(f"cannot reach {url}")
         return self.documents[url]
@@ -624,9 +626,11 @@ def fetching(tmp_path, rsa_key):
     from cogid.local.service import Service
 
     fetch = FakeFetch({})
-    cognito = served_by(Service(tmp_path / "fetching" / "local.sqlite3", fetch=fetch))
+    service = Service(tmp_path / "fetching" / "local.sqlite3", fetch=fetch)
+    fetch.store = service.store
+    cognito = served_by(service)
     pool = cognito.create_identity_pool(
-        IdentityPoolName="oidc", AllowUnauthenticatedIdentities=False,
+        IdentityPoolName="oidc", AllowUnauthenticatedIdentities=False, DeveloperProviderName=DEV, AllowClassicFlow=True,
         SupportedLoginProviders={GOOGLE: APPS[GOOGLE]}, OpenIdConnectProviderARNs=[OIDC_ARN],
         CognitoIdentityProviders=[{"ProviderName": USER_POOL, "ClientId": USER_POOL_CLIENT}],
     )["IdentityPoolId"]
@@ -657,6 +661,26 @@ def test_jwks_refetched_when_the_issuer_rotates_its_key(fetching):
     fetch.documents[f"https://{OIDC_HOST}/jwks"] = new.jwks
     assert get_id(cognito, pool, {OIDC_HOST: new.token("oidc-1")}) == alice
     assert fetch.asked.count(f"https://{OIDC_HOST}/jwks") == 2
+
+
+def test_issuer_keys_are_never_fetched_inside_a_write_transaction(fetching):
+    """A fetch can take seconds: the store's write lock must not be held meanwhile."""
+    fetch, cognito, pool, make_issuer = fetching
+    jwks_url = f"https://{OIDC_HOST}/jwks"
+    fetch.documents[f"https://{OIDC_HOST}/.well-known/openid-configuration"] = {"jwks_uri": jwks_url}
+    keys = iter(range(100))
+
+    def fresh_token():  # signed by a key never seen before, so verifying it needs a fetch
+        issuer = make_issuer(f"https://{OIDC_HOST}", f"key-{next(keys)}")
+        fetch.documents[jwks_url] = issuer.jwks
+        return {OIDC_HOST: issuer.token("oidc-1")}
+
+    identity = get_id(cognito, pool, fresh_token())
+    cognito.get_open_id_token(IdentityId=identity, Logins=fresh_token())
+    cognito.get_open_id_token_for_developer_identity(IdentityPoolId=pool, Logins={DEV: "alice", **fresh_token()})
+    cognito.unlink_identity(IdentityId=identity, Logins=fresh_token(), LoginsToRemove=[OIDC_HOST])
+    assert fetch.asked.count(jwks_url) == 4
+    assert fetch.in_transaction == [False] * len(fetch.asked)
 
 
 def test_user_pool_jwks_fetched_from_its_well_known_path(fetching):

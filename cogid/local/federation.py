@@ -109,14 +109,56 @@ class Federation:
         }
         return self.test_idp.sign(payload, typ="JWT")
 
+    # -- issuer keys, fetched before a transaction --------------------------------------------
+
+    @staticmethod
+    def may_fetch(key: str) -> bool:
+        """Could a login under `key` need an issuer's keys from the network?"""
+        return key != COGNITO_KEY and not key.startswith("arn:") and (key in OIDC_PUBLIC or key not in PUBLIC_PROVIDERS)
+
+    def prefetch(self, pool: Pool, logins: dict[str, str]) -> None:
+        """Fetch the issuer keys that verifying `logins` will need, if they are not at hand.
+
+        Callers do this before their write transaction: a fetch can take seconds, and the
+        store's write lock held meanwhile would stall every other writer. A token whose `kid`
+        the cached keys lack fetches them again (issuers rotate keys, spec §9.4). Nothing is
+        fetched for a provider the pool does not trust, nor for a token that is not a JWT.
+        """
+        for key, token in logins.items():
+            source = self._issuer_of(pool, key) if self.may_fetch(key) else None
+            if source is None or self.store.issuer(source[0]) is not None:  # registered: offline
+                continue
+            try:
+                kid = str(jwt.get_unverified_header(token).get("kid"))
+                if jwt.decode(token, options={"verify_signature": False}).get("iss") == TEST_IDP_ISSUER:
+                    continue
+            except jwt.InvalidTokenError:
+                continue  # verifying will say what is wrong with it
+            with self._lock:
+                cached = self._jwks.get(source[0])
+            if cached is None or self._find_key(cached, kid) is None:
+                self._fetch_jwks(*source)
+
+    @staticmethod
+    def _oidc_arn(pool: Pool, key: str) -> str | None:
+        arns = pool.doc.get("OpenIdConnectProviderARNs", [])
+        return next((arn for arn in arns if arn.split(":oidc-provider/", 1)[1] == key), None)
+
+    def _issuer_of(self, pool: Pool, key: str) -> tuple[str, str] | None:
+        """(issuer, where its keys are found) for OpenID Connect logins `pool` trusts under `key`."""
+        if key in OIDC_PUBLIC and key in pool.doc.get("SupportedLoginProviders", {}):
+            return OIDC_PUBLIC[key], OIDC_PUBLIC[key] + "/.well-known/openid-configuration"
+        if self._oidc_arn(pool, key) is not None:
+            return "https://" + key, f"https://{key}/.well-known/openid-configuration"
+        if any(p["ProviderName"] == key for p in pool.doc.get("CognitoIdentityProviders", [])):
+            return "https://" + key, f"https://{key}/.well-known/jwks.json"
+        return None
+
     # -- verification ----------------------------------------------------------------------
 
     def verify(self, pool: Pool, key: str, token: str, now: float) -> Login:
         """Check one `Logins` entry of `pool` and return the login it proves."""
-        oidc_arn = next(
-            (arn for arn in pool.doc.get("OpenIdConnectProviderARNs", []) if arn.split(":oidc-provider/", 1)[1] == key),
-            None,
-        )
+        oidc_arn = self._oidc_arn(pool, key)
         configured = (
             key in pool.doc.get("SupportedLoginProviders", {})
             or oidc_arn is not None
@@ -141,7 +183,7 @@ class Federation:
         if key in OIDC_PUBLIC:
             return self._verify_oidc_public(pool, key, token, now)
         if oidc_arn is not None:
-            return self._verify_oidc_provider(oidc_arn, key, token, now)
+            return self._verify_oidc_provider(pool, oidc_arn, key, token, now)
         if key in PUBLIC_PROVIDERS:
             raise _invalid(
                 f"The local backend cannot verify real {key} tokens; use a test token"
@@ -169,11 +211,8 @@ class Federation:
 
     def _verify_oidc_public(self, pool: Pool, key: str, token: str, now: float) -> Login:
         client_id = self._supported_app_id(pool, key)
-        issuer = OIDC_PUBLIC[key]
         # Google writes `iss` with or without the scheme; both name the same issuer.
-        claims = self._decode(
-            token, self._issuer_key(issuer, issuer + "/.well-known/openid-configuration"), now, issuer=[issuer, key]
-        )
+        claims = self._decode(token, self._issuer_key(pool, key), now, issuer=[OIDC_PUBLIC[key], key])
         if not _for_client(claims, [client_id]):
             raise _not_supported()
         return Login(key, str(claims["sub"]), detail=f"{key}:{client_id}:{claims['sub']}", claims=claims)
@@ -188,16 +227,14 @@ class Federation:
             raise _invalid("Issuer doesn't match providerName")
         if "aud" not in unverified:  # a user-pool access token, not an ID token
             raise _invalid("Missing a required claim: aud")
-        claims = self._decode(token, self._issuer_key(issuer, issuer + "/.well-known/jwks.json"), now, issuer=issuer)
+        claims = self._decode(token, self._issuer_key(pool, key), now, issuer=issuer)
         if not _for_client(claims, clients):
             raise _not_supported()
         return Login(key, str(claims["sub"]), detail=f"{key}:CognitoSignIn:{claims['sub']}", claims=claims)
 
-    def _verify_oidc_provider(self, arn: str, key: str, token: str, now: float) -> Login:
+    def _verify_oidc_provider(self, pool: Pool, arn: str, key: str, token: str, now: float) -> Login:
         issuer = "https://" + key
-        claims = self._decode(
-            token, self._issuer_key(issuer, issuer + "/.well-known/openid-configuration"), now, issuer=issuer
-        )
+        claims = self._decode(token, self._issuer_key(pool, key), now, issuer=issuer)
         # The IAM OIDC provider's client id list stands in the issuer's registration; an issuer
         # fetched rather than registered has none, so any audience of it is accepted.
         registered = self.store.issuer(issuer) or {}
@@ -242,12 +279,23 @@ class Federation:
 
     # -- issuer keys -----------------------------------------------------------------------
 
-    def _issuer_key(self, issuer: str, discovery: str) -> Callable[[str], Any]:
+    def _issuer_key(self, pool: Pool, key: str) -> Callable[[str], Any]:
+        """The verifying key for a `kid` of the issuer behind `key`: registered, or fetched
+        (by prefetch, before the caller's transaction)."""
+        source = self._issuer_of(pool, key)
+        assert source is not None, "verified only once the pool is known to trust `key`"
+        issuer = source[0]
+
         def key_for(kid: str) -> Any:
-            jwk = self._find_key(self._issuer_jwks(issuer, discovery), kid)
-            if jwk is None and self.store.issuer(issuer) is None:
-                # Issuers rotate keys: an unknown kid means a fresh JWKS (spec §9.4).
-                jwk = self._find_key(self._issuer_jwks(issuer, discovery, refresh=True), kid)
+            registered = self.store.issuer(issuer)
+            if registered is not None:
+                jwks = registered["jwks"]
+            else:
+                with self._lock:
+                    jwks = self._jwks.get(issuer)
+                if jwks is None:  # a caller that did not prefetch
+                    jwks = self._fetch_jwks(*source)
+            jwk = self._find_key(jwks, kid)
             return None if jwk is None else jwt.PyJWK(jwk).key
 
         return key_for
@@ -257,24 +305,18 @@ class Federation:
         keys = jwks.get("keys", []) if isinstance(jwks, dict) else []
         return next((k for k in keys if isinstance(k, dict) and k.get("kid") == kid), None)
 
-    def _issuer_jwks(self, issuer: str, discovery: str, refresh: bool = False) -> dict[str, Any]:
-        registered = self.store.issuer(issuer)
-        if registered is not None:
-            jwks: dict[str, Any] = registered["jwks"]
-            return jwks
+    def _fetch_jwks(self, issuer: str, discovery: str) -> dict[str, Any]:
+        try:
+            document = self.fetch(discovery)
+            if "jwks_uri" in document:
+                document = self.fetch(document["jwks_uri"])
+        except (OSError, ValueError) as error:
+            raise errors.ExternalService(
+                f"Could not fetch the JWKS of {issuer}: {error}. Register it offline with cogid.local.register_issuer."
+            ) from None
         with self._lock:
-            if refresh or issuer not in self._jwks:
-                try:
-                    document = self.fetch(discovery)
-                    if "jwks_uri" in document:
-                        document = self.fetch(document["jwks_uri"])
-                except (OSError, ValueError) as error:
-                    raise errors.ExternalService(
-                        f"Could not fetch the JWKS of {issuer}: {error}. Register it offline"
-                        " with cogid.local.register_issuer."
-                    ) from None
-                self._jwks[issuer] = document
-            return self._jwks[issuer]
+            self._jwks[issuer] = document
+        return document
 
 
 def _fetch_json(url: str) -> dict[str, Any]:

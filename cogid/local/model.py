@@ -588,6 +588,8 @@ class CognitoIdentity:
                 return self._issue(
                     Issued(owner, self._claims(pool, owner, self._amr([user]), duration, principal_tags))
                 )
+        if len(logins) > 1:
+            self._prefetch_keys(caller, logins, pool_id=identity_pool_id)
         with self.store.write():
             pool = self._pool(caller, identity_pool_id)
             user = self._developer_login(pool, logins)
@@ -636,6 +638,20 @@ class CognitoIdentity:
 
     # -- external-login calls (spec §7.1-7.3, §12.2) ---------------------------------------
 
+    def _prefetch_keys(
+        self, caller: Caller, logins: dict[str, str] | None, pool_id: str | None = None, identity_id: str = ""
+    ) -> None:
+        """Fetch the issuer keys `logins` need before the operation's write transaction opens
+        (Federation.prefetch says why). What is wrong with the call is left for it to report."""
+        if not logins or not any(self.federation.may_fetch(key) for key in logins):
+            return
+        try:
+            with self.store.read():
+                pool = self._pool(caller, pool_id) if pool_id is not None else self._identity_in(caller, identity_id)[0]
+        except errors.ServiceError:
+            return
+        self.federation.prefetch(pool, logins)
+
     def _external_logins(self, pool: Pool, logins: dict[str, str]) -> list[Login]:
         """Validate every presented login (E2): all must pass or the call fails."""
         verified = []
@@ -654,6 +670,7 @@ class CognitoIdentity:
         self, caller: Caller, identity_pool_id: str, logins: dict[str, str] | None = None, account_id: str | None = None
     ) -> dict[str, Any]:
         # Spec Q31: AccountId is accepted and ignored (once it passes the model's pattern).
+        self._prefetch_keys(caller, logins, pool_id=identity_pool_id)
         with self.store.write():
             pool = self._pool(caller, identity_pool_id)
             if not logins:  # E1: a new guest on every call, no de-duplication
@@ -698,6 +715,7 @@ class CognitoIdentity:
     def get_open_id_token(
         self, caller: Caller, identity_id: str, logins: dict[str, str] | None = None
     ) -> dict[str, Any]:
+        self._prefetch_keys(caller, logins, identity_id=identity_id)
         with self.store.write():
             pool, identity = self._identity_in(caller, identity_id)
             # Spec Q8: the basic flow is refused with InvalidParameterException.
@@ -720,6 +738,7 @@ class CognitoIdentity:
         logins: dict[str, str] | None = None,
         custom_role_arn: str | None = None,
     ) -> dict[str, Any]:
+        self._prefetch_keys(caller, logins, identity_id=identity_id)
         with self.store.write():
             pool, identity = self._identity_in(caller, identity_id)
             if logins and COGNITO_KEY in logins:
@@ -832,6 +851,7 @@ class CognitoIdentity:
     def unlink_identity(
         self, caller: Caller, identity_id: str, logins: dict[str, str], logins_to_remove: list[str]
     ) -> dict[str, Any]:
+        self._prefetch_keys(caller, logins, identity_id=identity_id)
         with self.store.write():
             pool, identity = self._identity_in(caller, identity_id)
             if identity.state == "disabled":
