@@ -28,6 +28,7 @@ def snapshot(cognito, pool):
     ("AWSCognitoIdentityService.CreateIdentityPool", b"\xff\xfe", "SerializationException"),
     ("AWSCognitoIdentityService.NoSuchThing", b"{}", "UnknownOperationException"),
     ("SomethingElse.CreateIdentityPool", b"{}", "UnknownOperationException"),
+    ("AWSCognitoIdentityService.GetId", b'{"IdentityPoolId": "us-east-1:0\\ud800"}', "SerializationException"),
     ("AWSCognitoIdentityService.CreateIdentityPool",
      b'{"IdentityPoolName": 5, "AllowUnauthenticatedIdentities": false}', "SerializationException"),
     ("AWSCognitoIdentityService.CreateIdentityPool",
@@ -173,3 +174,36 @@ def test_unsigned_and_signed_in_process_calls_answer_alike(local, cognito, pool)
         "Message": "IdentityPool 'us-east-1:00000000-0000-0000-0000-000000000000' not found.",
     }
     assert error["message"] == error["Error"]["Message"]  # the modeled field, as botocore adds it
+
+
+def test_a_bad_target_prefix_is_an_unknown_operation_even_without_a_json_content_type(isolated):
+    reply = raw(isolated, "Foo.GetId", b"{}", content_type="")
+    assert (reply.status, json.loads(reply.body)["__type"]) == (400, "UnknownOperationException")
+
+
+@pytest.mark.parametrize("value", ["line1\nline2", "nul\x00", "bell\x07", "del\x7f", "lone \ud800 surrogate"])
+def test_any_character_in_a_value_gets_a_parseable_error(cognito, iam, pool, value):
+    """Error messages quote values; their header and XML copies must stay well-formed."""
+    expected = "SerializationException" if "\ud800" in value else "ResourceNotFoundException"
+    with pytest.raises(ClientError) as caught:
+        cognito.lookup_developer_identity(IdentityPoolId=pool, DeveloperUserIdentifier=value)
+    assert caught.value.response["Error"]["Code"] == expected
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    if "\ud800" not in value:
+        with pytest.raises(ClientError) as caught:
+            iam.get_role(RoleName=value)
+        assert caught.value.response["Error"]["Code"] in ("ValidationError", "NoSuchEntity")
+
+
+def test_deeply_nested_policy_is_malformed_not_a_fault(iam):
+    with pytest.raises(ClientError) as caught:
+        iam.create_role(RoleName="deep", AssumeRolePolicyDocument="[" * 100_000)
+    assert caught.value.response["Error"]["Code"] == "MalformedPolicyDocument"
+
+
+def test_delete_identities_leaves_another_regions_identity_alone(local, cognito):
+    europe = local("cognito-identity", region="eu-west-1")
+    pool = europe.create_identity_pool(IdentityPoolName="eu", AllowUnauthenticatedIdentities=True)["IdentityPoolId"]
+    guest = europe.get_id(IdentityPoolId=pool)["IdentityId"]
+    assert cognito.delete_identities(IdentityIdsToDelete=[guest])["UnprocessedIdentityIds"] == []
+    assert europe.describe_identity(IdentityId=guest)["IdentityId"] == guest

@@ -200,6 +200,66 @@ def test_a_raw_signed_request_passes(server):
     assert status == 200 and server.pool_id in body.decode()
 
 
+def test_a_host_no_url_can_hold_is_a_wrong_signature_not_a_fault(server):
+    request = _signed(server, b'{"MaxResults": 5}', "ListIdentityPools")
+    headers = {**dict(request.headers.items()), "Host": "["}
+    status, _, body = raw_request(server.url, "POST", "/", request.body, headers)
+    assert (status, json.loads(body)["__type"]) == (400, "InvalidSignatureException")
+
+
+def test_a_credential_scope_must_name_a_region(server):
+    request = AWSRequest("POST", server.url + "/", data=b"{}", headers={
+        "X-Amz-Target": "AWSCognitoIdentityService.ListIdentityPools", "Content-Type": "application/x-amz-json-1.1"})
+    SigV4Auth(Credentials(server.key["AccessKeyId"], server.key["SecretAccessKey"]), "cognito-identity",
+              "eu.west").add_auth(request)
+    status, _, body = raw_request(server.url, "POST", "/", request.body, dict(request.headers.items()))
+    assert (status, json.loads(body)["__type"]) == (400, "InvalidSignatureException")
+
+
+def test_a_value_with_a_newline_is_echoed_safely(server):
+    with pytest.raises(ClientError) as caught:
+        server.cognito.lookup_developer_identity(IdentityPoolId=server.pool_id, DeveloperUserIdentifier="a\nb")
+    assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_a_slow_oidc_issuer_does_not_hold_up_other_requests(server):
+    """Fetching an issuer's keys happens off the event loop: other clients are answered meanwhile."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stalled = []
+
+    def accept_and_stall():  # takes the connection and answers nothing for 2 s
+        connection, _ = listener.accept()
+        stalled.append(connection)
+        time.sleep(2)
+        connection.close()
+
+    threading.Thread(target=accept_and_stall, daemon=True).start()
+    issuer = f"127.0.0.1:{port}"
+    pool = server.cognito.create_identity_pool(
+        IdentityPoolName="slow", AllowUnauthenticatedIdentities=False,
+        OpenIdConnectProviderARNs=[f"arn:aws:iam::000000000000:oidc-provider/{issuer}"])["IdentityPoolId"]
+    token = jwt.encode({"iss": f"https://{issuer}", "sub": "u", "aud": "c", "exp": time.time() + 60}, "k" * 32,
+                       headers={"kid": "k1"})
+    outcome = []
+    slow = threading.Thread(target=lambda: outcome.append(error_code(
+        remote("cognito-identity", server.url).get_id, IdentityPoolId=pool, Logins={issuer: token})))
+    slow.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not stalled and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert stalled, "the server never asked the issuer for its keys"
+        started = time.monotonic()
+        assert raw_request(server.url, "GET", "/.well-known/jwks_uri")[0] == 200
+        assert time.monotonic() - started < 1
+    finally:
+        slow.join(10)
+        listener.close()
+    assert outcome == ["ExternalServiceException"]
+
+
 # -- STS: temporary credentials, basic flow -------------------------------------------------
 
 

@@ -18,6 +18,15 @@ class ServiceError(Exception):
             self.status = status
 
 
+class FetchNeeded(Exception):
+    """Not an answer: the service needs the document at `url` and its transport fetches it
+    (cogid serve does, off its event loop) and sends the request again."""
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self.url = url
+
+
 # Cognito Identity (JSON protocol)
 class InvalidParameter(ServiceError):
     code = "InvalidParameterException"

@@ -81,7 +81,7 @@ class Federation:
         self.store = store
         self.test_idp = test_idp
         self.clock = clock
-        self.fetch = fetch or _fetch_json
+        self.fetch = fetch or fetch_json
         self._jwks: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
@@ -319,7 +319,7 @@ class Federation:
         return document
 
 
-def _fetch_json(url: str) -> dict[str, Any]:
+def fetch_json(url: str) -> dict[str, Any]:
     import urllib.request  # only when an issuer's keys must be fetched
 
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - https issuer URLs

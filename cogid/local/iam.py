@@ -146,7 +146,7 @@ def parse_trust_policy(text: str) -> dict[str, Any]:
     """Parse and check a trust policy; anything this service would not evaluate is refused."""
     try:
         document = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than any policy has
         raise errors.MalformedPolicyDocument("Syntax errors in policy.") from None
     if not isinstance(document, dict) or not isinstance(document.get("Statement"), (list, dict)):
         raise errors.MalformedPolicyDocument("The policy must be a JSON object with a Statement.")

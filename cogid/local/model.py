@@ -185,7 +185,7 @@ def _page_start(token: str | None) -> int:
         return 0
     try:
         after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, RecursionError, binascii.Error):
         raise errors.InvalidParameter("Invalid pagination token") from None
     if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
         raise errors.InvalidParameter("Invalid pagination token")
@@ -999,5 +999,9 @@ class CognitoIdentity:
     def delete_identities(self, caller: Caller, identity_ids_to_delete: list[str]) -> dict[str, Any]:
         with self.store.write():
             for identity_id in identity_ids_to_delete:
-                self.store.delete_identity(identity_id)  # spec Q16: unknown ids are ignored
+                try:
+                    self._identity_in(caller, identity_id)  # another region's identity is unknown here
+                except errors.ResourceNotFound:
+                    continue  # spec Q16: unknown ids are ignored
+                self.store.delete_identity(identity_id)
         return {"UnprocessedIdentityIds": []}

@@ -72,13 +72,16 @@ def credential_scope(headers: dict[str, str]) -> tuple[str, str, str] | None:
     return (match.group(1), match.group(2), match.group(3)) if match else None
 
 
+def is_json(headers: dict[str, str]) -> bool:
+    """Does a request speak AWS JSON 1.1 (else AWS Query)? By its X-Amz-Target or content type."""
+    return "x-amz-target" in headers or "x-amz-json" in headers.get("content-type", "")
+
+
 def handle(service: Service, request: Request, *, verify: bool = False) -> Response:
     """Answer one request. `verify` checks SigV4 signatures (the network transport); the
     in-process hook leaves it off, its callers being this process itself."""
     request_id = str(uuid.uuid4())
-    if request.headers.get("x-amz-target", "").startswith(JSON_TARGET_PREFIX) or (
-        "x-amz-json" in request.headers.get("content-type", "")
-    ):
+    if is_json(request.headers):
         return _handle_json(service, request, request_id, verify)
     return _handle_query(service, request, request_id, verify)
 
@@ -157,11 +160,13 @@ def _handle_json(service: Service, request: Request, request_id: str, verify: bo
         method = getattr(service.cognito, _snake(name))
         result = method(caller, **{_snake(k): v for k, v in params.items()})
         return Response(200, headers, json.dumps(result, default=_json_default).encode())
+    except errors.FetchNeeded:
+        raise
     except Exception as error:  # every failure is an AWS error reply, never a crash
         error = _service_error(error)
         headers["x-amzn-ErrorType"] = f"{error.code}:"
         # Latin-1 only, as HTTP headers are; the body carries the message whole.
-        headers["x-amzn-ErrorMessage"] = error.message[:512].encode("latin-1", "replace").decode("latin-1")
+        headers["x-amzn-ErrorMessage"] = printable(error.message[:512]).encode("latin-1", "replace").decode("latin-1")
         body = json.dumps({"__type": error.code, "message": error.message}).encode()
         return Response(error.status, headers, body)
 
@@ -217,9 +222,19 @@ def _parse_query(shape: Any, params: dict[str, str], prefix: str) -> Any:
     return text
 
 
+# What neither an XML 1.0 document nor an HTTP header may carry: control characters (but tab)
+# and lone surrogates. Error messages quote request values, which may hold any of them.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def printable(text: str) -> str:
+    """`text` with every character a header or XML document cannot hold shown as U+FFFD."""
+    return _UNPRINTABLE.sub("\ufffd", text)
+
+
 def escape(text: str) -> str:
     """XML character data."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _xml(shape: Any, value: Any) -> str:
@@ -273,6 +288,8 @@ def _handle_query(service: Service, request: Request, request_id: str, verify: b
             f"</{action}Response>"
         )
         return Response(200, headers, body.encode())
+    except errors.FetchNeeded:
+        raise
     except Exception as error:
         error = _service_error(error)
         if isinstance(error, errors.AuthFailure):  # the Query protocol's names for these

@@ -30,9 +30,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
-from xml.sax.saxutils import escape
 
-from cogid.local import SERVICES, protocol
+from cogid.local import SERVICES, errors, protocol
+from cogid.local.federation import fetch_json
 from cogid.local.model import ISSUER
 from cogid.local.service import STORE_FILE, Service
 from cogid.local.signing import ALGORITHM
@@ -44,6 +44,7 @@ DEFAULT_PORT = 8800
 MAX_BODY = 1024 * 1024  # far above any Cognito, STS or IAM request; bounds memory per request
 IO_TIMEOUT = 10.0  # seconds a client may take to send a request body
 GRACEFUL_TIMEOUT = 10  # seconds workers get to finish requests in flight when stopping
+MAX_FETCHES = 32  # documents one request may have fetched (discovery and keys of each issuer)
 
 JWKS_PATH = "/.well-known/jwks_uri"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
@@ -64,7 +65,7 @@ def _error(headers: dict[str, str], status: int, code: str, message: str) -> Rep
     """An AWS error reply for a request refused before it reaches the protocol, in the format
     its client expects (protocol.handle tells the two protocols apart the same way)."""
     request_id = str(uuid.uuid4())
-    if headers.get("x-amz-target") or "x-amz-json" in headers.get("content-type", ""):
+    if protocol.is_json(headers):
         body = json.dumps({"__type": code, "message": message}).encode()
         return (
             status,
@@ -78,7 +79,7 @@ def _error(headers: dict[str, str], status: int, code: str, message: str) -> Rep
     kind = "Receiver" if status >= 500 else "Sender"
     xml = (
         f'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>{kind}</Type>'
-        f"<Code>{code}</Code><Message>{escape(message)}</Message></Error>"
+        f"<Code>{code}</Code><Message>{protocol.escape(message)}</Message></Error>"
         f"<RequestId>{request_id}</RequestId></ErrorResponse>"
     )
     return status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], xml.encode()
@@ -110,13 +111,36 @@ class Endpoint:
     def __init__(self, home: Path):
         self.path = Path(home) / STORE_FILE
         self._service: Service | None = None
+        self._fetched: dict[str, Any] = {}  # documents fetched for the request being answered
 
     @property
     def service(self) -> Service:
         # Opened in the worker, after the fork: SQLite connections must not cross processes.
         if self._service is None:
-            self._service = Service(self.path)
+            self._service = Service(self.path, fetch=self._fetched_document)
         return self._service
+
+    def _fetched_document(self, url: str) -> Any:
+        """The service's fetch (an OIDC issuer's keys): a document fetched for this request, or
+        FetchNeeded, so that the fetch, which can take seconds, never blocks the event loop."""
+        if url not in self._fetched:
+            if len(self._fetched) >= MAX_FETCHES:
+                raise OSError(f"more than {MAX_FETCHES} documents to fetch for one request")
+            raise errors.FetchNeeded(url)
+        document = self._fetched[url]
+        if isinstance(document, Exception):
+            raise document
+        return document
+
+    async def _answer(self, method: str, scope: dict[str, Any], headers: dict[str, str], body: bytes) -> Reply:
+        """respond(), sent again after each document the service asks for has been fetched."""
+        fetched: dict[str, Any] = {}
+        while True:
+            self._fetched = fetched  # other requests may run while this one awaits a fetch
+            try:
+                return self.respond(method, scope, headers, body)
+            except errors.FetchNeeded as needed:
+                fetched[needed.url] = await asyncio.to_thread(_fetch_or_error, needed.url)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -141,7 +165,7 @@ class Endpoint:
         try:
             method = scope["method"]
             body = await _body(headers, receive) if method == "POST" else b""
-            status, reply_headers, reply = self.respond(method, scope, headers, body)
+            status, reply_headers, reply = await self._answer(method, scope, headers, body)
         except _Refused as refused:
             status, reply_headers, reply = _error(headers, refused.status, refused.code, refused.message)
         except Exception:  # a bug here must still answer as AWS would, never with a traceback
@@ -180,6 +204,13 @@ class Endpoint:
         request = protocol.Request(method, _target(scope), headers, body)
         reply = protocol.handle(self.service, request, verify=True)
         return reply.status, list(reply.headers.items()), reply.body
+
+
+def _fetch_or_error(url: str) -> Any:
+    try:
+        return fetch_json(url)
+    except (OSError, ValueError) as error:
+        return error
 
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]

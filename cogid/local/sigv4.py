@@ -29,6 +29,7 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = 300  # seconds between X-Amz-Date and the service clock, as AWS allows
 _FIELD = re.compile(r"\s*(\w+)=([^,\s]*)\s*")
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")  # SIGV4_TIMESTAMP
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")  # us-east-1, us-gov-west-1, ap-southeast-5
 
 MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
@@ -127,14 +128,15 @@ def verify(service: Service, request: Request, signing_name: str) -> tuple[dict[
     access_key, date, region, scope_service, _ = scope
     amz_date = request.headers.get("x-amz-date", "")
     if not amz_date:
-        raise AuthFailure(
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.", "incomplete"
-        )
+        # AWS also takes a Date header; every SDK sends X-Amz-Date, the only one checked here.
+        raise AuthFailure("Authorization header requires existence of a 'X-Amz-Date' header.", "incomplete")
     if "host" not in signed:
         raise AuthFailure("'Host' must be a 'SignedHeader' in the AWS Authorization.", "incomplete")
     principal = service.iam.credentials(access_key, request.headers.get("x-amz-security-token"))
     if scope_service != signing_name:
         raise AuthFailure(f"Credential should be scoped to correct service: '{signing_name}'.", "signature")
+    if _REGION.fullmatch(region) is None:  # one endpoint serves every region: the scope names it
+        raise AuthFailure("Credential should be scoped to a valid region.", "signature")
     if date != amz_date[:8]:
         raise AuthFailure(
             f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from "
@@ -155,7 +157,10 @@ def verify(service: Service, request: Request, signing_name: str) -> tuple[dict[
     )
     wire.context["timestamp"] = amz_date
     signer = _Recompute(Credentials(access_key, principal["Secret"]), scope_service, region, signed)
-    expected = signer.signature(signer.string_to_sign(wire, signer.canonical_request(wire)), wire)
+    try:
+        expected = signer.signature(signer.string_to_sign(wire, signer.canonical_request(wire)), wire)
+    except ValueError:  # a Host or path no URL can hold: no client could have signed it
+        raise AuthFailure(MISMATCH, "signature") from None
     if not hmac.compare_digest(expected.encode(), signature.encode()):  # bytes: any text compares
         raise AuthFailure(MISMATCH, "signature")
     return {name: value for name, value in principal.items() if name != "Secret"}, region

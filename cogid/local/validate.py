@@ -26,6 +26,8 @@ _UNICODE_CLASSES = {
 }
 
 _MAX_SHOWN = 256
+# JSON can spell a lone UTF-16 surrogate (\ud800), which no UTF-8 text, token or store can hold.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @cache
@@ -121,6 +123,8 @@ class _Checker:
         return cleaned
 
     def _string(self, shape: Any, value: str, path: Path) -> str:
+        if not value.isascii() and _SURROGATE.search(value):
+            raise Serialization(f"Value at '{_spelled(path)}' is not valid Unicode: it holds a lone surrogate")
         sensitive = bool(shape.metadata.get("sensitive"))
         self._size(shape, value, path, "length", sensitive)
         enum = shape.metadata.get("enum")
