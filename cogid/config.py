@@ -7,17 +7,24 @@ built-in default. With no config at all the profile `local` (local backend, us-e
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from cogid.errors import ConfigError
+from cogid.errors import CogidError, ConfigError, UsageError
 
 VERSION = 1
 DEFAULT_PROFILE = "local"
 BACKENDS = ("local", "aws")
+# What AWS accepts in each setting: checked when it is written or read, not when AWS refuses it.
+PATTERNS = {
+    "region": (re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}"), "an AWS region such as us-east-1"),
+    "identity_pool_id": (re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}:[0-9a-f-]+"), "REGION:UUID, e.g. us-east-1:0c1d..."),
+    "endpoint_url": (re.compile(r"https?://[^\s/?#]+(/\S*)?"), "an http:// or https:// URL"),
+}
 
 
 @dataclass
@@ -69,13 +76,13 @@ def load() -> dict[str, Any]:
     """The whole config document; an empty one if the file does not exist."""
     path = config_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return {"version": VERSION, "profiles": {}}
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
     try:
-        document = tomllib.loads(text)
+        document = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     _check(document, path)
@@ -96,15 +103,37 @@ def _check(document: dict[str, Any], path: Path) -> None:
             raise ConfigError(f"{path}: profile {name!r} must be a table")
         for key, value in settings.items():
             check_setting(key, value, where=f"{path}: profile {name!r}")
+    default = document.get("default_profile", DEFAULT_PROFILE)
+    if not isinstance(default, str) or (default not in profiles and default != DEFAULT_PROFILE):
+        raise ConfigError(f"{path}: default_profile {default!r} is not one of its profiles")
 
 
-def check_setting(key: str, value: Any, where: str) -> None:
+def check_setting(key: str, value: Any, where: str, error: type[CogidError] = ConfigError) -> None:
+    """Refuse a setting cogid does not know or a value it cannot use, naming `where` it came from."""
     if key not in SETTINGS:
-        raise ConfigError(f"{where}: unknown setting {key!r} (known: {', '.join(SETTINGS)})")
+        raise error(f"{where}: unknown setting {key!r} (known: {', '.join(SETTINGS)})")
     if not isinstance(value, str) or not value:
-        raise ConfigError(f"{where}: {key} must be a non-empty string")
+        raise error(f"{where}: {key} must be a non-empty string")
     if key == "backend" and value not in BACKENDS:
-        raise ConfigError(f"{where}: backend must be one of {', '.join(BACKENDS)}, not {value!r}")
+        raise error(f"{where}: backend must be one of {', '.join(BACKENDS)}, not {value!r}")
+    if key in PATTERNS and not PATTERNS[key][0].fullmatch(value):
+        raise error(f"{where}: {key} {value[:80]!r} is not {PATTERNS[key][1]}")
+
+
+def option_for(key: str) -> str:
+    """The command-line option that sets `key`."""
+    return "--pool" if key == "identity_pool_id" else "--" + key.replace("_", "-")
+
+
+def point_at_pool(settings: dict[str, Any], pool_id: str, developer_provider: str | None) -> None:
+    """Make a profile's settings use `pool_id`: in the pool's region (its id says it), with the
+    pool's own developer provider, never one left from the previous pool."""
+    settings["identity_pool_id"] = pool_id
+    settings["region"] = pool_id.partition(":")[0]
+    if developer_provider:
+        settings["developer_provider"] = developer_provider
+    else:
+        settings.pop("developer_provider", None)
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -151,7 +180,9 @@ def resolve(flag: str | None = None, **overrides: str | None) -> Profile:
             check_setting(key, env, where=f"COGID_{key.upper()}")
             given[key] = env
         if overrides.get(key):
+            check_setting(key, overrides[key], where=option_for(key), error=UsageError)
             given[key] = overrides[key]
     if given.get("identity_pool_id", values.get("identity_pool_id")) != values.get("identity_pool_id"):
         values.pop("developer_provider", None)  # the profile's is its own pool's, not this one's
+        given.setdefault("region", given["identity_pool_id"].partition(":")[0])  # a pool lives in one region
     return Profile(name=name, **{**values, **given})

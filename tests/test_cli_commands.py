@@ -326,6 +326,42 @@ def test_pool_override_uses_that_pools_developer_provider(cli, cli_pool):
     assert ok(cli("identity", "lookup", "--user", "x", env={"COGID_IDENTITY_POOL_ID": other}))["IdentityId"] == issued["IdentityId"]
 
 
+def test_the_profile_follows_the_pool_it_is_pointed_at(cli, cli_pool, isolated):
+    import tomllib
+
+    def stored():
+        return tomllib.loads((isolated / "config.toml").read_text())["profiles"]["local"]
+
+    other = ok(cli("pool", "create", "other", "--developer-provider", "login.other"))["IdentityPoolId"]
+    ok(cli("provider", "show", "--pool", other))
+    assert ok(cli("provider", "set", "login.other", "--pool", other))["DeveloperProviderName"] == "login.other"
+    assert stored()["identity_pool_id"] == cli_pool and stored()["developer_provider"] == DEV  # not its pool
+
+    europe = ok(cli("pool", "create", "eu", "--developer-provider", "login.eu", "--region", "eu-west-1", "--use"))
+    assert stored() == {**stored(), "identity_pool_id": europe["IdentityPoolId"], "region": "eu-west-1",
+                        "developer_provider": "login.eu"}
+    assert ok(cli("pool", "show"))["IdentityPoolId"] == europe["IdentityPoolId"]
+
+    cli("profile", "set", "identity_pool_id", other)
+    assert stored()["region"] == "us-east-1" and "developer_provider" not in stored()
+    claims = jwt.decode(ok(cli("token", "issue", "--user", "x"))["Token"], options={"verify_signature": False})
+    assert claims["aud"] == other and claims["amr"][1] == "login.other"
+    cli("profile", "set", "identity_pool_id", "")
+    assert "identity_pool_id" not in stored()
+
+
+def test_the_built_in_profile_cannot_be_removed(cli):
+    result = cli("profile", "remove", "local", "--yes")
+    assert result.exit_code == 2 and "profile 'local' is built in and not stored" in result.stderr
+
+
+def test_a_config_that_is_not_utf8_is_a_config_error(cli, isolated):
+    isolated.mkdir(parents=True, exist_ok=True)
+    (isolated / "config.toml").write_bytes(b"\xff\xfe")
+    result = cli("profile", "list")
+    assert result.exit_code == 3 and "not valid TOML" in result.stderr and result.stderr.count("\n") == 1
+
+
 def test_tables_show_data_verbatim_and_whole(cli, cli_pool):
     ok(cli("token", "issue", "--user", "[bold]eve[/bold]"))
     table = cli("identity", "lookup", "--user", "[bold]eve[/bold]", "-o", "table", env={"COLUMNS": "200"})

@@ -74,9 +74,7 @@ def _use(profile: Any, pool: dict[str, Any]) -> None:
     settings = document["profiles"].setdefault(
         profile.name, config.Profile(backend=profile.backend, region=profile.region).settings()
     )
-    settings["identity_pool_id"] = pool["IdentityPoolId"]
-    if pool.get("DeveloperProviderName"):
-        settings["developer_provider"] = pool["DeveloperProviderName"]
+    config.point_at_pool(settings, pool["IdentityPoolId"], pool.get("DeveloperProviderName"))
     config.save(document)
     output.message(f"Profile {profile.name!r} now uses identity pool {pool['IdentityPoolId']}")
 

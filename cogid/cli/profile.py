@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 import typer
@@ -13,6 +14,7 @@ from cogid.errors import ConfigError, UsageError
 app = typer.Typer(no_args_is_help=True, help="Manage profiles in config.toml.")
 
 NameArg = Annotated[str, typer.Argument(help="Profile name", show_default=False)]
+OPTIONAL = ("identity_pool_id", "developer_provider", "aws_profile", "endpoint_url")  # may be cleared
 BackendOpt = Annotated[str | None, typer.Option("--backend", help="local or aws", show_default=False)]
 RegionOpt = Annotated[str | None, typer.Option("--region", show_default=False)]
 PoolOpt = Annotated[str | None, typer.Option("--pool", help="Identity pool id", show_default=False)]
@@ -61,7 +63,7 @@ def profile_show(
 def _settings(**values: str | None) -> dict[str, str]:
     chosen = {key: value for key, value in values.items() if value is not None}
     for key, value in chosen.items():
-        config.check_setting(key, value, where=f"--{key.replace('_', '-')}")
+        config.check_setting(key, value, where=config.option_for(key), error=UsageError)
     return chosen
 
 
@@ -83,6 +85,8 @@ def profile_add(
       cogid profile add dev --backend local --endpoint-url http://127.0.0.1:8800
     """
     document = config.load()
+    if not re.fullmatch(r"[\w.-]+", name):
+        raise UsageError(f"profile name {name!r}: use letters, digits, '.', '_' and '-' only")
     if name in document["profiles"]:
         raise UsageError(f"profile {name!r} already exists (change it with `cogid profile set`)")
     settings = {
@@ -98,6 +102,8 @@ def profile_add(
     }
     if settings["backend"] == "local":
         settings.pop("aws_profile", None)
+    if pool:
+        config.point_at_pool(settings, pool, developer_provider)
     document["profiles"][name] = settings
     if use:
         document["default_profile"] = name
@@ -108,7 +114,7 @@ def profile_add(
 @app.command("set")
 def profile_set(
     key: Annotated[str, typer.Argument(help=f"One of: {', '.join(config.SETTINGS)}")],
-    value: Annotated[str, typer.Argument()],
+    value: Annotated[str, typer.Argument(help=f"The value; empty clears {', '.join(OPTIONAL)}")],
     profile: Annotated[str | None, typer.Option("--profile", "-p", show_default=False)] = None,
 ) -> None:
     """Set one setting of a profile (default: the current profile)."""
@@ -117,8 +123,19 @@ def profile_set(
     if name not in _profiles(document):
         raise ConfigError(f"profile {name!r} does not exist")
     key = key.replace("-", "_")
-    config.check_setting(key, value, where=key)
-    document["profiles"].setdefault(name, config.Profile().settings())[key] = value
+    settings = document["profiles"].setdefault(name, config.Profile().settings())
+    if value == "" and key in OPTIONAL:
+        settings.pop(key, None)
+        if key == "identity_pool_id":
+            settings.pop("developer_provider", None)  # it was that pool's
+        config.save(document)
+        output.message(f"Profile {name!r}: {key} cleared")
+        return
+    config.check_setting(key, value, where=key, error=UsageError)
+    if key == "identity_pool_id":
+        config.point_at_pool(settings, value, None)  # the old pool's provider and region go with it
+    else:
+        settings[key] = value
     config.save(document)
     output.message(f"Profile {name!r}: {key} = {value}")
 
@@ -139,6 +156,8 @@ def profile_remove(name: NameArg, yes: YesOpt = False) -> None:
     """Remove a profile."""
     document = config.load()
     if name not in document["profiles"]:
+        if name == config.DEFAULT_PROFILE:
+            raise UsageError(f"profile {name!r} is built in and not stored: there is nothing to remove")
         raise ConfigError(f"profile {name!r} does not exist")
     confirm(f"Remove profile {name!r}?", yes)
     del document["profiles"][name]

@@ -61,8 +61,9 @@ def provider_set(
         cognito.update_identity_pool(**{k: v for k, v in current.items() if v not in ({}, [], None)})
         output.message(f"Developer provider of {current['IdentityPoolId']}: {name}")
     document = config.load()
-    if chosen.name in document["profiles"]:
-        document["profiles"][chosen.name]["developer_provider"] = name
+    stored = document["profiles"].get(chosen.name)
+    if stored is not None and stored.get("identity_pool_id") == current["IdentityPoolId"]:  # the profile's own pool
+        stored["developer_provider"] = name
         config.save(document)
     result = {"IdentityPoolId": current["IdentityPoolId"], "DeveloperProviderName": name}
     output.emit(fmt, result, rows=[[name]] if fmt == "text" else None)
