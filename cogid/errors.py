@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     DENIED = 5
     UNAVAILABLE = 6
     INTERRUPTED = 130
+    BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a writer whose reader went away
 
 
 class CogidError(Exception):

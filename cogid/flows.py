@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import re
+import signal
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -179,6 +182,16 @@ def _start_worker(profile: Profile, provider: str, duration: int | None, tags: d
     )
 
 
+def _start_process(*arguments: Any) -> None:
+    # Ctrl-C reaches the whole process group: the parent stops the workers, quietly.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _start_worker(*arguments)
+
+
+def _issue_batch(users: list[str]) -> list[tuple[str, dict[str, Any] | CogidError]]:
+    return [_issue_for(user) for user in users]
+
+
 def _issue_for(user: str) -> tuple[str, dict[str, Any] | CogidError]:
     try:
         return user, issue_token(
@@ -208,14 +221,55 @@ def issue_many(
     from multiprocessing import get_context
     from multiprocessing.pool import ThreadPool
 
-    provider = developer_provider(profile, clients.client(profile, "cognito-identity"))
+    cognito = clients.client(profile, "cognito-identity")
+    # Before any input is read: a pool that is not there fails the run once, not on every line.
+    cognito.describe_identity_pool(IdentityPoolId=pool_id(profile))
+    provider = developer_provider(profile, cognito)
     arguments = (profile, provider, duration, tags)
     if clients.in_process(profile):
-        pool: Any = get_context("fork").Pool(os.cpu_count() or 1, _start_worker, arguments)
+        pool: Any = get_context("fork").Pool(os.cpu_count() or 1, _start_process, arguments)
     else:
         pool = ThreadPool(8, _start_worker, arguments)
     with pool:
-        yield from pool.imap(_issue_for, users, chunksize=64)
+        for issued in pool.imap(_issue_batch, _batches(users)):
+            yield from issued
+
+
+BATCH = 64  # users sent to a worker at once when the input has them ready
+
+
+def _batches(items: Iterable[str]) -> Iterator[list[str]]:
+    """`items` in lists of up to BATCH, each sent as soon as the input pauses: a file goes in
+    full batches (fewer round trips to the workers), a slow pipe line by line (each token as
+    soon as its line has come)."""
+    ready: queue.Queue[Any] = queue.Queue(maxsize=4 * BATCH)
+    end = object()
+
+    def read() -> None:
+        try:
+            for item in items:
+                ready.put(item)
+        except BaseException as error:  # raised again where the batches are taken
+            ready.put(error)
+        ready.put(end)
+
+    threading.Thread(target=read, daemon=True).start()
+    while True:
+        batch = [ready.get()]
+        while len(batch) < BATCH and batch[-1] is not end and not isinstance(batch[-1], BaseException):
+            try:
+                batch.append(ready.get_nowait())
+            except queue.Empty:
+                break
+        last = batch[-1]
+        if last is end or isinstance(last, BaseException):
+            batch.pop()
+        if batch:
+            yield batch
+        if isinstance(last, BaseException):
+            raise last
+        if last is end:
+            return
 
 
 # -- credentials -----------------------------------------------------------------------------

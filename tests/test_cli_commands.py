@@ -3,6 +3,7 @@
 import json
 import os
 import stat
+import time
 
 import jwt
 import pytest
@@ -267,6 +268,82 @@ def test_exec_passes_credentials_and_exit_code(isolated, cli, cli_pool):
     done = subprocess.run([sys.executable, "-m", "cogid", "exec", "--user", "alice", "--", sys.executable, "-c", probe],
                           env=env, capture_output=True, text=True)
     assert done.returncode == 7, done.stderr
+
+
+def _cogid(*args):
+    """cogid as a process of its own, in a new session so a test can signal its whole group."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "cogid", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+
+
+def _first_line(process, timeout=20):
+    """The first line the process writes, failing (not hanging) if none comes in time."""
+    import select
+
+    assert select.select([process.stdout], [], [], timeout)[0], "no output in time"
+    return process.stdout.readline()
+
+
+def _interrupt_group_when(process, ready, timeout=20):
+    import signal
+
+    deadline = time.monotonic() + timeout
+    while not ready() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)
+    return process.communicate(timeout=timeout)
+
+
+def test_exec_leaves_ctrl_c_to_the_command_and_reports_how_it_ended(cli_pool, tmp_path):
+    started = tmp_path / "started"
+    script = (f"trap 'echo got-INT >&2' INT; touch {started}; sleep 2 & wait; echo finished; exit 3")
+    child = _cogid("exec", "--user", "alice", "--", "sh", "-c", script)
+    out, err = _interrupt_group_when(child, started.exists)
+    assert (child.returncode, out, err) == (3, b"finished\n", b"got-INT\n")
+
+    terminated = _cogid("exec", "--user", "alice", "--", "sh", "-c", "kill -TERM $$")
+    assert terminated.wait(20) == 143  # 128 + SIGTERM, as a shell says it
+
+
+def test_exec_options_after_the_command_are_the_commands(cli_pool):
+    child = _cogid("exec", "--user", "alice", "printf", "%s|", "--region", "--help")
+    out, err = child.communicate(timeout=20)
+    assert (child.returncode, out) == (0, b"--region|--help|"), err
+
+
+def test_users_from_a_slow_pipe_streams_each_token_as_its_line_comes(cli_pool):
+    child = _cogid("token", "issue", "--users-from", "-")
+    child.stdin.write(b"first\n")
+    child.stdin.flush()
+    assert json.loads(_first_line(child))["User"] == "first"  # while stdin is still open
+    child.stdin.write(b"\xff\xfe\nsecond\n")
+    out, err = child.communicate(timeout=20)
+    assert json.loads(out)["User"] == "second" and child.returncode == 1
+    assert err.decode().splitlines() == ["cogid: error: line 2: not UTF-8 text (byte 1)",
+                                         "cogid: error: 1 user(s) failed"]
+
+
+def test_users_from_stops_quietly_on_ctrl_c_and_on_a_closed_pipe(cli_pool):
+    child = _cogid("token", "issue", "--users-from", "-")
+    child.stdin.write(b"alice\n")
+    child.stdin.flush()
+    first = _first_line(child)
+    out, err = _interrupt_group_when(child, lambda: True)
+    assert (child.returncode, json.loads(first)["User"], err) == (130, "alice", b"")
+
+    reader_gone = _cogid("token", "issue", "--users-from", "-")
+    reader_gone.stdout.close()
+    _, err = reader_gone.communicate(b"".join(b"user%d\n" % n for n in range(200)), timeout=30)
+    assert (reader_gone.returncode, err) == (141, b"")
+
+
+def test_users_from_an_unknown_pool_fails_once_before_reading(cli, cli_pool, cognito):
+    cognito.delete_identity_pool(IdentityPoolId=cli_pool)  # the profile still names it
+    result = cli("token", "issue", "--users-from", "-", input="alice\nbob\n")
+    assert result.exit_code == 4 and result.stderr.count("\n") == 1 and result.stdout == ""
 
 
 def test_tagged_tokens_exchange_with_created_roles(cli, cli_pool):

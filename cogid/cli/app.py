@@ -30,6 +30,11 @@ class CogidGroup(TyperGroup):
             raise
         except KeyboardInterrupt:
             raise typer.Exit(ExitCode.INTERRUPTED) from None
+        except BrokenPipeError:
+            # The reader of stdout has gone (`cogid ... | head -1`): stop quietly, as Unix tools
+            # do, and let nothing try to write to it again on the way out.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(ExitCode.BROKEN_PIPE) from None
         except Exception as error:
             if _debug():
                 raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from typing import Annotated, Any
 
@@ -11,7 +12,7 @@ import typer
 from cogid import output
 from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, UserOpt
 from cogid.cli.options import profile as resolve
-from cogid.errors import ExitCode, UsageError
+from cogid.errors import UsageError
 
 Flow = Annotated[
     str, typer.Option("--flow", help="enhanced (GetCredentialsForIdentity) or basic (AssumeRoleWithWebIdentity)")
@@ -142,15 +143,42 @@ def exec_command(
     env.setdefault("AWS_REGION", chosen.region)
     env.setdefault("AWS_DEFAULT_REGION", chosen.region)
     try:
-        completed = subprocess.run(command, env=env)
+        child = subprocess.Popen(command, env=env)
     except FileNotFoundError:
         raise UsageError(f"command not found: {command[0]}") from None
     except PermissionError:
         raise UsageError(f"cannot run {command[0]}: permission denied") from None
-    code = completed.returncode
-    raise typer.Exit(code if code >= 0 else ExitCode.INTERRUPTED)
+    raise typer.Exit(_wait(child))
+
+
+def _wait(child: subprocess.Popen[bytes]) -> int:
+    """The child's exit code, as a shell reports it (128 + N when killed by signal N).
+
+    Ctrl-C reaches the child itself (same process group), which decides what it means; a
+    SIGTERM or SIGHUP sent to cogid alone is passed on to it.
+    """
+
+    def pass_on(number: int, _frame: Any) -> None:
+        child.send_signal(number)
+
+    handlers: dict[signal.Signals, Any] = {
+        signal.SIGINT: signal.SIG_IGN,
+        signal.SIGTERM: pass_on,
+        signal.SIGHUP: pass_on,
+    }
+    previous = {number: signal.signal(number, handler) for number, handler in handlers.items()}
+    try:
+        code = child.wait()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    return code if code >= 0 else 128 - code
 
 
 def register(app: typer.Typer) -> None:
     app.command("creds")(creds)
-    app.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(exec_command)
+    # Everything from the command's name on is the command's own, options included.
+    app.command(
+        "exec",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "allow_interspersed_args": False},
+    )(exec_command)

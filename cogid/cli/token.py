@@ -24,7 +24,7 @@ def token_issue(
         ),
     ] = None,
     users_from: Annotated[
-        typer.FileText | None,
+        typer.FileBinaryRead | None,
         typer.Option(
             "--users-from",
             help="Issue for one user per line of FILE (- for stdin), streaming JSON lines",
@@ -87,10 +87,16 @@ def _issue_stream(profile: Any, lines: Any, duration: int | None, tags: dict[str
     from cogid import flows
 
     numbers: deque[int] = deque()  # line numbers of the users in flight, in order
+    unreadable: list[int] = []  # line numbers of lines that are not text
 
-    def users() -> Any:
+    def users() -> Any:  # read on a thread of its own (see flows.issue_many)
         for number, line in enumerate(lines, 1):
-            user = line.rstrip("\r\n")
+            try:
+                user = line.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as error:
+                unreadable.append(number)
+                output.error(f"line {number}: not UTF-8 text (byte {error.start + 1})")
+                continue
             if user.strip():
                 numbers.append(number)
                 yield user
@@ -108,6 +114,7 @@ def _issue_stream(profile: Any, lines: Any, duration: int | None, tags: dict[str
             progress.advance()
     if progress:
         progress.stop()
+    failed += len(unreadable)
     if failed:
         output.error(f"{failed} user(s) failed")
     return failed
