@@ -83,6 +83,10 @@ def from_exception(error: BaseException) -> CogidError | None:
     """cogid's error for `error` if it is ours or one of boto3/botocore's we understand."""
     if isinstance(error, CogidError):
         return error
+    if isinstance(error, OSError) and error.filename is not None:  # a file or directory cogid needs
+        return ConfigError(f"{error.filename}: {error.strerror or error}")
+    if type(error).__module__ == "sqlite3":  # the local store, which names its file
+        return ConfigError(f"local store: {error}")
     if not type(error).__module__.startswith("botocore"):
         return None
     from botocore import exceptions

@@ -6,6 +6,7 @@ runs against AWS, a `cogid serve` endpoint or the embedded service.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -16,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from cogid import clients
@@ -350,13 +352,24 @@ def cached_exchange(profile: Profile, user: str, **options: Any) -> dict[str, An
         ]
     )
     path = data_dir() / "cache" / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".json")
-    try:
-        cached = json.loads(path.read_text())
-        expires = datetime.strptime(cached["Expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        if expires.timestamp() - CACHE_MARGIN > time.time():
-            return dict(cached)
-    except (OSError, ValueError, KeyError):
-        pass
+    cached = _cached_credentials(path)
+    if cached is not None:
+        return cached
     fresh = exchange(profile, user, **options)
-    write_private(path, json.dumps(fresh).encode())
+    with contextlib.suppress(OSError):  # the cache only saves time: uncached credentials are still good
+        write_private(path, json.dumps(fresh).encode())
     return fresh
+
+
+def _cached_credentials(path: Path) -> dict[str, Any] | None:
+    """The credentials cached at `path` if they are whole and good for a while yet; anything
+    else there (missing, stale, damaged) is a cache miss, and is overwritten."""
+    try:
+        cached = json.loads(path.read_bytes())
+        expires = datetime.strptime(cached["Expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    fields = ("IdentityId", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
+    if not all(isinstance(cached.get(name), str) and cached[name] for name in fields):
+        return None
+    return dict(cached) if expires.timestamp() - CACHE_MARGIN > time.time() else None

@@ -16,6 +16,7 @@ from typing import Any
 from cogid.errors import UsageError
 
 FORMATS = ("json", "table", "text", "env")
+LONG = 100  # a table cell longer than this, with no spaces (a token), is written whole below
 
 
 def choose(requested: str | None, supported: Sequence[str]) -> str:
@@ -90,12 +91,23 @@ def emit(
     from rich.table import Table
     from rich.text import Text
 
+    # Tokens are written whole on lines of their own below the table, where a terminal neither
+    # folds nor frames them: copied from there, they work.
+    below: list[tuple[str, str]] = []
+    for row in table_rows:
+        for i, value in enumerate(row):
+            if len(value) > LONG and " " not in value:
+                name = row[0] if headers == ["Field", "Value"] else (headers or [""] * len(row))[i] or f"column {i + 1}"
+                below.append((name, value))
+                row[i] = "(below)"
     table = Table(title=title, show_header=any(headers or []), highlight=False)
     for header in headers or [""] * max((len(row) for row in table_rows), default=0):
-        table.add_column(header, overflow="fold")  # long tokens fold, never cut short
+        table.add_column(header, overflow="fold")
     for row in table_rows:
         table.add_row(*(Text(cell) for cell in row))  # user data is never read as markup
     Console(soft_wrap=False).print(table)
+    for name, value in below:
+        write(f"{name}:\n{value}")
 
 
 def stderr_console() -> Any:
@@ -115,6 +127,8 @@ def message(text: str, style: str | None = None) -> None:
 
 
 def error(text: str) -> None:
-    """cogid's one-line error report."""
-    sys.stderr.write(f"cogid: error: {' '.join(text.split())}\n")
+    """cogid's one-line error report. Control characters from user data (an escape sequence in
+    a user id) are shown as escapes, never sent to the terminal."""
+    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in " ".join(text.split()))
+    sys.stderr.write(f"cogid: error: {shown}\n")
     sys.stderr.flush()

@@ -21,15 +21,29 @@ def decode(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
     token = token.strip()
     try:
-        return jwt.get_unverified_header(token), jwt.decode(token, options={"verify_signature": False})
-    except jwt.InvalidTokenError as error:
+        claims = jwt.decode(token, options={"verify_signature": False})
+        return jwt.get_unverified_header(token), claims
+    except (jwt.InvalidTokenError, UnicodeError) as error:  # UnicodeError: binary input
         raise UsageError(f"TOKEN: not a JWT ({error})") from None
 
 
+def _when(value: Any) -> str | None:
+    """An epoch-seconds claim as a UTC time, if it is one a calendar can show."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):  # NaN, or past year 9999 either way
+        return None
+
+
 def explain(header: dict[str, Any], claims: dict[str, Any], now: float | None = None) -> list[tuple[str, str]]:
-    """What a Cognito token says, field by field, in words."""
+    """What a Cognito token says, field by field, in words. Claims of any shape are shown as
+    they are where they are not what Cognito writes (a token to decode may come from anywhere)."""
     now = time.time() if now is None else now
     amr = claims.get("amr") or []
+    if not (isinstance(amr, list) and all(isinstance(entry, str) for entry in amr)):
+        amr = [f"(not a list of strings: {json.dumps(amr)[:80]})"]
     notes = [
         ("algorithm", f"{header.get('alg')} (key id {header.get('kid')})"),
         ("issuer", str(claims.get("iss"))),
@@ -41,18 +55,31 @@ def explain(header: dict[str, Any], claims: dict[str, Any], now: float | None = 
         for detail in amr[2::2]:
             notes.append(("  login", detail))
     for name in ("iat", "exp"):
-        if isinstance(claims.get(name), (int, float)):
-            when = datetime.fromtimestamp(claims[name], UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-            notes.append(("issued" if name == "iat" else "expires", when))
-    if isinstance(claims.get("exp"), (int, float)):
+        if name in claims:
+            notes.append(
+                ("issued" if name == "iat" else "expires", _when(claims[name]) or f"{claims[name]!r} (not a time)")
+            )
+    if _when(claims.get("exp")) is not None:
         left = int(claims["exp"] - now)
-        notes.append(("status", f"valid for {left} s more" if left > 0 else f"expired {-left} s ago"))
-    tags = (claims.get("https://aws.amazon.com/tags") or {}).get("principal_tags")
-    if tags:
+        if left > 0:
+            notes.append(("status", f"valid for {left} s more"))
+        else:
+            skew = f" (within the {CLOCK_SKEW} s clock skew verifiers allow)" if -left <= CLOCK_SKEW else ""
+            notes.append(("status", f"expired {-left} s ago{skew}"))
+    tagging = claims.get("https://aws.amazon.com/tags")
+    tags = tagging.get("principal_tags") if isinstance(tagging, dict) else None
+    if isinstance(tags, dict) and tags:
         notes.append(
-            ("principal tags", ", ".join(f"{k}={v[0] if isinstance(v, list) else v}" for k, v in tags.items()))
+            ("principal tags", ", ".join(f"{k}={v[0] if isinstance(v, list) and v else v}" for k, v in tags.items()))
         )
     return notes
+
+
+def find_jwk(jwks: Any, kid: Any) -> dict[str, Any] | None:
+    """The key `kid` of a JWKS document, whatever shape the document is in."""
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    found = (k for k in keys if isinstance(k, dict) and k.get("kid") == kid) if isinstance(keys, list) else ()
+    return next(iter(found), None)
 
 
 def _key_from_jwk(jwk: dict[str, Any]) -> Any:
@@ -77,13 +104,21 @@ def verify(token: str, jwks: dict[str, Any], audience: str | None, now: float | 
     header, claims = decode(token)
     if header.get("alg") != ALGORITHM:
         raise Denied(f"token verification failed: algorithm {header.get('alg')!r} is not {ALGORITHM}")
-    jwk = next((k for k in jwks.get("keys", []) if k.get("kid") == header.get("kid")), None)
+    if not isinstance(jwks.get("keys") if isinstance(jwks, dict) else None, list):
+        raise Denied("token verification failed: the issuer's JWKS has no list of keys")
+    jwk = find_jwk(jwks, header.get("kid"))
     if jwk is None:
         raise Denied(f"token verification failed: key id {header.get('kid')!r} is not in the issuer's JWKS")
     try:
+        key = _key_from_jwk(jwk)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise Denied(
+            f"token verification failed: key {header.get('kid')!r} of the issuer's JWKS is malformed ({error})"
+        ) from None
+    try:
         verified: dict[str, Any] = jwt.decode(
             token.strip(),
-            _key_from_jwk(jwk),
+            key,
             algorithms=[ALGORITHM],
             issuer=ISSUER,
             audience=audience,

@@ -193,7 +193,10 @@ def test_identity_lookup_show_list_merge_delete(cli, cli_pool):
     listed = ok(cli("identity", "list"))
     assert [i["IdentityId"] for i in listed] == [alice, bob]
     assert [i["IdentityId"] for i in ok(cli("identity", "list", "--hide-disabled"))] == [alice]
-    assert ok(cli("identity", "delete", bob, "--yes")) == {"Deleted": [bob], "UnprocessedIdentityIds": []}
+    assert ok(cli("identity", "delete", bob, "--yes")) == {"Deleted": [bob], "UnprocessedIdentityIds": [], "NotFound": []}
+    again = cli("identity", "delete", bob, "--yes")
+    assert again.exit_code == 4 and json.loads(again.stdout)["NotFound"] == [bob]
+    assert again.stderr.splitlines()[-1] == f"cogid: error: not found: {bob}"
     assert [i["IdentityId"] for i in ok(cli("identity", "list"))] == [alice]
 
 
@@ -439,14 +442,81 @@ def test_a_config_that_is_not_utf8_is_a_config_error(cli, isolated):
     assert result.exit_code == 3 and "not valid TOML" in result.stderr and result.stderr.count("\n") == 1
 
 
+def _unsigned_token(claims):
+    import base64
+
+    def part(document):
+        return base64.urlsafe_b64encode(json.dumps(document).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'RS512', 'kid': 'k'})}.{part(claims)}.c2ln"
+
+
+@pytest.mark.parametrize("claims", [
+    {"amr": 5}, {"amr": "authenticated"}, {"https://aws.amazon.com/tags": "x"},
+    {"https://aws.amazon.com/tags": {"principal_tags": [1]}}, {"https://aws.amazon.com/tags": {"principal_tags": {"a": []}}},
+    {"iat": 1e20, "exp": 1e20}, {"exp": -1e12}, {"exp": float("nan")}, {"exp": "soon"},
+])
+def test_token_decode_shows_claims_of_any_shape(cli, claims):
+    for fmt in ("json", "table"):
+        result = cli("token", "decode", _unsigned_token(claims), "-o", fmt)
+        assert result.exit_code == 0 and result.stderr == "", result.stderr
+
+
+def test_token_decode_of_binary_input_is_a_usage_error(cli):
+    result = cli("token", "decode", "-", input=b"\xff\xfe.x.y")
+    assert result.exit_code == 2 and "not a JWT" in result.stderr
+
+
+@pytest.mark.parametrize("jwks, says", [
+    ({"keys": "x"}, "has no list of keys"),
+    ({"keys": [{"kid": "cognito-1"}]}, "key 'cognito-1' of the issuer's JWKS is malformed"),
+    ({"keys": [{"kid": "cognito-1", "e": "AQAB", "n": "!!"}]}, "is malformed"),
+])
+def test_verifying_against_a_malformed_jwks_is_a_failed_verification(cli, cli_pool, monkeypatch, jwks, says):
+    from cogid import clients
+
+    token = ok(cli("token", "issue", "--user", "alice"))["Token"]
+    monkeypatch.setattr(clients, "jwks", lambda profile, refresh=False: jwks)
+    result = cli("token", "decode", token, "--verify", "--audience", cli_pool)
+    assert result.exit_code == 5 and says in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("damage", ["[1, 2]", '"text"', '{"Expiration": "2099-01-01T00:00:00Z"}', "{not json"])
+def test_a_damaged_credentials_cache_entry_is_a_miss(cli, cli_pool, isolated, damage):
+    first = ok(cli("creds", "--user", "alice", "-o", "json"))
+    (entry,) = (isolated / "cache").glob("*.json")
+    entry.write_text(damage)
+    again = ok(cli("creds", "--user", "alice", "-o", "json"))
+    assert again["AccessKeyId"].startswith("ASIA") and again["AccessKeyId"] != first["AccessKeyId"]
+    assert json.loads(entry.read_text())["AccessKeyId"] == again["AccessKeyId"]  # rewritten whole
+
+
+def test_a_damaged_store_is_a_config_error_naming_it(cli, cli_pool, isolated):
+    store = isolated / "local.sqlite3"
+    for extra in ("-wal", "-shm"):
+        (isolated / f"local.sqlite3{extra}").unlink(missing_ok=True)
+    from cogid.local.service import close_services
+
+    close_services()
+    store.write_bytes(b"not a database at all" * 100)
+    result = cli("pool", "list")
+    assert result.exit_code == 3 and result.stderr.count("\n") == 1
+    assert f"local store: {store}: file is not a database" in result.stderr
+
+
+def test_errors_show_control_characters_as_escapes(cli, cli_pool):
+    result = cli("identity", "lookup", "--user", "\x1b[31mred\x07")
+    assert result.exit_code == 4 and "\\x1b[31mred\\x07" in result.stderr and "\x1b" not in result.stderr
+
+
 def test_tables_show_data_verbatim_and_whole(cli, cli_pool):
     ok(cli("token", "issue", "--user", "[bold]eve[/bold]"))
     table = cli("identity", "lookup", "--user", "[bold]eve[/bold]", "-o", "table", env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "[bold]eve[/bold]" in table.stdout
     token = ok(cli("token", "issue", "--user", "alice"))["Token"]
-    shown = cli("token", "issue", "--user", "alice", "-o", "table", env={"COLUMNS": "80"}).stdout
-    folded = "".join(line.strip("│ ┃") for line in shown.splitlines() if "│" in line)
-    assert token[-40:] in folded.replace(" ", "").replace("│", "")
+    shown = cli("token", "issue", "--user", "alice", "-o", "table", env={"COLUMNS": "80"}).stdout.splitlines()
+    assert any(line.startswith("│ Token") and "(below)" in line for line in shown)
+    assert shown[-2:] == ["Token:", token]  # whole, on a line of its own: copied from a terminal, it works
 
 
 def test_confirmations_need_yes_off_a_terminal(cli):

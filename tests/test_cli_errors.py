@@ -64,7 +64,9 @@ CASES = [
     (["identity", "delete"], 2, "give IDENTITY_ID... or --user USER"),
     (["social", "token", "myspace", "--subject", "1"], 2, "PROVIDER 'myspace': expected one of facebook"),
     (["social", "token", "google", "--subject", "1"], 3, "has no google app id"),
-    (["keys", "create", "-p", "empty"], 2, "is not the local backend"),
+    (["keys", "create", "-p", "empty"], 2, "profile 'empty' uses the aws backend: keys are made by"),
+    (["keys", "list", "-p", "remote"], 2, "profile 'remote' reaches the local service at http://127.0.0.1:9"),
+    (["social", "token", "facebook", "--subject", "s", "-p", "remote"], 2, "test tokens are minted by"),
     (["profile", "add", "empty"], 2, "profile 'empty' already exists"),
     (["profile", "add", "other", "--backend", "azure"], 2, "backend must be one of local, aws"),
     (["profile", "use", "nope"], 3, "profile 'nope' does not exist"),
@@ -76,9 +78,11 @@ CASES = [
 
 @pytest.fixture
 def world(cli, cli_pool, isolated):
-    """A pool with alice, and a second profile with no pool (aws backend, never contacted)."""
+    """A pool with alice, a profile with no pool (aws backend, never contacted) and one that
+    reaches a local service over HTTP (never contacted)."""
     assert cli("token", "issue", "--user", "alice").exit_code == 0
     assert cli("profile", "add", "empty", "--backend", "aws", "--aws-profile", "nobody").exit_code == 0
+    assert cli("profile", "add", "remote", "--endpoint-url", "http://127.0.0.1:9").exit_code == 0
     return isolated
 
 
@@ -134,5 +138,12 @@ def test_unexpected_errors_are_one_line_unless_debugging(cli, cli_pool, monkeypa
     result = cli("token", "issue", "--user", "alice")
     assert result.exit_code == 1
     assert result.stderr == "cogid: error: unexpected RuntimeError: boom (run with COGID_DEBUG=1 for details)\n"
-    with pytest.raises(RuntimeError):
-        cli("token", "issue", "--user", "alice", env={"COGID_DEBUG": "1"})
+    debugged = cli("token", "issue", "--user", "alice", env={"COGID_DEBUG": "1"})
+    assert debugged.exit_code == 1 and "Traceback" in debugged.stderr and "RuntimeError: boom" in debugged.stderr
+
+
+def test_debugging_keeps_the_exit_code(cli, cli_pool):
+    missing = "us-east-1:00000000-0000-0000-0000-000000000000"
+    result = cli("--debug", "pool", "show", "--pool", missing)
+    assert result.exit_code == 4 and "Traceback" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("cogid: error: ResourceNotFoundException")

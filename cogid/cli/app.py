@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -36,12 +37,12 @@ class CogidGroup(TyperGroup):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise typer.Exit(ExitCode.BROKEN_PIPE) from None
         except Exception as error:
-            if _debug():
-                raise
             known = from_exception(error)
+            if known is None and type(error).__module__.startswith(("typer", "click")):
+                raise  # usage errors: formatted by main() below
+            if _debug():
+                traceback.print_exc()  # frames only: locals hold tokens and keys
             if known is None:
-                if type(error).__module__.startswith(("typer", "click")):
-                    raise  # usage errors: formatted by main() below
                 output.error(f"unexpected {type(error).__name__}: {error} (run with COGID_DEBUG=1 for details)")
                 raise typer.Exit(ExitCode.ERROR) from None
             output.error(str(known))
@@ -93,7 +94,7 @@ def root(
     version: Annotated[
         bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit")
     ] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks [env: COGID_DEBUG]")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks (env COGID_DEBUG)")] = False,
 ) -> None:
     """Amazon Cognito developer-authenticated identities, on AWS or on this machine.
 

@@ -9,13 +9,13 @@ import typer
 from cogid import output
 from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, confirm
 from cogid.cli.options import cognito as cognito_client
-from cogid.errors import UsageError
+from cogid.errors import ExitCode, UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Look up, show, list, merge and delete identities.")
 FORMATS = ("json", "table", "text")
 UserOption = Annotated[
     str | None,
-    typer.Option("--user", "-u", envvar="COGID_USER", show_default=False, help="Developer user id [env: COGID_USER]"),
+    typer.Option("--user", "-u", envvar="COGID_USER", show_default=False, help="Developer user id"),
 ]
 IdentityArg = Annotated[str | None, typer.Argument(help="Identity id", show_default=False)]
 
@@ -177,14 +177,33 @@ def identity_delete(
     if not targets:
         raise UsageError("give IDENTITY_ID... or --user USER")
     confirm(f"Delete {len(targets)} identit{'y' if len(targets) == 1 else 'ies'}?", yes)
+    # DeleteIdentities ignores ids it does not know; say which those were.
+    missing = [t for t in targets if not _exists(cognito, t)]
+    found = [t for t in targets if t not in missing]
     unprocessed = []
-    for start in range(0, len(targets), 60):
-        unprocessed += cognito.delete_identities(IdentityIdsToDelete=targets[start : start + 60])[
+    for start in range(0, len(found), 60):
+        unprocessed += cognito.delete_identities(IdentityIdsToDelete=found[start : start + 60])[
             "UnprocessedIdentityIds"
         ]
     result = {
-        "Deleted": [t for t in targets if t not in {u["IdentityId"] for u in unprocessed}],
+        "Deleted": [t for t in found if t not in {u["IdentityId"] for u in unprocessed}],
         "UnprocessedIdentityIds": unprocessed,
+        "NotFound": missing,
     }
     output.message(f"Deleted {len(result['Deleted'])} identit{'y' if len(result['Deleted']) == 1 else 'ies'}")
     output.emit(fmt, result, rows=[[t] for t in result["Deleted"]] if fmt == "text" else None)
+    if missing:
+        output.error(f"not found: {', '.join(missing)}")
+        raise typer.Exit(ExitCode.NOT_FOUND)
+
+
+def _exists(cognito: Any, identity_id: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        cognito.describe_identity(IdentityId=identity_id)
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ResourceNotFoundException":
+            return False
+        raise
+    return True

@@ -7,9 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import OutputOpt, ProfileOpt, YesOpt, confirm
+from cogid.cli.options import OutputOpt, ProfileOpt, YesOpt, confirm, in_process_only
 from cogid.cli.options import profile as resolve
-from cogid.errors import UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Developer access keys for `cogid serve` (local backend).")
 
@@ -18,10 +17,7 @@ def _iam(profile: str | None) -> Any:
     from cogid import clients
 
     chosen = resolve(profile)
-    if chosen.backend != "local" or chosen.endpoint_url:
-        raise UsageError(
-            f"profile {chosen.name!r} is not the local backend: keys are for `cogid serve`; on AWS, use IAM"
-        )
+    in_process_only(chosen, "keys are made by the embedded service for `cogid serve` (on AWS, use IAM)")
     return clients.client(chosen, "iam")
 
 

@@ -23,7 +23,7 @@ ProfileOpt = Annotated[
     typer.Option(
         "--profile",
         "-p",
-        help="Profile from config.toml [env: COGID_PROFILE]",
+        help="Profile from config.toml (env COGID_PROFILE)",
         show_default=False,
         autocompletion=_profile_names,
     ),
@@ -41,12 +41,12 @@ OutputOpt = Annotated[
 PoolOpt = Annotated[
     str | None,
     typer.Option(
-        "--pool", help="Identity pool id, instead of the profile's [env: COGID_IDENTITY_POOL_ID]", show_default=False
+        "--pool", help="Identity pool id, instead of the profile's (env COGID_IDENTITY_POOL_ID)", show_default=False
     ),
 ]
 RegionOpt = Annotated[
     str | None,
-    typer.Option("--region", help="AWS region, instead of the profile's [env: COGID_REGION]", show_default=False),
+    typer.Option("--region", help="AWS region, instead of the profile's (env COGID_REGION)", show_default=False),
 ]
 UserOpt = Annotated[
     str,
@@ -54,7 +54,7 @@ UserOpt = Annotated[
         "--user",
         "-u",
         envvar="COGID_USER",
-        help="Developer user id (your login system's user) [env: COGID_USER]",
+        help="Developer user id (your login system's user)",
         show_default=False,
     ),
 ]
@@ -95,6 +95,19 @@ def logins(values: list[str] | None, option: str) -> dict[str, str]:
     from cogid.flows import login_key
 
     return {login_key(k): v for k, v in key_values(values, option, "PROVIDER=TOKEN", need_value=True).items()}
+
+
+def in_process_only(chosen: Any, what: str) -> None:
+    """Refuse a command that only the embedded service in this process can do (`what` it is)."""
+    from cogid.errors import UsageError
+
+    if chosen.backend != "local":
+        raise UsageError(f"profile {chosen.name!r} uses the aws backend: {what}")
+    if chosen.endpoint_url:
+        raise UsageError(
+            f"profile {chosen.name!r} reaches the local service at {chosen.endpoint_url}: {what}; run this on"
+            " the machine that serves it, with a profile without endpoint_url"
+        )
 
 
 def cognito(name: str | None, pool: str | None = None, region: str | None = None) -> tuple[Any, Any]:

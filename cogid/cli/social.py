@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cogid import output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt
+from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, in_process_only
 from cogid.cli.options import profile as resolve
 from cogid.config import data_dir
 from cogid.errors import ConfigError, UsageError
@@ -41,8 +41,7 @@ def social_token(
         raise UsageError(f"PROVIDER {provider!r}: expected one of {', '.join(flows.PROVIDERS)}")
     key = flows.PROVIDERS[provider.lower()]
     chosen = resolve(profile, pool=pool)
-    if chosen.backend != "local" or chosen.endpoint_url:
-        raise UsageError(f"profile {chosen.name!r} is not the local backend: test tokens work only there")
+    in_process_only(chosen, "test tokens are minted by the embedded service, and only it accepts them")
     if audience is None:
         described = clients.client(chosen, "cognito-identity").describe_identity_pool(
             IdentityPoolId=flows.pool_id(chosen)

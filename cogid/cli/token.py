@@ -19,9 +19,7 @@ app = typer.Typer(no_args_is_help=True, help="Issue, decode and verify Cognito O
 def token_issue(
     user: Annotated[
         str | None,
-        typer.Option(
-            "--user", "-u", envvar="COGID_USER", show_default=False, help="Developer user id [env: COGID_USER]"
-        ),
+        typer.Option("--user", "-u", envvar="COGID_USER", show_default=False, help="Developer user id"),
     ] = None,
     users_from: Annotated[
         typer.FileBinaryRead | None,
@@ -171,7 +169,7 @@ def token_decode(
     if token is None or token == "-":
         if token is None and sys.stdin.isatty():
             raise UsageError("give a TOKEN, or - to read one from stdin")
-        token = sys.stdin.read()
+        token = sys.stdin.buffer.read().decode("utf-8", "replace")  # bytes that are no text fail as no JWT
     header, claims = tokens.decode(token)
     result: dict[str, Any] = {"Header": header, "Claims": claims}
     if verify:
@@ -182,7 +180,7 @@ def token_decode(
         if not expected:
             raise UsageError("--verify checks the audience too: pass --audience POOL_ID or use a profile with a pool")
         jwks = clients.jwks(chosen)
-        if not any(k.get("kid") == header.get("kid") for k in jwks.get("keys", [])):
+        if tokens.find_jwk(jwks, header.get("kid")) is None:
             jwks = clients.jwks(chosen, refresh=True)  # keys rotate: refetch on an unknown kid
         tokens.verify(token, jwks, expected)
         result["Verified"] = True

@@ -109,7 +109,11 @@ class Store:
         os.register_at_fork(after_in_child=self._forget_connections)
         if str(path) != ":memory:":
             create_private_file(self.path)
-        self._migrate()
+        try:
+            self._migrate()
+        except sqlite3.DatabaseError as error:
+            # Whoever reads this must know which file: a damaged or foreign one, or locked.
+            raise type(error)(f"{self.path}: {error}") from None
 
     # -- connections and transactions -------------------------------------------------------
 
