@@ -68,6 +68,11 @@ def test_pool_update_keeps_what_is_left_out(cli, cli_pool):
     assert updated["DeveloperProviderName"] == DEV and updated["AllowClassicFlow"] is True
     removed = ok(cli("pool", "update", "--remove-provider", "google"))
     assert removed["SupportedLoginProviders"] == {"graph.facebook.com": FACEBOOK_APP}
+    user_pool = "cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc:client1"
+    ok(cli("pool", "update", "--user-pool", user_pool))
+    twice = ok(cli("pool", "update", "--user-pool", user_pool))
+    assert [(p["ProviderName"], p["ClientId"]) for p in twice["CognitoIdentityProviders"]] == [
+        ("cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc", "client1")]
 
 
 def test_pool_roles_show_and_set(cli, cli_pool):

@@ -246,7 +246,12 @@ def pool_update(
         current["AllowClassicFlow"] = classic_flow
     social = {**current.get("SupportedLoginProviders", {}), **_social(facebook, google, amazon, apple, twitter)}
     oidc = list(dict.fromkeys([*current.get("OpenIdConnectProviderARNs", []), *(oidc_provider or [])]))
-    user_pools = current.get("CognitoIdentityProviders", []) + _user_pools(user_pool)
+    added = _user_pools(user_pool)  # replaces a configuration of the same user pool and client
+    user_pools = [
+        p
+        for p in current.get("CognitoIdentityProviders", [])
+        if (p["ProviderName"], p["ClientId"]) not in {(a["ProviderName"], a["ClientId"]) for a in added}
+    ] + added
     for gone in remove_provider or []:
         key = flows.login_key(gone)
         if key not in social and key not in oidc and not any(p["ProviderName"] == key for p in user_pools):
