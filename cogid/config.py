@@ -21,9 +21,13 @@ DEFAULT_PROFILE = "local"
 BACKENDS = ("local", "aws")
 # What AWS accepts in each setting: checked when it is written or read, not when AWS refuses it.
 PATTERNS = {
-    "region": (re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}"), "an AWS region such as us-east-1"),
-    "identity_pool_id": (re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}:[0-9a-f-]+"), "REGION:UUID, e.g. us-east-1:0c1d..."),
-    "endpoint_url": (re.compile(r"https?://[^\s/?#]+(/\S*)?"), "an http:// or https:// URL"),
+    # us-east-1, us-gov-west-1, cn-north-1, eusc-de-east-1: botocore's partitions allow these shapes
+    "region": (re.compile(r"[a-z]{2,4}(-[a-z0-9]+)+-\d{1,2}"), "an AWS region such as us-east-1"),
+    "identity_pool_id": (
+        re.compile(r"[a-z]{2,4}(-[a-z0-9]+)+-\d{1,2}:[0-9a-f-]+"),
+        "REGION:UUID, e.g. us-east-1:0c1d...",
+    ),
+    "endpoint_url": (re.compile(r"(?i:https?)://[^\s/?#]+(/\S*)?"), "an http:// or https:// URL"),
 }
 
 

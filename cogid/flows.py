@@ -15,6 +15,7 @@ import re
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -223,55 +224,78 @@ def issue_many(
     from multiprocessing import get_context
     from multiprocessing.pool import ThreadPool
 
-    cognito = clients.client(profile, "cognito-identity")
-    # Before any input is read: a pool that is not there fails the run once, not on every line.
-    cognito.describe_identity_pool(IdentityPoolId=pool_id(profile))
-    provider = developer_provider(profile, cognito)
+    provider = developer_provider(profile, clients.client(profile, "cognito-identity"))
     arguments = (profile, provider, duration, tags)
     if clients.in_process(profile):
-        pool: Any = get_context("fork").Pool(os.cpu_count() or 1, _start_process, arguments)
+        workers = os.cpu_count() or 1
+        pool: Any = get_context("fork").Pool(workers, _start_process, arguments)
     else:
-        pool = ThreadPool(8, _start_worker, arguments)
+        workers = 8
+        pool = ThreadPool(workers, _start_worker, arguments)
     with pool:
-        for issued in pool.imap(_issue_batch, _batches(users)):
-            yield from issued
+        yield from _in_order(pool, _ReadAhead(users), in_flight_limit=2 * workers)
 
 
 BATCH = 64  # users sent to a worker at once when the input has them ready
+POLL = 0.02  # seconds between looks at the input and at the results, while both are pending
 
 
-def _batches(items: Iterable[str]) -> Iterator[list[str]]:
-    """`items` in lists of up to BATCH, each sent as soon as the input pauses: a file goes in
-    full batches (fewer round trips to the workers), a slow pipe line by line (each token as
-    soon as its line has come)."""
-    ready: queue.Queue[Any] = queue.Queue(maxsize=4 * BATCH)
-    end = object()
+def _in_order(pool: Any, ahead: _ReadAhead, in_flight_limit: int) -> Iterator[tuple[str, Any]]:
+    """Send batches of the users the input has ready, a few per worker at a time, and give back
+    the results in input order as they come. Only this thread waits: on the input or on the
+    oldest batch, never long on one while the other has something."""
+    in_flight: deque[Any] = deque()
+    while not ahead.ended or in_flight:
+        if not ahead.ended and len(in_flight) < in_flight_limit:
+            batch = ahead.take(wait=POLL if in_flight else None)
+            if batch:
+                in_flight.append(pool.apply_async(_issue_batch, (batch,)))
+        else:
+            in_flight[0].wait(POLL)
+        while in_flight and in_flight[0].ready():
+            yield from in_flight.popleft().get()
+    if ahead.error is not None:
+        raise ahead.error
 
-    def read() -> None:
+
+class _ReadAhead:
+    """The items of an iterable, read on a thread of their own (input may come slowly), taken
+    in batches of what has come: a file goes in full batches (fewer round trips to the
+    workers), a slow pipe line by line (each token as soon as its line is in)."""
+
+    _END = object()
+
+    def __init__(self, items: Iterable[Any]):
+        self._ready: queue.Queue[Any] = queue.Queue(maxsize=4 * BATCH)
+        self.ended = False
+        self.error: BaseException | None = None
+        threading.Thread(target=self._read, args=(items,), daemon=True).start()
+
+    def _read(self, items: Iterable[Any]) -> None:
         try:
             for item in items:
-                ready.put(item)
-        except BaseException as error:  # raised again where the batches are taken
-            ready.put(error)
-        ready.put(end)
+                self._ready.put(item)
+        except BaseException as error:  # raised again on the taking thread, after the results
+            self._ready.put(error)
+        self._ready.put(self._END)
 
-    threading.Thread(target=read, daemon=True).start()
-    while True:
-        batch = [ready.get()]
-        while len(batch) < BATCH and batch[-1] is not end and not isinstance(batch[-1], BaseException):
-            try:
-                batch.append(ready.get_nowait())
-            except queue.Empty:
-                break
-        last = batch[-1]
-        if last is end or isinstance(last, BaseException):
-            batch.pop()
-        if batch:
-            yield batch
-        if isinstance(last, BaseException):
-            raise last
-        if last is end:
-            return
+    def take(self, wait: float | None) -> list[Any]:
+        """Up to BATCH items, waiting at most `wait` seconds (None: for good) for the first."""
+        batch: list[Any] = []
+        try:
+            item = self._ready.get(timeout=wait)
+            while True:
+                if item is self._END or isinstance(item, BaseException):
+                    self.ended = True
+                    self.error = item if isinstance(item, BaseException) else None
+                    break
+                batch.append(item)
+                if len(batch) == BATCH:
+                    break
+                item = self._ready.get_nowait()
+        except queue.Empty:
+            pass
+        return batch
 
 
 # -- credentials -----------------------------------------------------------------------------

@@ -105,7 +105,10 @@ def emit(
         table.add_column(header, overflow="fold")
     for row in table_rows:
         table.add_row(*(Text(cell) for cell in row))  # user data is never read as markup
-    Console(soft_wrap=False).print(table)
+    console = Console(soft_wrap=False)
+    with console.capture() as captured:  # written by write(), which a closed stdout stops as for every format
+        console.print(table)
+    sys.stdout.write(captured.get())
     for name, value in below:
         write(f"{name}:\n{value}")
 

@@ -334,18 +334,39 @@ def test_users_from_a_slow_pipe_streams_each_token_as_its_line_comes(cli_pool):
                                          "cogid: error: 1 user(s) failed"]
 
 
-def test_users_from_stops_quietly_on_ctrl_c_and_on_a_closed_pipe(cli_pool):
-    child = _cogid("token", "issue", "--users-from", "-")
-    child.stdin.write(b"alice\n")
-    child.stdin.flush()
-    first = _first_line(child)
-    out, err = _interrupt_group_when(child, lambda: True)
-    assert (child.returncode, json.loads(first)["User"], err) == (130, "alice", b"")
+def test_users_from_stops_quietly_on_ctrl_c_and_on_a_closed_pipe_while_input_waits(cli_pool):
+    import signal
+    import subprocess
+
+    interrupted = _cogid("token", "issue", "--users-from", "-")
+    interrupted.stdin.write(b"alice\n")
+    interrupted.stdin.flush()
+    assert json.loads(_first_line(interrupted))["User"] == "alice"
+    os.killpg(interrupted.pid, signal.SIGINT)  # stdin stays open: no more input is coming
+    try:
+        assert interrupted.wait(20) == 130
+    finally:
+        interrupted.stdin.close()
+    assert interrupted.stderr.read() == b""
 
     reader_gone = _cogid("token", "issue", "--users-from", "-")
     reader_gone.stdout.close()
-    _, err = reader_gone.communicate(b"".join(b"user%d\n" % n for n in range(200)), timeout=30)
-    assert (reader_gone.returncode, err) == (141, b"")
+    reader_gone.stdin.write(b"".join(b"user%d\n" % n for n in range(200)))
+    reader_gone.stdin.flush()  # and stays open
+    try:
+        assert reader_gone.wait(30) == 141
+    except subprocess.TimeoutExpired:
+        reader_gone.kill()
+        raise
+    finally:
+        reader_gone.stdin.close()
+    assert reader_gone.stderr.read() == b""
+
+
+def test_a_table_to_a_closed_pipe_stops_quietly(cli_pool):
+    reader_gone = _cogid("identity", "list", "-o", "table")
+    reader_gone.stdout.close()
+    assert reader_gone.wait(20) == 141 and reader_gone.stderr.read() == b""
 
 
 def test_users_from_an_unknown_pool_fails_once_before_reading(cli, cli_pool, cognito):
@@ -427,12 +448,19 @@ def test_the_profile_follows_the_pool_it_is_pointed_at(cli, cli_pool, isolated):
                         "developer_provider": "login.eu"}
     assert ok(cli("pool", "show"))["IdentityPoolId"] == europe["IdentityPoolId"]
 
+    cli("profile", "set", "identity_pool_id", europe["IdentityPoolId"])  # the same pool: nothing changes
+    assert stored()["developer_provider"] == "login.eu"
     cli("profile", "set", "identity_pool_id", other)
     assert stored()["region"] == "us-east-1" and "developer_provider" not in stored()
     claims = jwt.decode(ok(cli("token", "issue", "--user", "x"))["Token"], options={"verify_signature": False})
     assert claims["aud"] == other and claims["amr"][1] == "login.other"
     cli("profile", "set", "identity_pool_id", "")
     assert "identity_pool_id" not in stored()
+
+
+def test_every_aws_region_shape_is_a_region(cli):
+    for region in ("us-gov-west-1", "cn-north-1", "eusc-de-east-1", "ap-southeast-5"):
+        assert cli("profile", "add", f"p-{region}", "--backend", "aws", "--region", region).exit_code == 0
 
 
 def test_the_built_in_profile_cannot_be_removed(cli):

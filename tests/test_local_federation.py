@@ -680,6 +680,14 @@ def test_issuer_keys_are_never_fetched_inside_a_write_transaction(fetching):
     cognito.get_open_id_token_for_developer_identity(IdentityPoolId=pool, Logins={DEV: "alice", **fresh_token()})
     cognito.unlink_identity(IdentityId=identity, Logins=fresh_token(), LoginsToRemove=[OIDC_HOST])
     assert fetch.asked.count(jwks_url) == 4
+
+    # A public provider's name may also be an IAM OIDC provider's: the pool decides.
+    amazon = make_issuer("https://www.amazon.com", "amazon-1")
+    fetch.documents.update({"https://www.amazon.com/.well-known/openid-configuration": amazon.jwks})
+    other = cognito.create_identity_pool(
+        IdentityPoolName="amazon-oidc", AllowUnauthenticatedIdentities=False,
+        OpenIdConnectProviderARNs=["arn:aws:iam::000000000000:oidc-provider/www.amazon.com"])["IdentityPoolId"]
+    assert get_id(cognito, other, {"www.amazon.com": amazon.token("a-1")})
     assert fetch.in_transaction == [False] * len(fetch.asked)
 
 

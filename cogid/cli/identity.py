@@ -198,12 +198,12 @@ def identity_delete(
 
 
 def _exists(cognito: Any, identity_id: str) -> bool:
+    """False only when the service says it does not know the id (not when asking fails: a
+    key allowed DeleteIdentities alone must still delete)."""
     from botocore.exceptions import ClientError
 
     try:
         cognito.describe_identity(IdentityId=identity_id)
     except ClientError as error:
-        if error.response["Error"]["Code"] == "ResourceNotFoundException":
-            return False
-        raise
+        return bool(error.response["Error"]["Code"] != "ResourceNotFoundException")
     return True

@@ -132,7 +132,7 @@ def profile_set(
         output.message(f"Profile {name!r}: {key} cleared")
         return
     config.check_setting(key, value, where=key, error=UsageError)
-    if key == "identity_pool_id":
+    if key == "identity_pool_id" and value != settings.get("identity_pool_id"):
         config.point_at_pool(settings, value, None)  # the old pool's provider and region go with it
     else:
         settings[key] = value

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import os
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -88,7 +91,7 @@ def _issue_stream(profile: Any, lines: Any, duration: int | None, tags: dict[str
     unreadable: list[int] = []  # line numbers of lines that are not text
 
     def users() -> Any:  # read on a thread of its own (see flows.issue_many)
-        for number, line in enumerate(lines, 1):
+        for number, line in enumerate(_lines(lines), 1):
             try:
                 user = line.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as error:
@@ -104,6 +107,8 @@ def _issue_stream(profile: Any, lines: Any, duration: int | None, tags: dict[str
     for user, issued in flows.issue_many(profile, users(), duration, tags):
         number = numbers.popleft()
         if isinstance(issued, Exception):
+            if issued.exit_code == ExitCode.NOT_FOUND:  # no identity id is given: the pool is gone
+                raise issued
             failed += 1
             output.error(f"line {number}: {issued}")
             continue
@@ -116,6 +121,28 @@ def _issue_stream(profile: Any, lines: Any, duration: int | None, tags: dict[str
     if failed:
         output.error(f"{failed} user(s) failed")
     return failed
+
+
+def _lines(source: Any) -> Iterator[bytes]:
+    """The lines of `source`, read with os.read from a copy of its descriptor when it has one.
+
+    The reading thread then holds no lock of sys.stdin's: waiting there for a line that may
+    never come, it would keep the interpreter from exiting (on Ctrl-C, or a closed stdout)."""
+    try:
+        fd = os.dup(source.fileno())
+    except (AttributeError, OSError, io.UnsupportedOperation):  # no descriptor (a test's stdin)
+        yield from source
+        return
+    try:
+        rest = b""
+        while chunk := os.read(fd, 1 << 16):
+            *lines, rest = (rest + chunk).split(b"\n")
+            for line in lines:
+                yield line + b"\n"
+        if rest:
+            yield rest
+    finally:
+        os.close(fd)
 
 
 class _Progress:

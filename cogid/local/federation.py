@@ -113,8 +113,9 @@ class Federation:
 
     @staticmethod
     def may_fetch(key: str) -> bool:
-        """Could a login under `key` need an issuer's keys from the network?"""
-        return key != COGNITO_KEY and not key.startswith("arn:") and (key in OIDC_PUBLIC or key not in PUBLIC_PROVIDERS)
+        """Could a login under `key` need an issuer's keys from the network? (The pool decides
+        whether it does: any provider name may also be an IAM OIDC provider's.)"""
+        return key != COGNITO_KEY and not key.startswith("arn:")
 
     def prefetch(self, pool: Pool, logins: dict[str, str]) -> None:
         """Fetch the issuer keys that verifying `logins` will need, if they are not at hand.

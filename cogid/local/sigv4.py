@@ -29,7 +29,7 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = 300  # seconds between X-Amz-Date and the service clock, as AWS allows
 _FIELD = re.compile(r"\s*(\w+)=([^,\s]*)\s*")
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")  # SIGV4_TIMESTAMP
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")  # us-east-1, us-gov-west-1, ap-southeast-5
+_REGION = re.compile(r"[a-z0-9]+(-[a-z0-9]+)+")  # what a region name and an identity id can hold
 
 MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
