@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -85,6 +83,8 @@ def load() -> dict[str, Any]:
         return {"version": VERSION, "profiles": {}}
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    import tomllib  # imported when a config is read, not by `cogid --help`
+
     try:
         document = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
@@ -142,6 +142,8 @@ def point_at_pool(settings: dict[str, Any], pool_id: str, developer_provider: st
 
 def write_private(path: Path, data: bytes) -> None:
     """Write a file that may hold secrets: 0600 in a 0700 directory, temp file then rename."""
+    import tempfile
+
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

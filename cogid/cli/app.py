@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -41,6 +40,8 @@ class CogidGroup(TyperGroup):
             if known is None and type(error).__module__.startswith(("typer", "click")):
                 raise  # usage errors: formatted by main() below
             if _debug():
+                import traceback  # ~10 ms at start-up: only when asked for
+
                 traceback.print_exc()  # frames only: locals hold tokens and keys
             if known is None:
                 output.error(f"unexpected {type(error).__name__}: {error} (run with COGID_DEBUG=1 for details)")
