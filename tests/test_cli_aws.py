@@ -64,3 +64,15 @@ def test_missing_aws_profile_and_unreachable_endpoint(cli, isolated):
     assert cli("profile", "add", "down", "--backend", "aws", "--endpoint-url", "http://127.0.0.1:9").exit_code == 0
     down = cli("pool", "list", "-p", "down", env={"AWS_ACCESS_KEY_ID": "AKIAX", "AWS_SECRET_ACCESS_KEY": "y"})
     assert down.exit_code == 6 and "Could not connect to the endpoint URL" in down.stderr
+
+
+def test_bulk_issuing_against_an_endpoint_keeps_input_order(cli, remote):
+    ok(cli("pool", "create", "remote", "--developer-provider", DEV, "--use"))
+    users = [f"user{n}" for n in range(150)]
+    first = cli("token", "issue", "--users-from", "-", input="".join(f"{user}\n" for user in users))
+    assert first.exit_code == 0, first.stderr
+    issued = [json.loads(line) for line in first.stdout.splitlines()]
+    assert [line["User"] for line in issued] == users
+    again = cli("token", "issue", "--users-from", "-", input="".join(f"{user}\n" for user in reversed(users)))
+    assert [json.loads(line)["IdentityId"] for line in again.stdout.splitlines()] == [
+        line["IdentityId"] for line in reversed(issued)]
