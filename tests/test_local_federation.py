@@ -11,7 +11,7 @@ import json
 import jwt
 import pytest
 from botocore.exceptions import ClientError
-from conftest import DEV, FACEBOOK_APP, Issuer, error_code, served_by
+from conftest import DEV, FACEBOOK_APP, Clock, Issuer, error_code, served_by
 
 FB = "graph.facebook.com"
 GOOGLE = "accounts.google.com"
@@ -626,7 +626,9 @@ def fetching(tmp_path, rsa_key):
     from cogid.local.service import Service
 
     fetch = FakeFetch({})
-    service = Service(tmp_path / "fetching" / "local.sqlite3", fetch=fetch)
+    clock = Clock()
+    service = Service(tmp_path / "fetching" / "local.sqlite3", fetch=fetch, clock=clock)
+    fetch.clock = clock
     fetch.store = service.store
     cognito = served_by(service)
     pool = cognito.create_identity_pool(
@@ -659,6 +661,10 @@ def test_jwks_refetched_when_the_issuer_rotates_its_key(fetching):
                             f"https://{OIDC_HOST}/jwks": old.jwks})
     alice = get_id(cognito, pool, {OIDC_HOST: old.token("oidc-1")})
     fetch.documents[f"https://{OIDC_HOST}/jwks"] = new.jwks
+    refused(lambda: get_id(cognito, pool, {OIDC_HOST: new.token("oidc-1")}),  # keys fetched under a minute ago
+            message="Invalid login token. The token's signing key (kid) is not in the issuer's JWKS.")
+    assert fetch.asked.count(f"https://{OIDC_HOST}/jwks") == 1
+    fetch.clock.advance(60)
     assert get_id(cognito, pool, {OIDC_HOST: new.token("oidc-1")}) == alice
     assert fetch.asked.count(f"https://{OIDC_HOST}/jwks") == 2
 
@@ -671,6 +677,7 @@ def test_issuer_keys_are_never_fetched_inside_a_write_transaction(fetching):
     keys = iter(range(100))
 
     def fresh_token():  # signed by a key never seen before, so verifying it needs a fetch
+        fetch.clock.advance(60)
         issuer = make_issuer(f"https://{OIDC_HOST}", f"key-{next(keys)}")
         fetch.documents[jwks_url] = issuer.jwks
         return {OIDC_HOST: issuer.token("oidc-1")}
@@ -705,3 +712,9 @@ def test_unreachable_issuer_is_an_external_service_error(fetching):
     message = refused(lambda: get_id(cognito, pool, {OIDC_HOST: token}), code="ExternalServiceException")
     assert f"https://{OIDC_HOST}" in message and "register_issuer" in message
     assert all_ids(cognito, pool) == set()
+    asked = len(fetch.asked)
+    assert refused(lambda: get_id(cognito, pool, {OIDC_HOST: token}), code="ExternalServiceException") == message
+    assert len(fetch.asked) == asked  # an issuer that is down is not asked again at once
+    fetch.clock.advance(10)
+    refused(lambda: get_id(cognito, pool, {OIDC_HOST: token}), code="ExternalServiceException")
+    assert len(fetch.asked) == asked + 1

@@ -39,6 +39,11 @@ PUBLIC_PROVIDERS = {
 # Public providers whose real tokens are OIDC ID tokens, verifiable against the issuer's JWKS.
 OIDC_PUBLIC = {"accounts.google.com": "https://accounts.google.com", "appleid.apple.com": "https://appleid.apple.com"}
 CLOCK_SKEW = 300  # seconds of clock skew allowed on expiry, as Cognito allows
+# An issuer's keys are fetched again for an unknown kid only once they are this old, and after a
+# failed fetch the issuer is not asked again for a while: tokens with made-up kids, or an issuer
+# that is down, must not turn every request into a trip to the issuer.
+REFETCH_AFTER = 60.0
+RETRY_AFTER = 10.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,8 @@ class Federation:
         self.clock = clock
         self.fetch = fetch or fetch_json
         self._jwks: dict[str, dict[str, Any]] = {}
+        self._fetched_at: dict[str, float] = {}  # issuer -> when its keys were fetched (service clock)
+        self._failed: dict[str, tuple[float, str]] = {}  # issuer -> when and why its last fetch failed
         self._lock = threading.Lock()
 
     # -- the test identity provider --------------------------------------------------------
@@ -137,7 +144,8 @@ class Federation:
                 continue  # verifying will say what is wrong with it
             with self._lock:
                 cached = self._jwks.get(source[0])
-            if cached is None or self._find_key(cached, kid) is None:
+                age = self.clock() - self._fetched_at.get(source[0], float("-inf"))
+            if cached is None or (self._find_key(cached, kid) is None and age >= REFETCH_AFTER):
                 self._fetch_jwks(*source)
 
     @staticmethod
@@ -307,17 +315,30 @@ class Federation:
         return next((k for k in keys if isinstance(k, dict) and k.get("kid") == kid), None)
 
     def _fetch_jwks(self, issuer: str, discovery: str) -> dict[str, Any]:
+        now = self.clock()
+        with self._lock:
+            failed_at, why = self._failed.get(issuer, (float("-inf"), ""))
+        if now - failed_at < RETRY_AFTER:
+            raise self._unreachable(issuer, why)
         try:
             document = self.fetch(discovery)
             if "jwks_uri" in document:
                 document = self.fetch(document["jwks_uri"])
         except (OSError, ValueError) as error:
-            raise errors.ExternalService(
-                f"Could not fetch the JWKS of {issuer}: {error}. Register it offline with cogid.local.register_issuer."
-            ) from None
+            with self._lock:
+                self._failed[issuer] = (now, str(error))
+            raise self._unreachable(issuer, str(error)) from None
         with self._lock:
             self._jwks[issuer] = document
+            self._fetched_at[issuer] = now
+            self._failed.pop(issuer, None)
         return document
+
+    @staticmethod
+    def _unreachable(issuer: str, why: str) -> errors.ExternalService:
+        return errors.ExternalService(
+            f"Could not fetch the JWKS of {issuer}: {why}. Register it offline with cogid.local.register_issuer."
+        )
 
 
 def fetch_json(url: str) -> dict[str, Any]:
