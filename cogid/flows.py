@@ -221,39 +221,48 @@ def issue_many(
     The embedded service signs in worker processes, one per core (RS512 signing is CPU-bound);
     a remote endpoint is called from threads (its cost is the network).
     """
+    from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
     from multiprocessing import get_context
-    from multiprocessing.pool import ThreadPool
 
     provider = developer_provider(profile, clients.client(profile, "cognito-identity"))
     arguments = (profile, provider, duration, tags)
+    executor: Executor
     if clients.in_process(profile):
         workers = os.cpu_count() or 1
-        pool: Any = get_context("fork").Pool(workers, _start_process, arguments)
+        executor = ProcessPoolExecutor(workers, get_context("fork"), _start_process, arguments)
+        executor.submit(int).result()  # forks every worker now, before the input thread starts
     else:
         workers = 8
-        pool = ThreadPool(workers, _start_worker, arguments)
-    with pool:
-        yield from _in_order(pool, _ReadAhead(users), in_flight_limit=2 * workers)
+        executor = ThreadPoolExecutor(workers, initializer=_start_worker, initargs=arguments)
+    try:
+        yield from _in_order(executor, _ReadAhead(users), in_flight_limit=2 * workers)
+    except BrokenProcessPool:
+        raise CogidError("a worker process stopped unexpectedly (killed, or out of memory?)") from None
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
 
 
 BATCH = 64  # users sent to a worker at once when the input has them ready
 POLL = 0.02  # seconds between looks at the input and at the results, while both are pending
 
 
-def _in_order(pool: Any, ahead: _ReadAhead, in_flight_limit: int) -> Iterator[tuple[str, Any]]:
+def _in_order(executor: Any, ahead: _ReadAhead, in_flight_limit: int) -> Iterator[tuple[str, Any]]:
     """Send batches of the users the input has ready, a few per worker at a time, and give back
     the results in input order as they come. Only this thread waits: on the input or on the
     oldest batch, never long on one while the other has something."""
+    from concurrent.futures import wait
+
     in_flight: deque[Any] = deque()
     while not ahead.ended or in_flight:
         if not ahead.ended and len(in_flight) < in_flight_limit:
             batch = ahead.take(wait=POLL if in_flight else None)
             if batch:
-                in_flight.append(pool.apply_async(_issue_batch, (batch,)))
+                in_flight.append(executor.submit(_issue_batch, batch))
         else:
-            in_flight[0].wait(POLL)
-        while in_flight and in_flight[0].ready():
-            yield from in_flight.popleft().get()
+            wait([in_flight[0]], timeout=POLL)
+        while in_flight and in_flight[0].done():
+            yield from in_flight.popleft().result()
     if ahead.error is not None:
         raise ahead.error
 

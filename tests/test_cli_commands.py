@@ -363,6 +363,30 @@ def test_users_from_stops_quietly_on_ctrl_c_and_on_a_closed_pipe_while_input_wai
     assert reader_gone.stderr.read() == b""
 
 
+def test_users_from_fails_cleanly_when_a_worker_process_is_killed(cli_pool):
+    import signal
+
+    child = _cogid("token", "issue", "--users-from", "-")
+    child.stdin.write(b"alice\n")
+    child.stdin.flush()
+    assert json.loads(_first_line(child))["User"] == "alice"  # the workers are up
+    from pathlib import Path
+
+    (worker, *_) = map(int, Path(f"/proc/{child.pid}/task/{child.pid}/children").read_text().split())
+    os.kill(worker, signal.SIGKILL)  # as the kernel's OOM killer would
+    try:
+        child.stdin.write(b"".join(b"user%d\n" % n for n in range(100)))
+        child.stdin.flush()
+    except BrokenPipeError:
+        pass  # cogid may already have stopped
+    try:
+        assert child.wait(30) == 1
+    finally:
+        child.stdin.close()
+    assert child.stderr.read().decode().splitlines()[-1] == (
+        "cogid: error: a worker process stopped unexpectedly (killed, or out of memory?)")
+
+
 def test_a_table_to_a_closed_pipe_stops_quietly(cli_pool):
     reader_gone = _cogid("identity", "list", "-o", "table")
     reader_gone.stdout.close()
