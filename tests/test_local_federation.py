@@ -718,3 +718,25 @@ def test_unreachable_issuer_is_an_external_service_error(fetching):
     fetch.clock.advance(10)
     refused(lambda: get_id(cognito, pool, {OIDC_HOST: token}), code="ExternalServiceException")
     assert len(fetch.asked) == asked + 1
+
+
+def test_a_reply_that_is_not_http_is_a_failed_fetch():
+    """Whatever a misbehaving issuer sends, fetching its keys fails as an OSError (an
+    ExternalServiceException to the caller), never as an internal error."""
+    import socket
+    import threading
+
+    from cogid.local.federation import fetch_json
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer_garbage():
+        connection, _ = listener.accept()
+        connection.recv(1024)
+        connection.sendall(b"garbage, not HTTP\r\n\r\n")
+        connection.close()
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    with pytest.raises(OSError, match="not an HTTP reply"):
+        fetch_json(f"http://127.0.0.1:{listener.getsockname()[1]}/jwks")
+    listener.close()

@@ -342,8 +342,13 @@ class Federation:
 
 
 def fetch_json(url: str) -> dict[str, Any]:
+    """The JSON document at `url`. Every way of failing is an OSError or a ValueError."""
+    import http.client
     import urllib.request  # only when an issuer's keys must be fetched
 
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - https issuer URLs
-        document: dict[str, Any] = json.loads(response.read())
-        return document
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - https issuer URLs
+            document: dict[str, Any] = json.loads(response.read())
+    except http.client.HTTPException as error:  # a reply that is not HTTP at all
+        raise OSError(f"not an HTTP reply ({type(error).__name__})") from None
+    return document
