@@ -75,11 +75,15 @@ def explain(header: dict[str, Any], claims: dict[str, Any], now: float | None = 
     return notes
 
 
+def _keys(jwks: Any) -> list[Any] | None:
+    """The list of keys of a JWKS document, if it has one."""
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    return keys if isinstance(keys, list) else None
+
+
 def find_jwk(jwks: Any, kid: Any) -> dict[str, Any] | None:
     """The key `kid` of a JWKS document, whatever shape the document is in."""
-    keys = jwks.get("keys") if isinstance(jwks, dict) else None
-    found = (k for k in keys if isinstance(k, dict) and k.get("kid") == kid) if isinstance(keys, list) else ()
-    return next(iter(found), None)
+    return next((k for k in _keys(jwks) or [] if isinstance(k, dict) and k.get("kid") == kid), None)
 
 
 def _key_from_jwk(jwk: dict[str, Any]) -> Any:
@@ -104,7 +108,7 @@ def verify(token: str, jwks: dict[str, Any], audience: str | None, now: float | 
     header, claims = decode(token)
     if header.get("alg") != ALGORITHM:
         raise Denied(f"token verification failed: algorithm {header.get('alg')!r} is not {ALGORITHM}")
-    if not isinstance(jwks.get("keys") if isinstance(jwks, dict) else None, list):
+    if _keys(jwks) is None:
         raise Denied("token verification failed: the issuer's JWKS has no list of keys")
     jwk = find_jwk(jwks, header.get("kid"))
     if jwk is None:
