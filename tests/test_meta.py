@@ -21,8 +21,8 @@ main()
 """
 
 
-def loaded_heavy_modules(args, env=None):
-    done = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY, args=args)], capture_output=True,
+def loaded_heavy_modules(args, env=None, heavy=HEAVY):
+    done = subprocess.run([sys.executable, "-c", PROBE.format(heavy=heavy, args=args)], capture_output=True,
                           text=True, env={**os.environ, **(env or {})})
     line = [line for line in done.stderr.splitlines() if line.startswith("HEAVY=")][-1]
     return [m for m in line[len("HEAVY="):].split(",") if m]
@@ -37,6 +37,29 @@ def loaded_heavy_modules(args, env=None):
 ])
 def test_start_up_imports_nothing_heavy(args, env):
     assert loaded_heavy_modules(args, env) == []
+
+
+def test_help_renders_without_markdown_or_pygments():
+    assert loaded_heavy_modules(["--help"], heavy=("markdown_it", "pygments")) == []
+
+
+def test_deferred_rich_modules_still_work_when_used():
+    code = """
+import cogid.cli.app, rich.markdown, rich.traceback
+from rich.console import Console
+from rich.markdown import Markdown, Heading
+from rich.traceback import Traceback
+console = Console(width=40, color_system=None)
+console.print(Markdown("# Title"))
+try:
+    1 / 0
+except ZeroDivisionError as error:
+    console.print(Traceback.from_exception(type(error), error, error.__traceback__))
+print(Heading.__module__, type(sys.modules["rich.markdown"].Markdown("x")).__name__)
+"""
+    done = subprocess.run([sys.executable, "-c", "import sys" + code], capture_output=True, text=True, check=True)
+    assert "Title" in done.stdout and "ZeroDivisionError" in done.stdout
+    assert done.stdout.splitlines()[-1] == "rich.markdown Markdown"
 
 
 @pytest.mark.parametrize("shell, name", [("bash", "cogid.bash"), ("zsh", "_cogid"), ("fish", "cogid.fish")])

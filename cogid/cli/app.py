@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+import types
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -14,6 +16,42 @@ from cogid import __version__, output
 from cogid.errors import ExitCode, from_exception
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def _defer_import(module: str, name: str) -> None:
+    """Let `from <module> import <name>` succeed at once; <module> really loads when first used.
+
+    Typer's help renderer imports rich.markdown (markdown-it, ~35 ms) and rich.traceback
+    (pygments, ~8 ms) up front, though cogid's help is rich markup and its errors are one line:
+    together a quarter of `cogid --help`. Anything that does use them gets the real thing.
+    """
+    if module in sys.modules:
+        return
+    stand_in = types.ModuleType(module)
+
+    def real_module() -> types.ModuleType:
+        if sys.modules.get(module) is stand_in:
+            del sys.modules[module]
+        return importlib.import_module(module)
+
+    class Deferred(type):
+        def __call__(cls, *args: Any, **kwargs: Any) -> Any:  # Markdown(text)
+            return getattr(real_module(), name)(*args, **kwargs)
+
+        def __getattr__(cls, attribute: str) -> Any:  # Traceback.from_exception(...)
+            return getattr(getattr(real_module(), name), attribute)
+
+    def other_names(attribute: str) -> Any:
+        if attribute.startswith("__"):  # the import system probing (__path__, __spec__...)
+            raise AttributeError(attribute)
+        return getattr(real_module(), attribute)
+
+    vars(stand_in).update({name: Deferred(name, (), {}), "__getattr__": other_names})
+    sys.modules[module] = stand_in
+
+
+_defer_import("rich.markdown", "Markdown")
+_defer_import("rich.traceback", "Traceback")
 
 
 def _debug() -> bool:
