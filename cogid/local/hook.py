@@ -35,7 +35,8 @@ class _Raw:
 
 
 def attach(client: Any, service: Service) -> Any:
-    """Serve every request `client` sends from `service`, in this process."""
+    """Serve every request `client` (made with an endpoint_url) sends from `service`, in this process."""
+    _skip_network_steps(client)
     region = client.meta.region_name
     service_id = client.meta.service_model.service_id.hyphenize()
     unsigned_client = client.meta.config.signature_version is UNSIGNED
@@ -76,3 +77,16 @@ def attach(client: Any, service: Service) -> Any:
     client.meta.events.register(f"before-call.{service_id}", before_call)
     client.meta.events.register(f"before-send.{service_id}", before_send)
     return client
+
+
+def _skip_network_steps(client: Any) -> None:
+    """Drop two steps botocore takes on every call that matter only on a network (~50 µs of the
+    ~120 µs botocore spends on an in-process call).
+
+    Endpoint rules: the client has a fixed endpoint_url, which the rules only echo back (with no
+    signing properties), and botocore takes that URL as it is when the client has no rules.
+    The user agent: assembled afresh for every request, read by nobody here.
+    """
+    client._ruleset_resolver = None
+    user_agent = client._user_agent_creator.to_string()
+    client._user_agent_creator.to_string = lambda: user_agent
