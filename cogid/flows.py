@@ -240,7 +240,10 @@ def issue_many(
     except BrokenProcessPool:
         raise CogidError("a worker process stopped unexpectedly (killed, or out of memory?)") from None
     finally:
-        executor.shutdown(wait=False, cancel_futures=True)
+        # Waits only for the batches being issued (workers finish theirs even on Ctrl-C). Not
+        # waiting races the pool's thread at exit on Python 3.11: it closes its wake-up pipe
+        # while the exit hook writes to it ("Exception ignored ... Bad file descriptor").
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 BATCH = 64  # users sent to a worker at once when the input has them ready

@@ -334,6 +334,16 @@ def test_users_from_a_slow_pipe_streams_each_token_as_its_line_comes(cli_pool):
                                          "cogid: error: 1 user(s) failed"]
 
 
+def test_users_from_exits_with_nothing_but_its_messages_on_stderr(cli_pool):
+    # Python 3.11's process pool could race its own exit hook and print a traceback there.
+    for _ in range(12):
+        child = _cogid("token", "issue", "--users-from", "-")
+        out, err = child.communicate(b"first\n\xff\nsecond\n", timeout=20)
+        assert [json.loads(line)["User"] for line in out.splitlines()] == ["first", "second"]
+        assert err.decode().splitlines() == ["cogid: error: line 2: not UTF-8 text (byte 1)",
+                                             "cogid: error: 1 user(s) failed"]
+
+
 def test_users_from_stops_quietly_on_ctrl_c_and_on_a_closed_pipe_while_input_waits(cli_pool):
     import signal
     import subprocess
