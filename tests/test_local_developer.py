@@ -113,6 +113,16 @@ def test_d6_guest_upgraded_in_place(cognito, pool):
     assert issue(cognito, pool, "alice")["IdentityId"] == guest
 
 
+def test_d6_guest_with_an_owned_external_login_merges_into_its_owner(cognito, fb_pool, social):
+    owner = cognito.get_id(IdentityPoolId=fb_pool, Logins={"graph.facebook.com": social("fb-1")})["IdentityId"]
+    guest = cognito.get_id(IdentityPoolId=fb_pool)["IdentityId"]
+    got = issue(cognito, fb_pool, Logins={DEV: "alice", "graph.facebook.com": social("fb-1")}, IdentityId=guest)
+    assert got["IdentityId"] == owner  # spec Q1: the guest merges into the login's owner, as in E11
+    assert sorted(logins_of(cognito, owner)) == sorted([DEV, "graph.facebook.com"])
+    hidden = cognito.list_identities(IdentityPoolId=fb_pool, MaxResults=60, HideDisabled=True)["Identities"]
+    assert [i["IdentityId"] for i in hidden] == [owner]
+
+
 def test_d7_second_developer_user_linked_when_one_login_matches(cognito, pool):
     alice = issue(cognito, pool, "alice")["IdentityId"]
     # One developer provider, so a second developer id comes in through IdentityId (N3).
@@ -156,6 +166,13 @@ def test_d11_identity_unknown_or_in_another_pool(cognito, pool):
         with pytest.raises(ClientError) as excinfo:
             issue(cognito, pool, "alice", IdentityId=identity)
         assert error_code(excinfo) == "ResourceNotFoundException"
+
+
+def test_d11_unknown_identity_is_reported_before_a_wrong_developer_provider(cognito, pool):
+    with pytest.raises(ClientError) as excinfo:
+        issue(cognito, pool, IdentityId="us-east-1:00000000-0000-0000-0000-000000000000",
+              Logins={"wrong.provider": "alice"})
+    assert error_code(excinfo) == "ResourceNotFoundException"  # spec §7: existence first
 
 
 def test_d12_second_user_of_one_provider_conflicts(cognito, fb_pool, social):
@@ -208,6 +225,8 @@ def test_lookup_by_user_by_identity_both_and_paged(cognito, pool):
     ({"DeveloperUserIdentifier": "nobody"}, "ResourceNotFoundException"),
     ({"IdentityId": "us-east-1:00000000-0000-0000-0000-000000000000"}, "ResourceNotFoundException"),
     ({"IdentityId": "BOB", "DeveloperUserIdentifier": "alice"}, "ResourceConflictException"),
+    ({"IdentityId": "us-east-1:00000000-0000-0000-0000-000000000000", "DeveloperUserIdentifier": "alice"},
+     "ResourceNotFoundException"),
 ])
 def test_lookup_errors(cognito, pool, kwargs, code):
     issue(cognito, pool, "alice")
@@ -296,3 +315,25 @@ def test_delete_identities_frees_logins_and_ignores_unknown_ids(cognito, pool):
         cognito.describe_identity(IdentityId=alice)
     assert error_code(excinfo) == "ResourceNotFoundException"
     assert issue(cognito, pool, "alice")["IdentityId"] != alice
+
+
+@pytest.mark.parametrize("call", [
+    lambda c, pool: c.lookup_developer_identity(IdentityPoolId=pool),
+    lambda c, pool: c.update_identity_pool(IdentityPoolId=pool, IdentityPoolName="p",
+                                           AllowUnauthenticatedIdentities=False,
+                                           SupportedLoginProviders={"bogus.example": "x"}),
+    lambda c, pool: c.set_identity_pool_roles(IdentityPoolId=pool, Roles={"authenticated": "not-an-iam-role-arn-at-all"}),
+], ids=["lookup without keys", "update with a bad provider", "roles with a bad arn"])
+def test_an_unknown_pool_is_reported_before_what_is_wrong_with_the_request(cognito, call):
+    with pytest.raises(ClientError) as excinfo:
+        call(cognito, "us-east-1:00000000-0000-0000-0000-000000000000")
+    assert error_code(excinfo) == "ResourceNotFoundException"  # spec §7: existence first
+
+
+def test_an_identity_of_another_region_is_not_found_by_its_id(cognito, pool, local):
+    alice = issue(cognito, pool, "alice")["IdentityId"]
+    europe = local("cognito-identity", region="eu-west-1")
+    with pytest.raises(ClientError) as excinfo:
+        europe.describe_identity(IdentityId=alice)
+    assert error_code(excinfo) == "ResourceNotFoundException"
+    assert excinfo.value.response["Error"]["Message"] == f"Identity '{alice}' not found."

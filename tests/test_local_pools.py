@@ -195,3 +195,13 @@ def test_principal_tag_attribute_map(cognito, pool):
                     "PrincipalTags": {"app": "aud", "user": "sub"}}
     assert CLEAN(cognito.get_principal_tag_attribute_map(IdentityPoolId=pool,
                                                          IdentityProviderName="graph.facebook.com")) == set_
+    # Spec §6.8: the attribute names together take at most 460 bytes; a refused map changes nothing.
+    with pytest.raises(ClientError) as excinfo:
+        cognito.set_principal_tag_attribute_map(IdentityPoolId=pool, IdentityProviderName="graph.facebook.com",
+                                                PrincipalTags={f"k{i}": "é" * 77 for i in range(3)})  # 462 bytes
+    assert error_code(excinfo) == "InvalidParameterException"
+    assert "460" in excinfo.value.response["Error"]["Message"]
+    assert CLEAN(cognito.get_principal_tag_attribute_map(IdentityPoolId=pool,
+                                                         IdentityProviderName="graph.facebook.com")) == set_
+    cognito.set_principal_tag_attribute_map(IdentityPoolId=pool, IdentityProviderName="graph.facebook.com",
+                                            PrincipalTags={f"k{i}": "a" * 230 for i in range(2)})  # 460: fine

@@ -32,6 +32,7 @@ TAGS_CLAIM = "https://aws.amazon.com/tags"
 MAX_POOLS = 1000
 MAX_LOGINS = 20
 MAX_TAGS = 50
+MAX_ATTRIBUTE_NAME_BYTES = 460  # all attribute names of a principal-tag map together
 MAX_DEVELOPER_USER = 1024
 MAX_RULES = 25  # spec Q5: the guide's 25, not the model's 400
 DEFAULT_TOKEN_DURATION = 900
@@ -228,7 +229,16 @@ class CognitoIdentity:
 
     def _identity_in(self, caller: Caller, identity_id: str) -> tuple[Pool, Identity]:
         identity = self._identity(identity_id)
-        return self._pool(caller, identity.pool_id), identity
+        try:
+            return self._pool(caller, identity.pool_id), identity
+        except errors.ResourceNotFound:  # another region's identity is unknown at this endpoint
+            raise errors.ResourceNotFound(f"Identity '{identity_id}' not found.") from None
+
+    def _identity_of_pool(self, pool: Pool, identity_id: str) -> Identity:
+        identity = self._identity(identity_id)
+        if identity.pool_id != pool.id:  # D11: another pool's identity is unknown here
+            raise errors.ResourceNotFound(f"Identity '{identity_id}' not found.")
+        return identity
 
     def _arn_pool(self, caller: Caller, arn: str) -> Pool:
         prefix = f"arn:aws:cognito-identity:{caller.region}:{ACCOUNT}:identitypool/"
@@ -292,10 +302,10 @@ class CognitoIdentity:
 
     def update_identity_pool(self, caller: Caller, identity_pool_id: str, **members: Any) -> dict[str, Any]:
         doc = self._pool_doc(identity_pool_id, members)
-        self._check_pool_doc(doc)
         try:
             with self.store.write():
-                old = self._pool(caller, identity_pool_id).doc
+                old = self._pool(caller, identity_pool_id).doc  # spec §7: not found comes first
+                self._check_pool_doc(doc)
                 # Full replacement, except: the developer provider is set once and kept when
                 # omitted; tags are kept when omitted (spec §6.3, Q26, Q30).
                 current = old.get("DeveloperProviderName")
@@ -354,11 +364,11 @@ class CognitoIdentity:
         role_mappings: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         role_mappings = role_mappings or {}
-        for kind, arn in roles.items():
-            if not _ROLE_ARN.fullmatch(arn):
-                raise errors.InvalidParameter(f"Roles.{kind}: '{arn}' is not an IAM role ARN")
         with self.store.write():
-            pool = self._pool(caller, identity_pool_id)
+            pool = self._pool(caller, identity_pool_id)  # spec §7: not found comes first
+            for kind, arn in roles.items():
+                if not _ROLE_ARN.fullmatch(arn):
+                    raise errors.InvalidParameter(f"Roles.{kind}: '{arn}' is not an IAM role ARN")
             configured = self._configured_providers(pool)
             for key, mapping in role_mappings.items():
                 if key not in configured:
@@ -409,6 +419,12 @@ class CognitoIdentity:
         }
         with self.store.write():
             self._pool(caller, identity_pool_id)
+            names = sum(len(name.encode()) for name in doc["PrincipalTags"].values())
+            if names > MAX_ATTRIBUTE_NAME_BYTES:  # spec §6.8
+                raise errors.InvalidParameter(
+                    f"PrincipalTags: the attribute names add up to {names} bytes;"
+                    f" at most {MAX_ATTRIBUTE_NAME_BYTES} are allowed"
+                )
             self.store.set_principal_tag_map(identity_pool_id, identity_provider_name, doc)
         return doc
 
@@ -592,14 +608,16 @@ class CognitoIdentity:
             self._prefetch_keys(caller, logins, pool_id=identity_pool_id)
         with self.store.write():
             pool = self._pool(caller, identity_pool_id)
+            # Spec §7: an unknown identity (D11) is reported before what is wrong with the logins.
+            identity = self._identity_of_pool(pool, identity_id) if identity_id is not None else None
             user = self._developer_login(pool, logins)
             external = self._external_logins(pool, {k: v for k, v in logins.items() if k != user.provider})
             presented = [user, *external]
-            if identity_id is None:
+            if identity is None:
                 # D2-D5: the developer user's owner wins; otherwise the owner of an external login.
                 target = self._converge(pool, presented, errors.InvalidParameter, preferred=user)
             else:
-                target = self._developer_onto(pool, identity_id, user, presented)
+                target = self._developer_onto(pool, identity, user, presented)
             issued = Issued(target.id, self._claims(pool, target.id, self._amr(presented), duration, principal_tags))
         return self._issue(issued)
 
@@ -617,12 +635,9 @@ class CognitoIdentity:
             )
         return Login(developer, user, developer=True, detail=f"{developer}:{pool.id}:{user}")
 
-    def _developer_onto(self, pool: Pool, identity_id: str, user: Login, presented: list[Login]) -> Identity:
-        identity = self._identity(identity_id)
-        if identity.pool_id != pool.id:  # D11
-            raise errors.ResourceNotFound(f"Identity '{identity_id}' not found.")
+    def _developer_onto(self, pool: Pool, identity: Identity, user: Login, presented: list[Login]) -> Identity:
         if identity.state == "disabled":  # D10
-            raise errors.NotAuthorized(f"Access to Identity '{identity_id}' is forbidden.")
+            raise errors.NotAuthorized(f"Access to Identity '{identity.id}' is forbidden.")
         owners = self._owners(pool, presented)
         if owners.get(user, identity.id) != identity.id:  # D9, spec Q2
             raise errors.DeveloperUserAlreadyRegistered(
@@ -630,10 +645,22 @@ class CognitoIdentity:
             )
         if identity.state == "authenticated" and identity.id not in owners.values():  # D8
             raise errors.NotAuthorized(LOGINS_DONT_MATCH)
-        for other in set(owners.values()) - {identity.id}:
-            self._merge(other, identity, errors.InvalidParameter)
+        identity = self._survivor(identity, set(owners.values()))
         unowned = [login for login in presented if login not in owners]
         self._link(pool, identity, unowned, errors.InvalidParameter)  # D6, D7
+        return identity
+
+    def _survivor(self, identity: Identity, owners: set[str]) -> Identity:
+        """Merge `identity` and the other owners of the presented logins into one (E11), which
+        is returned: the oldest owner when `identity` is a guest, else `identity` (spec Q1)."""
+        others = owners - {identity.id}
+        if identity.state == "guest" and others:
+            target = min((self._identity(i) for i in others), key=lambda i: i.seq)
+            self._merge(identity.id, target, errors.InvalidParameter)
+            identity = target
+            others.discard(target.id)
+        for other in others:
+            self._merge(other, identity, errors.InvalidParameter)
         return identity
 
     # -- external-login calls (spec §7.1-7.3, §12.2) ---------------------------------------
@@ -697,14 +724,7 @@ class CognitoIdentity:
         owners = self._owners(pool, presented)
         if identity.state == "authenticated" and identity.id not in owners.values():  # E9
             raise errors.NotAuthorized(LOGINS_DONT_MATCH)
-        others = set(owners.values()) - {identity.id}
-        if identity.state == "guest" and others:  # E11, spec Q1: a guest merges into the owner
-            target = min((self._identity(i) for i in others), key=lambda i: i.seq)
-            self._merge(identity.id, target, errors.InvalidParameter)
-            identity = target
-            others.discard(target.id)
-        for other in others:  # E11: otherwise the requested identity survives
-            self._merge(other, identity, errors.InvalidParameter)
+        identity = self._survivor(identity, set(owners.values()))
         unowned = [login for login in presented if login not in owners]
         self._link(pool, identity, unowned, errors.InvalidParameter)  # E10, E14
         return identity, presented
@@ -885,11 +905,12 @@ class CognitoIdentity:
         max_results: int | None = None,
         next_token: str | None = None,
     ) -> dict[str, Any]:
-        if identity_id is None and developer_user_identifier is None:
-            raise errors.InvalidParameter("IdentityId or DeveloperUserIdentifier is required")
         limit = max_results or 60
         with self.store.read():
-            pool = self._pool(caller, identity_pool_id)
+            pool = self._pool(caller, identity_pool_id)  # spec §7: not found comes first
+            if identity_id is None and developer_user_identifier is None:
+                raise errors.InvalidParameter("IdentityId or DeveloperUserIdentifier is required")
+            identity = self._identity_of_pool(pool, identity_id) if identity_id is not None else None
             developer = pool.developer_provider
             owner = None
             if developer_user_identifier is not None:
@@ -901,10 +922,7 @@ class CognitoIdentity:
                         f"Developer user '{developer_user_identifier}' does not belong to identity '{identity_id}'."
                     )
                 return {"IdentityId": owner, "DeveloperUserIdentifierList": [developer_user_identifier]}
-            assert identity_id is not None
-            identity = self._identity(identity_id)
-            if identity.pool_id != pool.id:
-                raise errors.ResourceNotFound(f"Identity '{identity_id}' not found.")
+            assert identity is not None
             rows = self.store.developer_ids(identity.id, _page_start(next_token), limit + 1)
         result: dict[str, Any] = {
             "IdentityId": identity.id,
@@ -947,9 +965,7 @@ class CognitoIdentity:
     ) -> dict[str, Any]:
         with self.store.write():
             pool = self._pool(caller, identity_pool_id)
-            identity = self._identity(identity_id)
-            if identity.pool_id != pool.id:
-                raise errors.ResourceNotFound(f"Identity '{identity_id}' not found.")
+            identity = self._identity_of_pool(pool, identity_id)
             owner = self._developer_owner(pool, developer_provider_name, developer_user_identifier)
             if owner.id != identity.id:
                 raise errors.ResourceConflict(
