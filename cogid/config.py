@@ -185,7 +185,7 @@ def resolve(flag: str | None = None, **overrides: str | None) -> Profile:
         if env:
             check_setting(key, env, where=f"COGID_{key.upper()}")
             given[key] = env
-        if overrides.get(key):
+        if overrides.get(key) is not None:  # an empty flag is refused, not taken as absent
             check_setting(key, overrides[key], where=option_for(key), error=UsageError)
             given[key] = overrides[key]
     if given.get("identity_pool_id", values.get("identity_pool_id")) != values.get("identity_pool_id"):

@@ -342,6 +342,9 @@ def exchange(
     plus IdentityId)."""
     if flow == "enhanced" and duration is not None:
         raise UsageError("--duration applies to --flow basic only: the enhanced flow always gives one hour")
+    if flow == "enhanced" and role_arn is not None:
+        # Spec Q27: with a developer token the enhanced flow gives the pool's authenticated role.
+        raise UsageError("--role-arn applies to --flow basic only: the enhanced flow gives the pool's role")
     if role_arn is not None and not role_arn.startswith("arn:"):
         raise UsageError(f"--role-arn {role_arn[:40]!r}: expected an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
     cognito = clients.client(profile, "cognito-identity")
@@ -350,7 +353,6 @@ def exchange(
         response = clients.unsigned_client(profile, "cognito-identity").get_credentials_for_identity(
             IdentityId=issued["IdentityId"],
             Logins={COGNITO_KEY: issued["Token"]},
-            **({"CustomRoleArn": role_arn} if role_arn else {}),
         )
         credentials = response["Credentials"]
     else:

@@ -344,6 +344,14 @@ def test_users_from_exits_with_nothing_but_its_messages_on_stderr(cli_pool):
                                              "cogid: error: 1 user(s) failed"]
 
 
+def test_users_from_reports_an_overlong_line_and_goes_on(cli_pool):
+    child = _cogid("token", "issue", "--users-from", "-")
+    out, err = child.communicate(b"alice\n" + b"b" * 10_000_000 + b"\nbob\n", timeout=20)
+    assert [json.loads(line)["User"] for line in out.splitlines()] == ["alice", "bob"]
+    assert err.decode().splitlines() == ["cogid: error: line 2: longer than 65536 bytes",
+                                         "cogid: error: 1 user(s) failed"]
+
+
 def test_users_from_stops_quietly_on_ctrl_c_and_on_a_closed_pipe_while_input_waits(cli_pool):
     import signal
     import subprocess

@@ -19,7 +19,11 @@ Flow = Annotated[
 ]
 RoleArn = Annotated[
     str | None,
-    typer.Option("--role-arn", help="Role to assume (basic), or CustomRoleArn (enhanced)", show_default=False),
+    typer.Option(
+        "--role-arn",
+        help="Role to assume (basic flow only; default: the pool's authenticated role)",
+        show_default=False,
+    ),
 ]
 Duration = Annotated[
     int | None,

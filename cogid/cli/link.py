@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, UserOpt, logins
+from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, UserOpt, logins, named_providers
 from cogid.cli.options import cognito as cognito_client
 from cogid.errors import UsageError
 
@@ -29,11 +29,8 @@ def _logins(
     twitter: str | None,
     login: list[str] | None,
 ) -> dict[str, str]:
-    from cogid import flows
-
     given = {"facebook": facebook, "google": google, "amazon": amazon, "apple": apple, "twitter": twitter}
-    chosen = {flows.PROVIDERS[name]: token for name, token in given.items() if token}
-    return {**chosen, **logins(login, "--login")}
+    return {**named_providers(given, "token"), **logins(login, "--login")}
 
 
 def _view(cognito: Any, identity_id: str) -> dict[str, Any]:

@@ -90,6 +90,18 @@ def key_values(
     return pairs
 
 
+def named_providers(given: dict[str, str | None], what: str) -> dict[str, str]:
+    """`--facebook VALUE` style options as {provider key: VALUE}; an empty VALUE is a usage
+    error, never taken as "not given" (`--facebook "$UNSET"` must not change what a command does)."""
+    from cogid.errors import UsageError
+    from cogid.flows import PROVIDERS
+
+    for name, value in given.items():
+        if value == "":
+            raise UsageError(f"--{name}: the {what} is empty")
+    return {PROVIDERS[name]: value for name, value in given.items() if value is not None}
+
+
 def logins(values: list[str] | None, option: str) -> dict[str, str]:
     """`--login facebook=TOKEN` options as a Logins map (short provider names allowed)."""
     from cogid.flows import login_key

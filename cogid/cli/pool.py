@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from cogid import config, output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, confirm, key_values
+from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, confirm, key_values, named_providers
 from cogid.cli.options import profile as resolve
 from cogid.errors import UsageError
 
@@ -53,10 +53,8 @@ def _user_pools(values: list[str] | None) -> list[dict[str, Any]]:
 def _social(
     facebook: str | None, google: str | None, amazon: str | None, apple: str | None, twitter: str | None
 ) -> dict[str, str]:
-    from cogid.flows import PROVIDERS
-
     given = {"facebook": facebook, "google": google, "amazon": amazon, "apple": apple, "twitter": twitter}
-    return {PROVIDERS[name]: value for name, value in given.items() if value}
+    return named_providers(given, "app id")
 
 
 def _described(cognito: Any, pool_id: str) -> dict[str, Any]:
@@ -173,9 +171,15 @@ def pool_list(profile: ProfileOpt = None, region: RegionOpt = None, output_forma
 
 
 def _target(profile: str | None, pool_arg: str | None, pool: str | None, region: str | None) -> Any:
-    if pool_arg and pool and pool_arg != pool:
+    from cogid.config import check_setting
+
+    if pool_arg is None:
+        return resolve(profile, pool=pool, region=region)
+    # Given but empty (`cogid pool delete "$UNSET"`) is an error, never "the profile's pool".
+    check_setting("identity_pool_id", pool_arg, where="POOL_ID", error=UsageError)
+    if pool is not None and pool_arg != pool:
         raise UsageError("give the pool either as POOL_ID or with --pool, not both")
-    return resolve(profile, pool=pool_arg or pool, region=region)
+    return resolve(profile, pool=pool_arg, region=region)
 
 
 PoolArg = Annotated[str | None, typer.Argument(help="Identity pool id (default: the profile's)", show_default=False)]
@@ -330,6 +334,8 @@ def pool_roles(
                 result["RoleMappings"] = json.loads(mappings.read())
             except ValueError as error:
                 raise UsageError(f"--mappings: not valid JSON: {error}") from None
+            except OSError as error:
+                raise UsageError(f"--mappings {mappings.name}: cannot read: {error.strerror}") from None
         cognito.set_identity_pool_roles(
             IdentityPoolId=target,
             Roles=result["Roles"],

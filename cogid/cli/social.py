@@ -40,6 +40,8 @@ def social_token(
     if provider.lower() not in flows.PROVIDERS:
         raise UsageError(f"PROVIDER {provider!r}: expected one of {', '.join(flows.PROVIDERS)}")
     key = flows.PROVIDERS[provider.lower()]
+    if not subject:
+        raise UsageError("--subject: the user's id at the provider is empty")
     chosen = resolve(profile, pool=pool)
     in_process_only(chosen, "test tokens are minted by the embedded service, and only it accepts them")
     if audience is None:

@@ -92,6 +92,10 @@ def _issue_stream(profile: Any, lines: Any, duration: int | None, tags: dict[str
 
     def users() -> Any:  # read on a thread of its own (see flows.issue_many)
         for number, line in enumerate(_lines(lines), 1):
+            if len(line) > MAX_LINE:
+                unreadable.append(number)
+                output.error(f"line {number}: longer than {MAX_LINE} bytes")
+                continue
             try:
                 user = line.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as error:
@@ -123,8 +127,12 @@ def _issue_stream(profile: Any, lines: Any, duration: int | None, tags: dict[str
     return failed
 
 
+MAX_LINE = 1 << 16  # bytes of an input line kept: far above any user id (1024 characters)
+
+
 def _lines(source: Any) -> Iterator[bytes]:
-    """The lines of `source`, read with os.read from a copy of its descriptor when it has one.
+    """The lines of `source` (at most MAX_LINE + 1 bytes of each: a longer one is cut there),
+    read with os.read from a copy of its descriptor when it has one.
 
     The reading thread then holds no lock of sys.stdin's: waiting there for a line that may
     never come, it would keep the interpreter from exiting (on Ctrl-C, or a closed stdout)."""
@@ -134,13 +142,19 @@ def _lines(source: Any) -> Iterator[bytes]:
         yield from source
         return
     try:
-        rest = b""
+        line = bytearray()
         while chunk := os.read(fd, 1 << 16):
-            *lines, rest = (rest + chunk).split(b"\n")
-            for line in lines:
-                yield line + b"\n"
-        if rest:
-            yield rest
+            start = 0
+            while (end := chunk.find(b"\n", start)) >= 0:
+                line += chunk[start : end + 1]
+                yield bytes(line[: MAX_LINE + 1])
+                line.clear()
+                start = end + 1
+            line += chunk[start : start + MAX_LINE + 1 - len(line)]  # a huge line is not kept whole
+        if line:
+            yield bytes(line)
+    except OSError as error:
+        raise UsageError(f"--users-from {getattr(source, 'name', '-')}: cannot read: {error.strerror}") from None
     finally:
         os.close(fd)
 
