@@ -140,6 +140,16 @@ def point_at_pool(settings: dict[str, Any], pool_id: str, developer_provider: st
         settings.pop("developer_provider", None)
 
 
+def check_pool_region(pool_id: str, region: str, error: type[CogidError] = ConfigError) -> None:
+    """A pool lives in the region its id names: any other region would not find it."""
+    pool_region = pool_id.partition(":")[0]
+    if pool_region != region:
+        raise error(
+            f"identity pool {pool_id} is in {pool_region}, but the region is {region}:"
+            " a pool id names its region (leave the region out, or use a pool of that region)"
+        )
+
+
 def write_private(path: Path, data: bytes) -> None:
     """Write a file that may hold secrets: 0600 in a 0700 directory, temp file then rename."""
     import tempfile

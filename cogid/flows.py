@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cogid import clients
-from cogid.config import Profile, data_dir, write_private
+from cogid.config import Profile, check_pool_region, data_dir, write_private
 from cogid.errors import CogidError, ConfigError, UsageError, from_exception
 
 COGNITO_KEY = "cognito-identity.amazonaws.com"
@@ -43,6 +43,7 @@ def pool_id(profile: Profile) -> str:
             f"profile {profile.name!r} has no identity pool: pass --pool, set COGID_IDENTITY_POOL_ID,"
             " or create one with `cogid pool create NAME --use`"
         )
+    check_pool_region(profile.identity_pool_id, profile.region)
     return profile.identity_pool_id
 
 

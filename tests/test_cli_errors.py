@@ -83,6 +83,9 @@ CASES = [
     (["social", "token", "facebook", "--subject", ""], 2, "--subject: the user's id at the provider is empty"),
     (["token", "issue", "--users-from", "/proc/self/mem"], 2, "--users-from /proc/self/mem: cannot read:"),
     (["pool", "roles", "--mappings", "/proc/self/mem"], 2, "--mappings /proc/self/mem: cannot read:"),
+    (["token", "issue", "--user", "alice", "--region", "eu-west-1"], 3, "is in us-east-1, but the region is eu-west-1"),
+    (["profile", "set", "region", "eu-west-1"], 2, "is in us-east-1, but the region is eu-west-1"),
+    (["profile", "add", "x", "--region", "eu-west-1", "--pool", NO_POOL], 2, "is in us-east-1, but the region is"),
     (["nosuch"], 2, "No such command 'nosuch'."),
     (["--bogus"], 2, "No such option: --bogus"),
 ]

@@ -103,6 +103,8 @@ def profile_add(
     if settings["backend"] == "local":
         settings.pop("aws_profile", None)
     if pool:
+        if region:
+            config.check_pool_region(pool, region, error=UsageError)
         config.point_at_pool(settings, pool, developer_provider)
     document["profiles"][name] = settings
     if use:
@@ -134,6 +136,9 @@ def profile_set(
     config.check_setting(key, value, where=key, error=UsageError)
     if key == "identity_pool_id" and value != settings.get("identity_pool_id"):
         config.point_at_pool(settings, value, None)  # the old pool's provider and region go with it
+    elif key == "region" and settings.get("identity_pool_id"):
+        config.check_pool_region(settings["identity_pool_id"], value, error=UsageError)
+        settings[key] = value
     else:
         settings[key] = value
     config.save(document)
