@@ -38,8 +38,31 @@ def to_json(data: Any, indent: int | None = 2) -> str:
 
 
 def write(text: str) -> None:
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    sys.stdout.flush()
+    """Write `text` (and a newline) to stdout, all of it or a BrokenPipeError."""
+    _write_all(text if text.endswith("\n") else text + "\n")
+
+
+def _write_all(text: str) -> None:
+    stdout = sys.stdout
+    binary = getattr(stdout, "buffer", None)
+    if binary is None:  # a stream of text only (a test runner's)
+        stdout.write(text)
+        stdout.flush()
+        return
+    stdout.flush()
+    # Under `python -u` (PYTHONUNBUFFERED) the binary layer is the raw file, whose write may
+    # take only part of the data (a pipe whose reader has gone): write the rest, which then
+    # fails with EPIPE instead of being dropped without a word.
+    data = memoryview(text.encode(stdout.encoding or "utf-8", stdout.errors or "strict"))
+    while data:
+        written = binary.write(data)
+        if written is None:  # a non-blocking stdout that is full
+            import select
+
+            select.select([], [binary], [])
+            continue
+        data = data[written:]
+    binary.flush()
 
 
 def cell(value: Any) -> str:
@@ -108,7 +131,7 @@ def emit(
     console = Console(soft_wrap=False)
     with console.capture() as captured:  # written by write(), which a closed stdout stops as for every format
         console.print(table)
-    sys.stdout.write(captured.get())
+    _write_all(captured.get())
     for name, value in below:
         write(f"{name}:\n{value}")
 

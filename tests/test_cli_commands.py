@@ -411,6 +411,17 @@ def test_a_table_to_a_closed_pipe_stops_quietly(cli_pool):
     assert reader_gone.wait(20) == 141 and reader_gone.stderr.read() == b""
 
 
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_a_long_output_to_a_pipe_closed_midway_is_exit_141(cli_pool, cognito, monkeypatch, unbuffered):
+    for n in range(800):  # ~120 KB of JSON: more than a pipe holds
+        cognito.get_open_id_token_for_developer_identity(IdentityPoolId=cli_pool, Logins={DEV: f"u{n}"})
+    monkeypatch.setenv("PYTHONUNBUFFERED", unbuffered)  # under -u a write can take part of the data
+    reader_gone = _cogid("identity", "list", "-o", "json")
+    assert reader_gone.stdout.read(6) == b'[\n  {\n'
+    reader_gone.stdout.close()
+    assert reader_gone.wait(20) == 141 and reader_gone.stderr.read() == b""
+
+
 def test_users_from_an_unknown_pool_fails_once_before_reading(cli, cli_pool, cognito):
     cognito.delete_identity_pool(IdentityPoolId=cli_pool)  # the profile still names it
     result = cli("token", "issue", "--users-from", "-", input="alice\nbob\n")
