@@ -266,6 +266,17 @@ def test_quickstart_runs_twice(cli):
     assert ok(cli("token", "issue", "--user", "bob"))["IdentityId"] != first["IdentityId"]  # profile adopted
 
 
+def test_quickstart_leaves_a_profile_with_its_own_pool_and_says_so(cli, cli_pool, isolated):
+    refused = cli("quickstart", "--user", "")
+    assert refused.exit_code == 2 and "--user '': give a user id of 1 to 1024 characters" in refused.stderr
+    assert "cogid-quickstart" not in cli("pool", "list").stdout  # refused before anything was made
+    run = cli("quickstart")
+    quickstart_pool = ok(run)["IdentityPoolId"]
+    assert f"Next: cogid token issue --user bob --pool {quickstart_pool}" in run.stderr
+    assert ok(cli("pool", "show"))["IdentityPoolId"] == cli_pool
+    assert ok(cli("token", "issue", "--user", "bob", "--pool", quickstart_pool))["Token"]
+
+
 def test_exec_passes_credentials_and_exit_code(isolated, cli, cli_pool):
     import subprocess
     import sys

@@ -8,10 +8,12 @@ import typer
 
 from cogid import config, output
 from cogid.cli.options import OutputOpt
+from cogid.errors import UsageError
 
 POOL_NAME = "cogid-quickstart"
 PROVIDER = "login.quickstart.cogid"
 FACEBOOK_APP = "quickstart-facebook-app"
+MAX_USER = 1024  # characters of a developer user id
 
 
 def _find_pool(cognito: Any) -> str | None:
@@ -40,6 +42,8 @@ def quickstart(
     from cogid.local import mint_social_token
 
     fmt = output.choose(output_format, ("json", "table"))
+    if not user.strip() or len(user) > MAX_USER:  # before anything is made
+        raise UsageError(f"--user {user[:40]!r}: give a user id of 1 to {MAX_USER} characters")
     profile = config.Profile(name="quickstart")  # always the local backend, whatever the config says
     cognito = clients.client(profile, "cognito-identity")
 
@@ -83,7 +87,7 @@ def quickstart(
     credentials = flows.exchange(profile, user)
     caller = _signed_sts(profile, credentials).get_caller_identity()
     step("5. credentials", f"{credentials['AccessKeyId']} until {credentials['Expiration']} as {caller['Arn']}")
-    _adopt(pool_id)
+    adopted = _adopt(pool_id)
 
     result = {
         "IdentityPoolId": pool_id,
@@ -97,7 +101,8 @@ def quickstart(
         "Credentials": {k: v for k, v in credentials.items() if k in ("AccessKeyId", "Expiration")},
         "CallerArn": caller["Arn"],
     }
-    output.message("Next: cogid token issue --user bob   (cogid --help for the rest)")
+    next_step = "cogid token issue --user bob" + ("" if adopted else f" --pool {pool_id}")
+    output.message(f"Next: {next_step}   (cogid --help for the rest)")
     rows = [
         ["identity pool", pool_id],
         ["user", user],
@@ -126,14 +131,20 @@ def _repaired_roles(cognito: Any, iam: Any, pool_id: str) -> dict[str, str]:
     return roles
 
 
-def _adopt(pool_id: str) -> None:
-    """Make the quickstart pool the `local` profile's, unless it already has one."""
+def _adopt(pool_id: str) -> bool:
+    """Make the quickstart pool the `local` profile's, unless it already has one; whether
+    the profile now uses it."""
     document = config.load()
     settings = document["profiles"].setdefault(config.DEFAULT_PROFILE, config.Profile().settings())
+    if settings.get("identity_pool_id") == pool_id:
+        return True
     if settings.get("identity_pool_id") is None and settings.get("backend", "local") == "local":
-        settings.update(identity_pool_id=pool_id, developer_provider=PROVIDER)
+        config.point_at_pool(settings, pool_id, PROVIDER)
         config.save(document)
         output.message(f"Profile 'local' now uses identity pool {pool_id}")
+        return True
+    output.message(f"Profile 'local' keeps its own identity pool; this one is {pool_id}")
+    return False
 
 
 def _signed_sts(profile: config.Profile, credentials: dict[str, Any]) -> Any:
