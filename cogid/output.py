@@ -70,8 +70,10 @@ def cell(value: Any) -> str:
         return ""
     if isinstance(value, datetime):
         return str(_plain(value))
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return ", ".join(value)
     if isinstance(value, (list, dict)):
-        return to_json(value, indent=None) if isinstance(value, dict) else ", ".join(map(str, value))
+        return to_json(value, indent=None)
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -107,8 +109,9 @@ def emit(
         headers, table_rows = _records(data)
     else:
         table_rows = [[cell(v) for v in row] for row in rows]
-    if fmt == "text":
-        write("".join("\t".join(row) + "\n" for row in table_rows) or "\n")
+    if fmt == "text":  # a tab or line break inside a value would shift columns or rows
+        lines = ("\t".join(v.replace("\t", "\\t").replace("\n", "\\n") for v in row) for row in table_rows)
+        write("".join(line + "\n" for line in lines) or "\n")
         return
     from rich.console import Console
     from rich.table import Table

@@ -75,6 +75,16 @@ def test_pool_update_keeps_what_is_left_out(cli, cli_pool):
         ("cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc", "client1")]
 
 
+def test_text_output_is_one_line_per_row_with_json_for_nested_values(cli, cli_pool):
+    ok(cli("pool", "update", "--name", "tab\there\nnewline",
+           "--user-pool", "cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc:client1"))
+    assert ok(cli("pool", "list", "-o", "text")) == f"{cli_pool}\ttab\\there\\nnewline\n"
+    fields = dict(line.split("\t", 1) for line in ok(cli("pool", "show", "-o", "text")).splitlines())
+    assert json.loads(fields["CognitoIdentityProviders"]) == [{
+        "ProviderName": "cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc", "ClientId": "client1",
+        "ServerSideTokenCheck": False}]
+
+
 def test_pool_roles_show_and_set(cli, cli_pool):
     roles = ok(cli("pool", "roles"))
     assert set(roles["Roles"]) == {"authenticated", "unauthenticated"} and roles["RoleMappings"] == {}

@@ -86,6 +86,7 @@ CASES = [
     (["token", "issue", "--user", "alice", "--region", "eu-west-1"], 3, "is in us-east-1, but the region is eu-west-1"),
     (["profile", "set", "region", "eu-west-1"], 2, "is in us-east-1, but the region is eu-west-1"),
     (["profile", "add", "x", "--region", "eu-west-1", "--pool", NO_POOL], 2, "is in us-east-1, but the region is"),
+    (["exec", "--user", "alice", "-o", "json", "--", "true"], 2, "No such option: -o (the command to run goes after"),
     (["nosuch"], 2, "No such command 'nosuch'."),
     (["--bogus"], 2, "No such option: --bogus"),
 ]

@@ -136,6 +136,8 @@ def exec_command(
       cogid exec --user alice -- aws s3 ls s3://my-bucket/alice/
     """
     command = list(ctx.args)
+    if command and command[0].startswith("-"):  # an option exec does not have, not a program
+        raise UsageError(f"No such option: {command[0]} (the command to run goes after --)")
     if not command:
         raise UsageError(
             "give the command to run after --, e.g. cogid exec --user alice -- aws sts get-caller-identity"

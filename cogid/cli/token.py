@@ -187,7 +187,11 @@ def token_decode(
     ] = None,
     verify: Annotated[
         bool,
-        typer.Option("--verify", help="Check signature (JWKS), RS512, iss, aud and exp; exit 5 if any check fails"),
+        typer.Option(
+            "--verify",
+            help="Check signature (JWKS), RS512, iss, aud and exp (5 minutes of clock skew allowed, as AWS"
+            " does); exit 5 if any check fails",
+        ),
     ] = False,
     audience: Annotated[
         str | None,
