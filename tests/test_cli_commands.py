@@ -18,7 +18,7 @@ def ok(result):
 # -- profiles --------------------------------------------------------------------------------
 
 def test_fresh_machine_has_the_local_profile(cli, isolated):
-    assert ok(cli("profile", "list")) == [{"Name": "local", "Default": True, "backend": "local", "region": "us-east-1"}]
+    assert ok(cli("profile", "list")) == [{"name": "local", "default": True, "backend": "local", "region": "us-east-1"}]
     assert ok(cli("profile", "show")) == {"name": "local", "backend": "local", "region": "us-east-1"}
     assert ok(cli("profile", "path")) == {"config": str(isolated / "config.toml"), "data": str(isolated)}
     assert ok(cli("profile", "path", "-o", "text")) == f"config\t{isolated / 'config.toml'}\ndata\t{isolated}\n"
@@ -32,11 +32,11 @@ def test_profile_add_set_use_show_remove(cli, isolated):
     assert ok(cli("profile", "show", "prod")) == {"name": "prod", "backend": "aws", "region": "eu-west-1",
                                                    "identity_pool_id": "eu-west-1:abc", "aws_profile": "admin"}
     ok(cli("profile", "use", "prod"))
-    assert [p["Name"] for p in ok(cli("profile", "list")) if p["Default"]] == ["prod"]
+    assert [p["name"] for p in ok(cli("profile", "list")) if p["default"]] == ["prod"]
     assert ok(cli("profile", "show", env={"COGID_REGION": "ap-south-1"}))["region"] == "ap-south-1"
     assert ok(cli("profile", "show", env={"COGID_PROFILE": "local"}))["name"] == "local"
     ok(cli("profile", "remove", "prod", "--yes"))
-    assert [p["Name"] for p in ok(cli("profile", "list"))] == ["local"]
+    assert [p["name"] for p in ok(cli("profile", "list"))] == ["local"]
 
 
 # -- pools and providers ---------------------------------------------------------------------

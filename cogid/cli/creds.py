@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, UserOpt
+from cogid.cli.options import WITH_ENV, EnvOutputOpt, PoolOpt, ProfileOpt, RegionOpt, UserOpt
 from cogid.cli.options import profile as resolve
 from cogid.errors import UsageError
 
@@ -86,7 +86,7 @@ def creds(
     pool: PoolOpt = None,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
-    output_format: OutputOpt = None,
+    output_format: EnvOutputOpt = None,
 ) -> None:
     """Temporary AWS credentials for a user: developer token, then exchanged.
 
@@ -97,7 +97,7 @@ def creds(
       eval "$(cogid creds --user alice -o env)"
       # ~/.aws/config:  credential_process = cogid creds --user alice -o json
     """
-    fmt = output.choose(output_format, ("json", "env", "table", "text"))
+    fmt = output.choose(output_format, WITH_ENV)
     credentials = _credentials(user, flow, role_arn, duration, no_cache, pool, profile, region)
     document = {k: v for k, v in credentials.items() if k != "IdentityId"}
     output.emit(

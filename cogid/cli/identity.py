@@ -7,12 +7,11 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, confirm
+from cogid.cli.options import FORMATS, OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, confirm
 from cogid.cli.options import cognito as cognito_client
 from cogid.errors import ExitCode, UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Look up, show, list, merge and delete identities.")
-FORMATS = ("json", "table", "text")
 UserOption = Annotated[
     str | None,
     typer.Option("--user", "-u", envvar="COGID_USER", show_default=False, help="Developer user id"),

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import OutputOpt, ProfileOpt, YesOpt, confirm, in_process_only
+from cogid.cli.options import FORMATS, WITH_ENV, EnvOutputOpt, OutputOpt, ProfileOpt, YesOpt, confirm, in_process_only
 from cogid.cli.options import profile as resolve
 
 app = typer.Typer(no_args_is_help=True, help="Developer access keys for `cogid serve` (local backend).")
@@ -22,14 +22,14 @@ def _iam(profile: str | None) -> Any:
 
 
 @app.command("create")
-def keys_create(profile: ProfileOpt = None, output_format: OutputOpt = None) -> None:
+def keys_create(profile: ProfileOpt = None, output_format: EnvOutputOpt = None) -> None:
     """Create an access key; its secret is shown only now.
 
     Example:
       eval "$(cogid keys create -o env)"
       aws --endpoint-url http://127.0.0.1:8800 cognito-identity list-identity-pools --max-results 10
     """
-    fmt = output.choose(output_format, ("json", "env", "table", "text"))
+    fmt = output.choose(output_format, WITH_ENV)
     key = _iam(profile).create_access_key()["AccessKey"]
     result = {
         "AccessKeyId": key["AccessKeyId"],
@@ -47,7 +47,7 @@ def keys_create(profile: ProfileOpt = None, output_format: OutputOpt = None) -> 
 @app.command("list")
 def keys_list(profile: ProfileOpt = None, output_format: OutputOpt = None) -> None:
     """List access keys (without their secrets)."""
-    fmt = output.choose(output_format, ("json", "table", "text"))
+    fmt = output.choose(output_format, FORMATS)
     keys = [
         {"AccessKeyId": k["AccessKeyId"], "Status": k["Status"], "CreateDate": k["CreateDate"]}
         for k in _iam(profile).list_access_keys()["AccessKeyMetadata"]

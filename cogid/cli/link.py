@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, UserOpt, logins, named_providers
+from cogid.cli.options import FORMATS, OutputOpt, PoolOpt, ProfileOpt, RegionOpt, UserOpt, logins, named_providers
 from cogid.cli.options import cognito as cognito_client
 from cogid.errors import UsageError
 
@@ -59,7 +59,7 @@ def link(
     """
     from cogid import flows
 
-    fmt = output.choose(output_format, ("json", "table", "text"))
+    fmt = output.choose(output_format, FORMATS)
     logins = _logins(facebook, google, amazon, apple, twitter, login)
     if not logins:
         raise UsageError("give a login to link: --facebook, --google, --amazon, --apple, --twitter or --login")
@@ -95,7 +95,7 @@ def unlink(
     """
     from cogid import clients, flows
 
-    fmt = output.choose(output_format, ("json", "table", "text"))
+    fmt = output.choose(output_format, FORMATS)
     chosen, cognito = cognito_client(profile, pool, region)
     provider = flows.developer_provider(chosen, cognito)
     identity_id = cognito.lookup_developer_identity(IdentityPoolId=flows.pool_id(chosen), DeveloperUserIdentifier=user)[

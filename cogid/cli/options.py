@@ -28,16 +28,20 @@ ProfileOpt = Annotated[
         autocompletion=_profile_names,
     ),
 ]
-OutputOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--output",
-        "-o",
-        envvar="COGID_OUTPUT",
-        show_default=False,
-        help="json, table, text or env (as the command allows); default: table on a terminal, json otherwise",
-    ),
-]
+FORMATS = ("json", "table", "text")  # what most commands write
+WITH_ENV = ("json", "env", "table", "text")  # credentials, also as shell exports
+
+
+def output_option(formats: tuple[str, ...]) -> Any:
+    """The -o option of a command that writes `formats` (its help says which)."""
+    default = "table on a terminal, json otherwise" if "table" in formats else "json"
+    return typer.Option(
+        "--output", "-o", envvar="COGID_OUTPUT", show_default=False, help=f"{', '.join(formats)}; default: {default}"
+    )
+
+
+OutputOpt = Annotated[str | None, output_option(FORMATS)]
+EnvOutputOpt = Annotated[str | None, output_option(WITH_ENV)]
 PoolOpt = Annotated[
     str | None,
     typer.Option(

@@ -8,13 +8,22 @@ from typing import Annotated, Any
 import typer
 
 from cogid import config, output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, confirm, key_values, named_providers
+from cogid.cli.options import (
+    FORMATS,
+    OutputOpt,
+    PoolOpt,
+    ProfileOpt,
+    RegionOpt,
+    YesOpt,
+    confirm,
+    key_values,
+    named_providers,
+)
 from cogid.cli.options import profile as resolve
 from cogid.errors import UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Create, inspect, change and delete identity pools.")
 
-FORMATS = ("json", "table", "text")
 Facebook = Annotated[str | None, typer.Option("--facebook", help="Facebook app id", show_default=False)]
 Google = Annotated[str | None, typer.Option("--google", help="Google client id", show_default=False)]
 Amazon = Annotated[str | None, typer.Option("--amazon", help="Login with Amazon app id", show_default=False)]

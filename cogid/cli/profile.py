@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from cogid import config, output
-from cogid.cli.options import OutputOpt, YesOpt, confirm
+from cogid.cli.options import FORMATS, OutputOpt, YesOpt, confirm
 from cogid.errors import ConfigError, UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Manage profiles in config.toml.")
@@ -34,13 +34,14 @@ def _profiles(document: dict[str, Any]) -> dict[str, Any]:
 @app.command("list")
 def profile_list(output_format: OutputOpt = None) -> None:
     """List profiles; the default one is marked."""
-    fmt = output.choose(output_format, ("json", "table", "text"))
+    fmt = output.choose(output_format, FORMATS)
     document = config.load()
     default = config.selected_name(document)
-    items = [{"Name": name, "Default": name == default, **settings} for name, settings in _profiles(document).items()]
+    # Keys as `profile show` and config.toml spell them.
+    items = [{"name": name, "default": name == default, **settings} for name, settings in _profiles(document).items()]
     rows = [
         [
-            ("* " if i["Default"] else "  ") + i["Name"],
+            ("* " if i["default"] else "  ") + i["name"],
             i.get("backend", "local"),
             i.get("region", ""),
             i.get("identity_pool_id", ""),
@@ -55,7 +56,7 @@ def profile_show(
     name: Annotated[str | None, typer.Argument(show_default=False)] = None, output_format: OutputOpt = None
 ) -> None:
     """Show a profile's effective settings (flags and COGID_* variables applied)."""
-    fmt = output.choose(output_format, ("json", "table", "text"))
+    fmt = output.choose(output_format, FORMATS)
     profile = config.resolve(name)
     output.emit(fmt, {"name": profile.name, **profile.settings()})
 
@@ -175,6 +176,6 @@ def profile_remove(name: NameArg, yes: YesOpt = False) -> None:
 @app.command("path")
 def profile_path(output_format: OutputOpt = None) -> None:
     """Print where cogid keeps its config and its data."""
-    fmt = output.choose(output_format, ("json", "table", "text"))
+    fmt = output.choose(output_format, FORMATS)
     paths = {"config": str(config.config_path()), "data": str(config.data_dir())}
     output.emit(fmt, paths, rows=[[k, v] for k, v in paths.items()] if fmt == "text" else None)

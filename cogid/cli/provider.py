@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from cogid import config, output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt
+from cogid.cli.options import FORMATS, OutputOpt, PoolOpt, ProfileOpt, RegionOpt
 from cogid.cli.options import cognito as cognito_client
 from cogid.cli.options import profile as resolve
 from cogid.errors import UsageError
@@ -22,7 +22,7 @@ def provider_show(
     """Show the identity pool's developer provider name."""
     from cogid import clients, flows
 
-    fmt = output.choose(output_format, ("json", "table", "text"))
+    fmt = output.choose(output_format, FORMATS)
     chosen = resolve(profile, pool=pool, region=region)
     described = clients.client(chosen, "cognito-identity").describe_identity_pool(IdentityPoolId=flows.pool_id(chosen))
     result = {
@@ -43,7 +43,7 @@ def provider_set(
     """Set the pool's developer provider name. AWS never lets it change once set."""
     from cogid import flows
 
-    fmt = output.choose(output_format, ("json", "table", "text"))
+    fmt = output.choose(output_format, FORMATS)
     chosen, cognito = cognito_client(profile, pool, region)
     current: dict[str, Any] = {
         k: v

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 import typer
 
 from cogid import config, output
-from cogid.cli.options import OutputOpt
+from cogid.cli.options import output_option
 from cogid.errors import UsageError
 
 POOL_NAME = "cogid-quickstart"
 PROVIDER = "login.quickstart.cogid"
 FACEBOOK_APP = "quickstart-facebook-app"
+FORMATS = ("json", "table")
 MAX_USER = 1024  # characters of a developer user id
 
 
@@ -30,7 +31,7 @@ def _find_pool(cognito: Any) -> str | None:
 
 def quickstart(
     user: Annotated[str, typer.Option("--user", "-u", help="The user to issue for")] = "alice",
-    output_format: OutputOpt = None,
+    output_format: Annotated[str | None, output_option(FORMATS)] = None,
 ) -> None:
     """Run the developer-identity flow on the local backend and show each step.
 
@@ -41,7 +42,7 @@ def quickstart(
     from cogid import clients, flows, tokens
     from cogid.local import mint_social_token
 
-    fmt = output.choose(output_format, ("json", "table"))
+    fmt = output.choose(output_format, FORMATS)
     if not user.strip() or len(user) > MAX_USER:  # before anything is made
         raise UsageError(f"--user {user[:40]!r}: give a user id of 1 to {MAX_USER} characters")
     profile = config.Profile(name="quickstart")  # always the local backend, whatever the config says

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cogid import output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, in_process_only
+from cogid.cli.options import FORMATS, OutputOpt, PoolOpt, ProfileOpt, in_process_only
 from cogid.cli.options import profile as resolve
 from cogid.config import data_dir
 from cogid.errors import ConfigError, UsageError
@@ -36,7 +36,7 @@ def social_token(
     from cogid import clients, flows
     from cogid.local import mint_social_token
 
-    fmt = output.choose(output_format, ("json", "text", "table"))
+    fmt = output.choose(output_format, FORMATS)
     if provider.lower() not in flows.PROVIDERS:
         raise UsageError(f"PROVIDER {provider!r}: expected one of {', '.join(flows.PROVIDERS)}")
     key = flows.PROVIDERS[provider.lower()]

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import OutputOpt, PoolOpt, ProfileOpt, RegionOpt, key_values, logins
+from cogid.cli.options import FORMATS, OutputOpt, PoolOpt, ProfileOpt, RegionOpt, key_values, logins
 from cogid.cli.options import profile as resolve
 from cogid.errors import ExitCode, UsageError
 
@@ -72,7 +72,7 @@ def token_issue(
         output.choose(output_format or "json", ("json",))
         failed = _issue_stream(chosen, users_from, duration, tags)
         raise typer.Exit(ExitCode.ERROR if failed else ExitCode.OK)
-    fmt = output.choose(output_format, ("json", "table", "text"))
+    fmt = output.choose(output_format, FORMATS)
     assert user is not None
     cognito = clients.client(chosen, "cognito-identity")
     issued = flows.issue_token(
@@ -210,7 +210,7 @@ def token_decode(
     """
     from cogid import tokens
 
-    fmt = output.choose(output_format, ("json", "table", "text"))
+    fmt = output.choose(output_format, FORMATS)
     if token is None or token == "-":
         if token is None and sys.stdin.isatty():
             raise UsageError("give a TOKEN, or - to read one from stdin")
