@@ -90,6 +90,8 @@ def key_values(
         key, sep, value = item.partition("=")
         if not sep or not key or (need_value and not value):
             raise UsageError(f"{option} {item[:40]!r}: expected {form}")
+        if key in pairs and pairs[key] != value:
+            raise UsageError(f"{option} {key[:40]!r} is given twice, with different values")
         pairs[key] = value
     return pairs
 
@@ -103,6 +105,8 @@ def named_providers(given: dict[str, str | None], what: str) -> dict[str, str]:
     for name, value in given.items():
         if value == "":
             raise UsageError(f"--{name}: the {what} is empty")
+        if name == "twitter" and value is not None and ";" not in value:  # as AWS takes Twitter's
+            raise UsageError("--twitter: expected KEY;SECRET, two parts joined by ';'")
     return {PROVIDERS[name]: value for name, value in given.items() if value is not None}
 
 
