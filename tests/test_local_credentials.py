@@ -651,6 +651,9 @@ def test_role_rules_mapping(mapped, cognito, local, social):
     mapped["set"]({FB: rules(("dept", "Equals", "eng", "Admin"), ambiguous="Deny")})
     assert role(dept="eng") == "Admin"
     refused(lambda: role(dept="ops"), "NotAuthorizedException", "The ambiguous role mapping rules denied this request.")
+    mapped["set"]({FB: rules(("email_verified", "Equals", "true", "Admin"), ("level", "Equals", "3", "Editor"))})
+    assert role(email_verified=True) == "Admin"  # a JSON true is the text "true", not Python's "True"
+    assert role(level=3) == "Editor"
 
 
 def test_role_mapping_of_an_oidc_provider_by_arn_or_host(mapped, cognito, local):
@@ -729,3 +732,32 @@ def test_principal_tag_maps_become_session_tags_needing_tag_session(local, cogni
     policy["Statement"][0]["Action"] = ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"]
     iam.update_assume_role_policy(RoleName="FbRole", PolicyDocument=json.dumps(policy))
     assert cognito.get_credentials_for_identity(IdentityId=identity, Logins={"graph.facebook.com": fb})
+
+    # STS's limits on session tags hold for tags taken from claims too (spec §8.1)
+    cognito.set_principal_tag_attribute_map(IdentityPoolId=fb_pool, IdentityProviderName="graph.facebook.com",
+                                            UseDefaults=False, PrincipalTags={"name": "name"})
+    assert cognito.get_credentials_for_identity(
+        IdentityId=identity, Logins={"graph.facebook.com": social("fb-tagged", claims={"name": "x" * 256})})
+    long_name = social("fb-tagged", claims={"name": "x" * 257})
+    with pytest.raises(ClientError) as excinfo:
+        cognito.get_credentials_for_identity(IdentityId=identity, Logins={"graph.facebook.com": long_name})
+    assert error_code(excinfo) == "InvalidIdentityPoolConfigurationException"
+
+
+def test_sts_session_policy_must_be_a_json_object(basic, sts):
+    for bad in ("this is not json", "[1, 2]"):
+        refused(lambda: sts.assume_role_with_web_identity(RoleArn=basic["roles"]["authenticated"],
+                                                          RoleSessionName="s1", WebIdentityToken=basic["token"],
+                                                          Policy=bad),
+                "MalformedPolicyDocument")
+    assert sts.assume_role_with_web_identity(RoleArn=basic["roles"]["authenticated"], RoleSessionName="s1",
+                                             WebIdentityToken=basic["token"], Policy='{"Version": "2012-10-17"}')
+
+
+def test_a_disabled_identity_is_forbidden_before_its_cognito_token_is_judged(local, cognito, pool, pool_roles):
+    a_id, _ = developer_token(cognito, pool, "a")
+    b_id, b_token = developer_token(cognito, pool, "b")
+    cognito.merge_developer_identities(SourceUserIdentifier="a", DestinationUserIdentifier="b",
+                                       DeveloperProviderName=DEV, IdentityPoolId=pool)  # a is disabled
+    refused(lambda: cognito.get_credentials_for_identity(IdentityId=a_id, Logins={COGNITO: b_token}),
+            "NotAuthorizedException", f"Access to Identity '{a_id}' is forbidden.")

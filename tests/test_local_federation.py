@@ -544,6 +544,23 @@ def test_oidc_provider_tokens(cognito, oidc_pool, issuer):
             message=NOT_SUPPORTED)
 
 
+def test_oidc_provider_without_client_ids_takes_any_audience_but_needs_one(cognito, oidc_pool, issuer):
+    provider = issuer(f"https://{OIDC_HOST}")  # as an issuer whose keys were fetched: no client ids
+    assert get_id(cognito, oidc_pool, {OIDC_HOST: provider.token("oidc-1", aud="any-client")})
+    refused(lambda: get_id(cognito, oidc_pool, {OIDC_HOST: provider.token("oidc-1", aud=None)}),
+            message="Invalid login token. Missing a required claim: aud")
+
+
+def test_google_trusted_through_an_iam_oidc_provider(cognito, issuer):
+    pool = cognito.create_identity_pool(
+        IdentityPoolName="google-by-arn", AllowUnauthenticatedIdentities=False,
+        OpenIdConnectProviderARNs=[f"arn:aws:iam::000000000000:oidc-provider/{GOOGLE}"])["IdentityPoolId"]
+    google = issuer("https://accounts.google.com", client_ids=["cid"])
+    alice = get_id(cognito, pool, {GOOGLE: google.token("g-1", aud="cid")})
+    assert get_id(cognito, pool, {GOOGLE: google.token("g-1", aud="cid")}) == alice
+    refused(lambda: get_id(cognito, pool, {GOOGLE: google.token("g-1", aud="other")}), message=NOT_SUPPORTED)
+
+
 @pytest.mark.parametrize("case, message", [
     ("other issuer", "Invalid login token. Issuer doesn't match providerName"),
     ("unknown kid", "Invalid login token. The token's signing key (kid) is not in the issuer's JWKS."),

@@ -85,7 +85,7 @@ def key_values(
     """`--tag k=v --tag k2=v2` style options as a dict; a malformed item is a usage error."""
     from cogid.errors import UsageError
 
-    pairs = {}
+    pairs: dict[str, str] = {}
     for item in values or []:
         key, sep, value = item.partition("=")
         if not sep or not key or (need_value and not value):

@@ -189,9 +189,9 @@ class Federation:
             raise _invalid("Not a valid OpenId Connect identity token.") from None
         if unverified.get("iss") == TEST_IDP_ISSUER:
             return self._verify_test_token(pool, key, token, now)
-        if key in OIDC_PUBLIC:
+        if key in OIDC_PUBLIC and key in pool.doc.get("SupportedLoginProviders", {}):
             return self._verify_oidc_public(pool, key, token, now)
-        if oidc_arn is not None:
+        if oidc_arn is not None:  # Google or Apple too, when trusted through an IAM OIDC provider
             return self._verify_oidc_provider(pool, oidc_arn, key, token, now)
         if key in PUBLIC_PROVIDERS:
             raise _invalid(
@@ -245,11 +245,14 @@ class Federation:
         issuer = "https://" + key
         claims = self._decode(token, self._issuer_key(pool, key), now, issuer=issuer)
         # The IAM OIDC provider's client id list stands in the issuer's registration; an issuer
-        # fetched rather than registered has none, so any audience of it is accepted.
+        # fetched rather than registered has none, so any audience of it is accepted (but one
+        # there must be: an ID token names its client).
         registered = self.store.issuer(issuer) or {}
         client_ids = registered.get("client_ids") or []
         if client_ids and not _for_client(claims, client_ids):
             raise _not_supported()
+        if not claims.get("aud") and not claims.get("azp"):
+            raise _invalid("Missing a required claim: aud")
         return Login(key, str(claims["sub"]), detail=f"{arn}:OIDC:{claims['sub']}", claims=claims)
 
     def _decode(self, token: str, key_for: Callable[[str], Any], now: float, issuer: str | list[str]) -> dict[str, Any]:

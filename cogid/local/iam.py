@@ -41,6 +41,7 @@ TAG_SESSION_ACTION = "sts:TagSession"
 CONDITION_KEYS = {f"{COGNITO_PRINCIPAL}:{name}" for name in ("aud", "amr", "sub")}
 NOT_AUTHORIZED = "Not authorized to perform {}"
 DEFAULT_SESSION = 3600
+MAX_SESSION_TAGS = 50
 DEVELOPER_USER = "cogid-developer"
 
 _ROLE_ARN = re.compile(r"arn:aws:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)")
@@ -210,6 +211,17 @@ def trust_refusal(document: dict[str, Any], claims: dict[str, Any]) -> str | Non
     # The token's principal tags become session tags, which the role must also let in (spec §8.1).
     tagged = bool((claims.get(TAGS_CLAIM) or {}).get("principal_tags"))
     return TAG_SESSION_ACTION if tagged and not _allows(document, context, TAG_SESSION_ACTION) else None
+
+
+def _check_session_tags(tags: dict[str, list[str]]) -> None:
+    """STS's limits on session tags (spec §8.1): the enhanced flow's come from login claims."""
+    if len(tags) > MAX_SESSION_TAGS:
+        raise errors.ValidationError(f"At most {MAX_SESSION_TAGS} session tags are allowed; {len(tags)} were given.")
+    for key, values in tags.items():
+        if len(key) > 128 or any(len(value) > 256 for value in values):
+            raise errors.ValidationError(
+                f"Session tag {key[:128]!r}: keys are at most 128 characters long and values at most 256."
+            )
 
 
 # -- the service -----------------------------------------------------------------------------
@@ -428,6 +440,7 @@ class STS:
             raise errors.ValidationError(
                 "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
             )
+        _check_session_tags((claims.get(TAGS_CLAIM) or {}).get("principal_tags") or {})
         return role
 
     def check(self, role_arn: str, claims: dict[str, Any], duration: int) -> None:
@@ -491,6 +504,12 @@ class STS:
     ) -> dict[str, Any]:
         if provider_id is not None:
             raise errors.ValidationError("ProviderId must be absent for OpenID Connect tokens.")
+        if policy is not None:
+            try:
+                if not isinstance(json.loads(policy), dict):
+                    raise ValueError(policy)
+            except (ValueError, RecursionError):
+                raise errors.MalformedPolicyDocument("The policy is not in the valid JSON format.") from None
         claims = self.verify(web_identity_token)
         result = self.assume(role_arn, role_session_name, claims, duration_seconds or DEFAULT_SESSION)
         if policy or policy_arns:  # spec Q28: only when session policies were passed

@@ -167,9 +167,11 @@ def _default_tag_claims(provider: str) -> dict[str, str]:
 
 
 def _claim_values(value: Any) -> list[str]:
+    """A claim as the strings rules and tags compare: JSON's spelling for what is not a string
+    (`true`, not Python's `True`)."""
     if value is None:
         return []
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    return [v if isinstance(v, str) else json.dumps(v) for v in (value if isinstance(value, list) else [value])]
 
 
 def utc_datetime(epoch: float) -> datetime:
@@ -803,7 +805,7 @@ class CognitoIdentity:
             for tag, claim in wanted.items():
                 value = login.claims.get(claim)
                 if value is not None:
-                    tags[tag] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+                    tags[tag] = ",".join(_claim_values(value))
         return tags
 
     @staticmethod
@@ -817,6 +819,8 @@ class CognitoIdentity:
         """The developer flow: a token this pool issued for this identity (spec §7.3)."""
         if len(logins) > 1:
             raise errors.InvalidParameter(f"A {COGNITO_KEY} token cannot be combined with other logins")
+        if identity.state == "disabled":  # E8 comes first, as for external logins
+            raise errors.NotAuthorized(f"Access to Identity '{identity.id}' is forbidden.")
         try:
             claims: dict[str, Any] = self.sts.verify(logins[COGNITO_KEY])
         except errors.ExpiredToken:
@@ -825,8 +829,6 @@ class CognitoIdentity:
             raise errors.NotAuthorized(f"Invalid login token. {error.message}") from None
         if claims["aud"] != pool.id or claims["sub"] != identity.id:
             raise errors.NotAuthorized(LOGINS_DONT_MATCH)
-        if identity.state == "disabled":
-            raise errors.NotAuthorized(f"Access to Identity '{identity.id}' is forbidden.")
         if claims.get("amr") == ["unauthenticated"]:
             # A guest token speaks for a guest only while it is one and guests are allowed (E6, §7.2).
             if identity.state != "guest":
