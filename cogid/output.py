@@ -94,16 +94,19 @@ def emit(
     *,
     rows: Iterable[Sequence[Any]] | None = None,
     headers: Sequence[str] | None = None,
-    env: Iterable[tuple[str, str]] | None = None,
+    env: Iterable[tuple[str, str | None]] | None = None,
     title: str | None = None,
 ) -> None:
     """Write `data` in `fmt`. json writes `data` itself; text and table write `rows` (or rows
-    derived from `data`); env writes the `env` pairs."""
+    derived from `data`); env writes the `env` pairs as exports (a None value: unset)."""
     if fmt == "json":
         write(to_json(data))
         return
     if fmt == "env":
-        write("".join(f"export {name}={shlex.quote(value)}\n" for name, value in env or ()))
+        lines = (
+            f"unset {name}" if value is None else f"export {name}={shlex.quote(value)}" for name, value in env or ()
+        )
+        write("".join(line + "\n" for line in lines))
         return
     if rows is None:
         headers, table_rows = _records(data)

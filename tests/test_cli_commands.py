@@ -257,6 +257,16 @@ def test_keys_create_list_delete(cli):
     assert [k["AccessKeyId"] for k in ok(cli("keys", "list"))] == [key["AccessKeyId"]]
     assert ok(cli("keys", "delete", key["AccessKeyId"], "--yes")) == ""
     assert ok(cli("keys", "list")) == []
+    exports = ok(cli("keys", "create", "-o", "env")).splitlines()
+    assert exports[0].startswith("export AWS_ACCESS_KEY_ID=AKIA") and exports[1].startswith("export AWS_SECRET")
+    assert exports[2] == "unset AWS_SESSION_TOKEN"  # one left from `cogid creds -o env` would spoil the key
+
+
+def test_a_twitter_test_token_links_with_the_twitter_option(cli, cli_pool):
+    ok(cli("pool", "update", "--twitter", "consumer;secret"))
+    token = ok(cli("social", "token", "twitter", "--subject", "t-1", "-o", "text")).strip()
+    linked = ok(cli("link", "--user", "alice", "--twitter", token))
+    assert "api.twitter.com" in linked["Logins"]
 
 
 def test_social_token_is_accepted_as_that_provider(cli, cli_pool, cognito):

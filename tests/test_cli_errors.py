@@ -87,7 +87,7 @@ CASES = [
     (["profile", "set", "region", "eu-west-1"], 2, "is in us-east-1, but the region is eu-west-1"),
     (["profile", "add", "x", "--region", "eu-west-1", "--pool", NO_POOL], 2, "is in us-east-1, but the region is"),
     (["exec", "--user", "alice", "-o", "json", "--", "true"], 2, "No such option: -o (the command to run goes after"),
-    (["pool", "create", "x", "--twitter", "onlykey"], 2, "--twitter: expected KEY;SECRET"),
+    (["pool", "create", "x", "--twitter", "onlykey"], 2, "--twitter: expected CONSUMER_KEY;CONSUMER_SECRET"),
     (["token", "issue", "--user", "alice", "--tag", "k=1", "--tag", "k=2"], 2, "--tag 'k' is given twice"),
     (["nosuch"], 2, "No such command 'nosuch'."),
     (["--bogus"], 2, "No such option: --bogus"),

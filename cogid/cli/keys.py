@@ -39,7 +39,11 @@ def keys_create(profile: ProfileOpt = None, output_format: EnvOutputOpt = None) 
     output.emit(
         fmt,
         result,
-        env=[("AWS_ACCESS_KEY_ID", key["AccessKeyId"]), ("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])],
+        env=[
+            ("AWS_ACCESS_KEY_ID", key["AccessKeyId"]),
+            ("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"]),
+            ("AWS_SESSION_TOKEN", None),  # a key is no session: one left from `creds -o env` would spoil it
+        ],
         rows=[[key["AccessKeyId"], key["SecretAccessKey"]]] if fmt == "text" else None,
     )
 

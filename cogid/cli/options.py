@@ -105,8 +105,6 @@ def named_providers(given: dict[str, str | None], what: str) -> dict[str, str]:
     for name, value in given.items():
         if value == "":
             raise UsageError(f"--{name}: the {what} is empty")
-        if name == "twitter" and value is not None and ";" not in value:  # as AWS takes Twitter's
-            raise UsageError("--twitter: expected KEY;SECRET, two parts joined by ';'")
     return {PROVIDERS[name]: value for name, value in given.items() if value is not None}
 
 

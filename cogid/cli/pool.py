@@ -62,6 +62,8 @@ def _user_pools(values: list[str] | None) -> list[dict[str, Any]]:
 def _social(
     facebook: str | None, google: str | None, amazon: str | None, apple: str | None, twitter: str | None
 ) -> dict[str, str]:
+    if twitter is not None and ";" not in twitter:  # Twitter's app is named as AWS takes it
+        raise UsageError("--twitter: expected CONSUMER_KEY;CONSUMER_SECRET, two parts joined by ';'")
     given = {"facebook": facebook, "google": google, "amazon": amazon, "apple": apple, "twitter": twitter}
     return named_providers(given, "app id")
 
