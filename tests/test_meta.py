@@ -62,6 +62,13 @@ print(Heading.__module__, type(sys.modules["rich.markdown"].Markdown("x")).__nam
     assert done.stdout.splitlines()[-1] == "rich.markdown Markdown"
 
 
+def test_cli_modules_keep_annotations_evaluated():
+    # Typer reads each command's annotations at every start: string annotations cost ~13 ms.
+    lazy = [path.name for path in (ROOT / "cogid" / "cli").glob("*.py")
+            if "from __future__ import annotations" in path.read_text().splitlines()]
+    assert lazy == []
+
+
 @pytest.mark.parametrize("shell, name", [("bash", "cogid.bash"), ("zsh", "_cogid"), ("fish", "cogid.fish")])
 def test_completions_are_in_sync(shell, name):
     env = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}

@@ -1,6 +1,9 @@
-"""The `cogid` command line: one Typer sub-app per command group (see app.py)."""
+"""The `cogid` command line: one Typer sub-app per command group (see app.py).
 
-from __future__ import annotations
+The modules here keep their annotations evaluated (no `from __future__ import annotations`):
+Typer reads every command's annotations at each start, and evaluating strings instead takes
+~13 ms of `cogid --help`.
+"""
 
 import sys
 

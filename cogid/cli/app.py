@@ -1,7 +1,5 @@
 """The root Typer app, its error funnel, and the command groups mounted on it."""
 
-from __future__ import annotations
-
 import importlib
 import os
 import sys

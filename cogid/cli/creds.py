@@ -1,7 +1,5 @@
 """cogid creds / exec: temporary AWS credentials for a user, printed or handed to a command."""
 
-from __future__ import annotations
-
 import os
 import signal
 import subprocess

@@ -1,7 +1,5 @@
 """cogid identity: look up, show, list, merge and delete identities."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

@@ -1,7 +1,5 @@
 """cogid keys: developer access keys that `cogid serve` accepts (local backend)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

@@ -1,7 +1,5 @@
 """cogid link / unlink: a user's social logins on their identity."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

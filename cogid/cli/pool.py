@@ -1,7 +1,5 @@
 """cogid pool: identity pools, their providers and roles."""
 
-from __future__ import annotations
-
 import json
 from typing import Annotated, Any
 

@@ -1,7 +1,5 @@
 """cogid profile: named settings in config.toml."""
 
-from __future__ import annotations
-
 import re
 from typing import Annotated, Any
 

@@ -1,7 +1,5 @@
 """cogid provider: the pool's developer provider name."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

@@ -1,7 +1,5 @@
 """cogid quickstart: the whole developer-identity flow on the local backend, step by step."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

@@ -1,7 +1,5 @@
 """cogid serve: the local service over HTTP, for any AWS SDK."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

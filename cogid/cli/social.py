@@ -1,7 +1,5 @@
 """cogid social token: test logins of public providers for the local backend."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

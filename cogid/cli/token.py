@@ -1,7 +1,5 @@
 """cogid token: issue developer tokens, decode and verify them."""
 
-from __future__ import annotations
-
 import io
 import os
 import sys
