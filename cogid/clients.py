@@ -6,6 +6,7 @@ ClientError), whichever backend answers.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from cogid.config import Profile, data_dir
@@ -41,6 +42,10 @@ def unsigned_client(profile: Profile, service: str) -> Any:
     return _aws_client(profile, service, signature_version=UNSIGNED)
 
 
+CONNECT_TIMEOUT = 5  # seconds, for AWS calls; every Cognito and STS call answers in well under one
+READ_TIMEOUT = 15
+
+
 def _aws_client(profile: Profile, service: str, **config: Any) -> Any:
     import boto3
     import botocore.exceptions
@@ -49,8 +54,16 @@ def _aws_client(profile: Profile, service: str, **config: Any) -> Any:
     try:
         session = boto3.session.Session(profile_name=profile.aws_profile, region_name=profile.region)
     except botocore.exceptions.ProfileNotFound:
-        raise ConfigError(f"profile {profile.name!r}: AWS profile {profile.aws_profile!r} does not exist") from None
-    return session.client(service, endpoint_url=profile.endpoint_url, config=Config(**config) if config else None)
+        source = (
+            "COGID_AWS_PROFILE"
+            if os.environ.get("COGID_AWS_PROFILE") == profile.aws_profile
+            else f"profile {profile.name!r}"
+        )
+        raise ConfigError(f"{source}: AWS profile {profile.aws_profile!r} does not exist") from None
+    # botocore waits 60 s for a reply, per attempt: an endpoint that accepts and never answers
+    # would hold a command (or an SDK's credential_process) for minutes.
+    timeouts = Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT, **config)
+    return session.client(service, endpoint_url=profile.endpoint_url, config=timeouts)
 
 
 AWS_JWKS = "https://cognito-identity.amazonaws.com/.well-known/jwks_uri"

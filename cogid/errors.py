@@ -64,7 +64,10 @@ AWS_EXIT_CODES = {
     "Throttling": ExitCode.UNAVAILABLE,
     "ThrottlingException": ExitCode.UNAVAILABLE,
     "InternalErrorException": ExitCode.UNAVAILABLE,
+    "InternalFailure": ExitCode.UNAVAILABLE,
+    "ServiceFailure": ExitCode.UNAVAILABLE,
     "ServiceUnavailable": ExitCode.UNAVAILABLE,
+    "ServiceUnavailableException": ExitCode.UNAVAILABLE,
     "ExternalServiceException": ExitCode.UNAVAILABLE,
     "IDPCommunicationError": ExitCode.UNAVAILABLE,
 }
@@ -75,7 +78,9 @@ def from_client_error(error: Any) -> CogidError:
     details = error.response.get("Error", {})
     code = details.get("Code", "Error")
     failure = CogidError(f"{code}: {details.get('Message') or 'no message'}")
-    failure.exit_code = AWS_EXIT_CODES.get(code, ExitCode.ERROR)
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    # A fault with no code AWS names (a proxy's 502, a 503 page) is the service's, not the caller's.
+    failure.exit_code = AWS_EXIT_CODES.get(code, ExitCode.UNAVAILABLE if status >= 500 else ExitCode.ERROR)
     return failure
 
 

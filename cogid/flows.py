@@ -229,22 +229,29 @@ def issue_many(
     provider = developer_provider(profile, clients.client(profile, "cognito-identity"))
     arguments = (profile, provider, duration, tags)
     executor: Executor
-    if clients.in_process(profile):
-        workers = os.cpu_count() or 1
+    threaded = not clients.in_process(profile)
+    if threaded:  # no round trip to a worker to amortise: each user a call of its own, 8 at a time
+        workers, batch = 8, 1
+        executor = ThreadPoolExecutor(workers, initializer=_start_worker, initargs=arguments)
+    else:
+        workers, batch = os.cpu_count() or 1, BATCH
         executor = ProcessPoolExecutor(workers, get_context("fork"), _start_process, arguments)
         executor.submit(int).result()  # forks every worker now, before the input thread starts
-    else:
-        workers = 8
-        executor = ThreadPoolExecutor(workers, initializer=_start_worker, initargs=arguments)
+    interrupted = False
     try:
-        yield from _in_order(executor, _ReadAhead(users), in_flight_limit=2 * workers)
+        yield from _in_order(executor, _ReadAhead(users, batch), in_flight_limit=2 * workers)
     except BrokenProcessPool:
         raise CogidError("a worker process stopped unexpectedly (killed, or out of memory?)") from None
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
-        # Waits only for the batches being issued (workers finish theirs even on Ctrl-C). Not
-        # waiting races the pool's thread at exit on Python 3.11: it closes its wake-up pipe
-        # while the exit hook writes to it ("Exception ignored ... Bad file descriptor").
-        executor.shutdown(wait=True, cancel_futures=True)
+        # Worker processes finish their batch in milliseconds (even on Ctrl-C) and are waited
+        # for: not waiting races the pool's thread at exit on Python 3.11, which closes its
+        # wake-up pipe while the exit hook writes to it ("Exception ignored ... Bad file
+        # descriptor"). A thread may sit in a call to an endpoint until its timeout: after
+        # Ctrl-C it is left to it, its answer would be dropped anyway.
+        executor.shutdown(wait=not (threaded and interrupted), cancel_futures=True)
 
 
 BATCH = 64  # users sent to a worker at once when the input has them ready
@@ -278,7 +285,8 @@ class _ReadAhead:
 
     _END = object()
 
-    def __init__(self, items: Iterable[Any]):
+    def __init__(self, items: Iterable[Any], batch: int = BATCH):
+        self.batch = batch
         self._ready: queue.Queue[Any] = queue.Queue(maxsize=4 * BATCH)
         self.ended = False
         self.error: BaseException | None = None
@@ -293,7 +301,7 @@ class _ReadAhead:
         self._ready.put(self._END)
 
     def take(self, wait: float | None) -> list[Any]:
-        """Up to BATCH items, waiting at most `wait` seconds (None: for good) for the first."""
+        """Up to `batch` items, waiting at most `wait` seconds (None: for good) for the first."""
         batch: list[Any] = []
         try:
             item = self._ready.get(timeout=wait)
@@ -303,7 +311,7 @@ class _ReadAhead:
                     self.error = item if isinstance(item, BaseException) else None
                     break
                 batch.append(item)
-                if len(batch) == BATCH:
+                if len(batch) == self.batch:
                     break
                 item = self._ready.get_nowait()
         except queue.Empty:

@@ -2,6 +2,7 @@
 endpoint_url pointing at a running `cogid serve`."""
 
 import json
+import os
 
 import pytest
 from conftest import DEV
@@ -76,3 +77,82 @@ def test_bulk_issuing_against_an_endpoint_keeps_input_order(cli, remote):
     again = cli("token", "issue", "--users-from", "-", input="".join(f"{user}\n" for user in reversed(users)))
     assert [json.loads(line)["IdentityId"] for line in again.stdout.splitlines()] == [
         line["IdentityId"] for line in reversed(issued)]
+
+
+def test_bulk_issuing_stops_at_the_first_failure_that_is_not_the_lines(cli, remote, tmp_path):
+    ok(cli("pool", "create", "remote", "--developer-provider", DEV, "--use"))  # the profile knows the provider
+    (tmp_path / "aws-credentials").write_text("[dev]\naws_access_key_id = AKIAWRONGWRONGWRONG1\n"
+                                              "aws_secret_access_key = " + "x" * 40 + "\n")
+    denied = cli("token", "issue", "--users-from", "-", input="".join(f"user{n}\n" for n in range(30)))
+    assert denied.exit_code == 5 and denied.stdout == ""
+    assert denied.stderr.count("\n") == 1 and "UnrecognizedClientException" in denied.stderr
+
+
+@pytest.fixture
+def failing_endpoint():
+    """An endpoint answering every request with a proxy's 503 page, no AWS error in it."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Unavailable(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            page = b"<html><body>503 Service Unavailable</body></html>"
+            self.send_response(503)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Unavailable)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_a_service_fault_without_an_aws_error_is_unavailable(cli, failing_endpoint):
+    assert cli("profile", "add", "proxy", "--backend", "aws", "--endpoint-url", failing_endpoint,
+               "--pool", "us-east-1:00000000-0000-0000-0000-000000000000").exit_code == 0
+    env = {"AWS_ACCESS_KEY_ID": "AKIAX", "AWS_SECRET_ACCESS_KEY": "y", "AWS_MAX_ATTEMPTS": "1"}
+    result = cli("pool", "show", "-p", "proxy", env=env)
+    assert result.exit_code == 6 and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_aws_calls_give_up_on_a_silent_endpoint_in_seconds_not_minutes(isolated):
+    from cogid import clients
+    from cogid.config import Profile
+
+    cognito = clients.client(Profile(backend="aws", endpoint_url="http://127.0.0.1:9"), "cognito-identity")
+    assert (cognito.meta.config.connect_timeout, cognito.meta.config.read_timeout) == (5, 15)
+
+
+def test_ctrl_c_stops_bulk_issuing_while_calls_hang(cli, isolated):
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    silent = socket.create_server(("127.0.0.1", 0), backlog=64)  # accepts, never answers
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    assert cli("profile", "add", "silent", "--backend", "aws", "--endpoint-url", url, "--use",
+               "--pool", "us-east-1:00000000-0000-0000-0000-000000000000",
+               "--developer-provider", DEV).exit_code == 0
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "AKIAX", "AWS_SECRET_ACCESS_KEY": "y"}
+    child = subprocess.Popen([sys.executable, "-m", "cogid", "token", "issue", "--users-from", "-"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=env, start_new_session=True)
+    try:
+        child.stdin.write(b"".join(b"user%d\n" % n for n in range(40)))
+        child.stdin.close()
+        time.sleep(2)  # the calls are in flight, each waiting for a reply that never comes
+        began = time.monotonic()
+        os.killpg(child.pid, signal.SIGINT)
+        assert child.wait(10) == 130
+        assert time.monotonic() - began < 5
+    finally:
+        child.kill()
+        silent.close()

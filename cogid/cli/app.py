@@ -52,6 +52,20 @@ _defer_import("rich.markdown", "Markdown")
 _defer_import("rich.traceback", "Traceback")
 
 
+def _leave_lingering_threads() -> None:
+    """After Ctrl-C, exit at once if threads are still in calls to an endpoint (bulk issuing on
+    the aws backend): the interpreter would otherwise wait out their timeouts before exiting."""
+    import threading
+
+    if any(t is not threading.main_thread() and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        import contextlib
+
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError):
+                stream.flush()
+        os._exit(ExitCode.INTERRUPTED)
+
+
 def _debug() -> bool:
     return os.environ.get("COGID_DEBUG", "") not in ("", "0")
 
@@ -65,6 +79,7 @@ class CogidGroup(TyperGroup):
         except (typer.Exit, typer.Abort):
             raise
         except KeyboardInterrupt:
+            _leave_lingering_threads()
             raise typer.Exit(ExitCode.INTERRUPTED) from None
         except BrokenPipeError:
             # The reader of stdout has gone (`cogid ... | head -1`): stop quietly, as Unix tools

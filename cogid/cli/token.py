@@ -109,8 +109,8 @@ def _issue_stream(profile: Any, lines: Any, duration: int | None, tags: dict[str
     for user, issued in flows.issue_many(profile, users(), duration, tags):
         number = numbers.popleft()
         if isinstance(issued, Exception):
-            if issued.exit_code == ExitCode.NOT_FOUND:  # no identity id is given: the pool is gone
-                raise issued
+            if issued.exit_code != ExitCode.ERROR:  # not the line's fault: the pool is gone, the
+                raise issued  # credentials are refused, the endpoint is down... for every line
             failed += 1
             output.error(f"line {number}: {issued}")
             continue
