@@ -177,6 +177,8 @@ def save(document: dict[str, Any]) -> Path:
 
 def selected_name(document: dict[str, Any], flag: str | None = None) -> str:
     """--profile > COGID_PROFILE > default_profile > `local`."""
+    if flag == "":
+        raise UsageError("--profile: the profile name is empty")
     return flag or os.environ.get("COGID_PROFILE") or document.get("default_profile") or DEFAULT_PROFILE
 
 

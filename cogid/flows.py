@@ -165,7 +165,7 @@ def issue_token(
     }
     if duration is not None:
         request["TokenDuration"] = duration
-    if identity_id:
+    if identity_id is not None:  # an empty one is the service's to refuse, not to ignore
         request["IdentityId"] = identity_id
     if tags:
         request["PrincipalTags"] = tags
@@ -237,21 +237,17 @@ def issue_many(
         workers, batch = os.cpu_count() or 1, BATCH
         executor = ProcessPoolExecutor(workers, get_context("fork"), _start_process, arguments)
         executor.submit(int).result()  # forks every worker now, before the input thread starts
-    interrupted = False
     try:
         yield from _in_order(executor, _ReadAhead(users, batch), in_flight_limit=2 * workers)
     except BrokenProcessPool:
         raise CogidError("a worker process stopped unexpectedly (killed, or out of memory?)") from None
-    except KeyboardInterrupt:
-        interrupted = True
-        raise
     finally:
         # Worker processes finish their batch in milliseconds (even on Ctrl-C) and are waited
         # for: not waiting races the pool's thread at exit on Python 3.11, which closes its
         # wake-up pipe while the exit hook writes to it ("Exception ignored ... Bad file
-        # descriptor"). A thread may sit in a call to an endpoint until its timeout: after
-        # Ctrl-C it is left to it, its answer would be dropped anyway.
-        executor.shutdown(wait=not (threaded and interrupted), cancel_futures=True)
+        # descriptor"). A thread may sit in a call to an endpoint until its timeout: it is not
+        # waited for here (after Ctrl-C the CLI leaves such threads at exit).
+        executor.shutdown(wait=not threaded, cancel_futures=True)
 
 
 BATCH = 64  # users sent to a worker at once when the input has them ready

@@ -15,7 +15,6 @@ from typing import Any
 
 from cogid.errors import UsageError
 
-FORMATS = ("json", "table", "text", "env")
 LONG = 100  # a table cell longer than this, with no spaces (a token), is written whole below
 
 
@@ -63,6 +62,11 @@ def _write_all(text: str) -> None:
             continue
         data = data[written:]
     binary.flush()
+
+
+def _escaped(value: str) -> str:
+    """A text-output value on one line, unambiguously: backslash, tab, CR and LF as escapes."""
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\r", "\\r").replace("\n", "\\n")
 
 
 def cell(value: Any) -> str:
@@ -113,7 +117,7 @@ def emit(
     else:
         table_rows = [[cell(v) for v in row] for row in rows]
     if fmt == "text":  # a tab or line break inside a value would shift columns or rows
-        lines = ("\t".join(v.replace("\t", "\\t").replace("\n", "\\n") for v in row) for row in table_rows)
+        lines = ("\t".join(_escaped(v) for v in row) for row in table_rows)
         write("".join(line + "\n" for line in lines) or "\n")
         return
     from rich.console import Console

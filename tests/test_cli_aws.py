@@ -121,12 +121,22 @@ def test_a_service_fault_without_an_aws_error_is_unavailable(cli, failing_endpoi
     assert result.exit_code == 6 and result.stderr.count("\n") == 1, result.stderr
 
 
-def test_aws_calls_give_up_on_a_silent_endpoint_in_seconds_not_minutes(isolated):
-    from cogid import clients
-    from cogid.config import Profile
+def test_aws_calls_give_up_on_a_silent_endpoint(cli, isolated, monkeypatch):
+    import socket
+    import time
 
-    cognito = clients.client(Profile(backend="aws", endpoint_url="http://127.0.0.1:9"), "cognito-identity")
-    assert (cognito.meta.config.connect_timeout, cognito.meta.config.read_timeout) == (5, 15)
+    from cogid import clients
+
+    monkeypatch.setattr(clients, "READ_TIMEOUT", 1)  # 15 s here: too long for a test
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+    assert cli("profile", "add", "silent", "--backend", "aws",
+               "--endpoint-url", f"http://127.0.0.1:{silent.getsockname()[1]}").exit_code == 0
+    began = time.monotonic()
+    result = cli("pool", "list", "-p", "silent",
+                 env={"AWS_ACCESS_KEY_ID": "AKIAX", "AWS_SECRET_ACCESS_KEY": "y", "AWS_MAX_ATTEMPTS": "1"})
+    silent.close()
+    assert result.exit_code == 6 and "Read timeout" in result.stderr
+    assert time.monotonic() - began < 10
 
 
 def test_ctrl_c_stops_bulk_issuing_while_calls_hang(cli, isolated):
@@ -148,11 +158,13 @@ def test_ctrl_c_stops_bulk_issuing_while_calls_hang(cli, isolated):
     try:
         child.stdin.write(b"".join(b"user%d\n" % n for n in range(40)))
         child.stdin.close()
-        time.sleep(2)  # the calls are in flight, each waiting for a reply that never comes
+        silent.settimeout(30)
+        connection, _ = silent.accept()  # a call is in flight, waiting for a reply that never comes
         began = time.monotonic()
         os.killpg(child.pid, signal.SIGINT)
         assert child.wait(10) == 130
         assert time.monotonic() - began < 5
+        connection.close()
     finally:
         child.kill()
         silent.close()

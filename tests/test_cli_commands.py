@@ -76,9 +76,11 @@ def test_pool_update_keeps_what_is_left_out(cli, cli_pool):
 
 
 def test_text_output_is_one_line_per_row_with_json_for_nested_values(cli, cli_pool):
-    ok(cli("pool", "update", "--name", "tab\there\nnewline",
+    ok(cli("pool", "update", "--name", "tab\there\nnew\rline",
            "--user-pool", "cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc:client1"))
-    assert ok(cli("pool", "list", "-o", "text")) == f"{cli_pool}\ttab\\there\\nnewline\n"
+    assert ok(cli("pool", "list", "-o", "text")) == f"{cli_pool}\ttab\\there\\nnew\\rline\n"
+    alice = ok(cli("token", "issue", "--user", "a\\tb"))["IdentityId"]  # a backslash, then "t"
+    assert ok(cli("identity", "lookup", "--user", "a\\tb", "-o", "text")) == f"{alice}\ta\\\\tb\n"
     fields = dict(line.split("\t", 1) for line in ok(cli("pool", "show", "-o", "text")).splitlines())
     assert json.loads(fields["CognitoIdentityProviders"]) == [{
         "ProviderName": "cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc", "ClientId": "client1",
@@ -295,6 +297,10 @@ def test_quickstart_leaves_a_profile_with_its_own_pool_and_says_so(cli, cli_pool
     assert f"Next: cogid token issue --user bob --pool {quickstart_pool}" in run.stderr
     assert ok(cli("pool", "show"))["IdentityPoolId"] == cli_pool
     assert ok(cli("token", "issue", "--user", "bob", "--pool", quickstart_pool))["Token"]
+    ok(cli("profile", "set", "backend", "aws"))  # its pool is then not this machine's: left alone
+    run = cli("quickstart")
+    assert "Profile 'local' uses the aws backend: left as it is" in run.stderr
+    assert f"Next: cogid profile add quickstart --pool {quickstart_pool} --use;" in run.stderr
 
 
 def test_exec_passes_credentials_and_exit_code(isolated, cli, cli_pool):
@@ -377,10 +383,11 @@ def test_users_from_exits_with_nothing_but_its_messages_on_stderr(cli_pool):
 
 def test_users_from_reports_an_overlong_line_and_goes_on(cli_pool):
     child = _cogid("token", "issue", "--users-from", "-")
-    out, err = child.communicate(b"alice\n" + b"b" * 10_000_000 + b"\nbob\n", timeout=20)
+    out, err = child.communicate(b"alice\n" + b"b" * 10_000_000 + b"\n" + b"c" * 65536 + b"\r\nbob\n", timeout=20)
     assert [json.loads(line)["User"] for line in out.splitlines()] == ["alice", "bob"]
-    assert err.decode().splitlines() == ["cogid: error: line 2: longer than 65536 bytes",
-                                         "cogid: error: 1 user(s) failed"]
+    assert err.decode().splitlines()[0] == "cogid: error: line 2: longer than 65536 bytes"
+    assert err.decode().splitlines()[1].startswith("cogid: error: line 3: ValidationException")  # 65536: kept whole
+    assert err.decode().splitlines()[2:] == ["cogid: error: 2 user(s) failed"]
 
 
 def test_users_from_stops_quietly_on_ctrl_c_and_on_a_closed_pipe_while_input_waits(cli_pool):

@@ -88,7 +88,12 @@ CASES = [
     (["profile", "add", "x", "--region", "eu-west-1", "--pool", NO_POOL], 2, "is in us-east-1, but the region is"),
     (["exec", "--user", "alice", "-o", "json", "--", "true"], 2, "No such option: -o (the command to run goes after"),
     (["pool", "create", "x", "--twitter", "onlykey"], 2, "--twitter: expected CONSUMER_KEY;CONSUMER_SECRET"),
-    (["token", "issue", "--user", "alice", "--tag", "k=1", "--tag", "k=2"], 2, "--tag 'k' is given twice"),
+    (["token", "issue", "--user", "alice", "--tag", "k=1", "--tag", "k=2"], 2, "--tag 'k': k is given twice"),
+    (["link", "--user", "alice", "--login", "facebook=A", "--login", "graph.facebook.com=B"], 2,
+     "--login 'graph.facebook.com': graph.facebook.com is given twice"),
+    (["link", "--user", "alice", "--facebook", "A", "--login", "facebook=B"], 2,
+     "--login 'facebook': graph.facebook.com is given twice"),
+    (["pool", "show", "-p", ""], 2, "--profile: the profile name is empty"),
     (["nosuch"], 2, "No such command 'nosuch'."),
     (["--bogus"], 2, "No such option: --bogus"),
 ]

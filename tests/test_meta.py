@@ -57,9 +57,15 @@ except ZeroDivisionError as error:
     console.print(Traceback.from_exception(type(error), error, error.__traceback__))
 print(Heading.__module__, type(sys.modules["rich.markdown"].Markdown("x")).__name__)
 """
+    attribute_style = """
+import cogid.cli.app, rich.markdown, rich.traceback
+print(type(rich.markdown.Markdown("x")).__name__, rich.traceback.Traceback.__name__)
+"""
     done = subprocess.run([sys.executable, "-c", "import sys" + code], capture_output=True, text=True, check=True)
     assert "Title" in done.stdout and "ZeroDivisionError" in done.stdout
     assert done.stdout.splitlines()[-1] == "rich.markdown Markdown"
+    done = subprocess.run([sys.executable, "-c", attribute_style], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["Markdown", "Traceback"]
 
 
 def test_cli_modules_keep_annotations_evaluated():

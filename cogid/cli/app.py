@@ -21,10 +21,12 @@ def _defer_import(module: str, name: str) -> None:
 
     Typer's help renderer imports rich.markdown (markdown-it, ~35 ms) and rich.traceback
     (pygments, ~8 ms) up front, though cogid's help is rich markup and its errors are one line:
-    together a quarter of `cogid --help`. Anything that does use them gets the real thing.
+    together a quarter of `cogid --help`. Anything that does use them gets the real thing
+    (though an isinstance check against the stand-in class is False).
     """
     if module in sys.modules:
         return
+    package, _, name_in_package = module.rpartition(".")
     stand_in = types.ModuleType(module)
 
     def real_module() -> types.ModuleType:
@@ -46,6 +48,7 @@ def _defer_import(module: str, name: str) -> None:
 
     vars(stand_in).update({name: Deferred(name, (), {}), "__getattr__": other_names})
     sys.modules[module] = stand_in
+    setattr(importlib.import_module(package), name_in_package, stand_in)  # `rich.markdown.X` too
 
 
 _defer_import("rich.markdown", "Markdown")

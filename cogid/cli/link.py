@@ -28,7 +28,7 @@ def _logins(
     login: list[str] | None,
 ) -> dict[str, str]:
     given = {"facebook": facebook, "google": google, "amazon": amazon, "apple": apple, "twitter": twitter}
-    return {**named_providers(given, "token"), **logins(login, "--login")}
+    return logins(login, "--login", given=named_providers(given, "token"))
 
 
 def _view(cognito: Any, identity_id: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Options shared by many commands, defined once."""
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -78,18 +79,25 @@ def confirm(question: str, yes: bool) -> None:
 
 
 def key_values(
-    values: list[str] | None, option: str, form: str = "KEY=VALUE", need_value: bool = False
+    values: list[str] | None,
+    option: str,
+    form: str = "KEY=VALUE",
+    need_value: bool = False,
+    key_of: Callable[[str], str] = str,
+    given: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """`--tag k=v --tag k2=v2` style options as a dict; a malformed item is a usage error."""
+    """`--tag k=v --tag k2=v2` style options as a dict (keys spelled by `key_of`, added to what
+    other options `given`); a malformed item, or a key given twice with two values, is a usage error."""
     from cogid.errors import UsageError
 
-    pairs: dict[str, str] = {}
+    pairs = dict(given or {})
     for item in values or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key or (need_value and not value):
+        name, sep, value = item.partition("=")
+        if not sep or not name or (need_value and not value):
             raise UsageError(f"{option} {item[:40]!r}: expected {form}")
-        if key in pairs and pairs[key] != value:
-            raise UsageError(f"{option} {key[:40]!r} is given twice, with different values")
+        key = key_of(name)
+        if pairs.get(key, value) != value:
+            raise UsageError(f"{option} {name[:40]!r}: {key} is given twice, with different values")
         pairs[key] = value
     return pairs
 
@@ -106,11 +114,12 @@ def named_providers(given: dict[str, str | None], what: str) -> dict[str, str]:
     return {PROVIDERS[name]: value for name, value in given.items() if value is not None}
 
 
-def logins(values: list[str] | None, option: str) -> dict[str, str]:
-    """`--login facebook=TOKEN` options as a Logins map (short provider names allowed)."""
+def logins(values: list[str] | None, option: str, given: dict[str, str] | None = None) -> dict[str, str]:
+    """`--login facebook=TOKEN` options as a Logins map (short provider names allowed), added
+    to the logins other options `given`."""
     from cogid.flows import login_key
 
-    return {login_key(k): v for k, v in key_values(values, option, "PROVIDER=TOKEN", need_value=True).items()}
+    return key_values(values, option, "PROVIDER=TOKEN", need_value=True, key_of=login_key, given=given)
 
 
 def in_process_only(chosen: Any, what: str) -> None:

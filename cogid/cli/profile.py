@@ -133,11 +133,10 @@ def profile_set(
         output.message(f"Profile {name!r}: {key} cleared")
         return
     config.check_setting(key, value, where=key, error=UsageError)
+    if key == "region" and settings.get("identity_pool_id"):
+        config.check_pool_region(settings["identity_pool_id"], value, error=UsageError)
     if key == "identity_pool_id" and value != settings.get("identity_pool_id"):
         config.point_at_pool(settings, value, None)  # the old pool's provider and region go with it
-    elif key == "region" and settings.get("identity_pool_id"):
-        config.check_pool_region(settings["identity_pool_id"], value, error=UsageError)
-        settings[key] = value
     else:
         settings[key] = value
     config.save(document)

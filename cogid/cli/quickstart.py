@@ -86,7 +86,7 @@ def quickstart(
     credentials = flows.exchange(profile, user)
     caller = _signed_sts(profile, credentials).get_caller_identity()
     step("5. credentials", f"{credentials['AccessKeyId']} until {credentials['Expiration']} as {caller['Arn']}")
-    adopted = _adopt(pool_id)
+    next_step = _adopt(pool_id)
 
     result = {
         "IdentityPoolId": pool_id,
@@ -100,7 +100,6 @@ def quickstart(
         "Credentials": {k: v for k, v in credentials.items() if k in ("AccessKeyId", "Expiration")},
         "CallerArn": caller["Arn"],
     }
-    next_step = "cogid token issue --user bob" + ("" if adopted else f" --pool {pool_id}")
     output.message(f"Next: {next_step}   (cogid --help for the rest)")
     rows = [
         ["identity pool", pool_id],
@@ -130,20 +129,25 @@ def _repaired_roles(cognito: Any, iam: Any, pool_id: str) -> dict[str, str]:
     return roles
 
 
-def _adopt(pool_id: str) -> bool:
-    """Make the quickstart pool the `local` profile's, unless it already has one; whether
-    the profile now uses it."""
+def _adopt(pool_id: str) -> str:
+    """Point the `local` profile at the quickstart pool, unless it is the aws backend's or has a
+    pool of its own; the command that issues the next token in that pool."""
     document = config.load()
     settings = document["profiles"].setdefault(config.DEFAULT_PROFILE, config.Profile().settings())
-    if settings.get("identity_pool_id") == pool_id:
-        return True
-    if settings.get("identity_pool_id") is None and settings.get("backend", "local") == "local":
+    if settings.get("backend", "local") != "local":
+        output.message("Profile 'local' uses the aws backend: left as it is")
+        return f"cogid profile add quickstart --pool {pool_id} --use; cogid token issue --user bob"
+    issue = "cogid token issue --user bob"
+    if config.selected_name(document) != config.DEFAULT_PROFILE:
+        issue += " -p local"
+    if settings.get("identity_pool_id") is None:
         config.point_at_pool(settings, pool_id, PROVIDER)
         config.save(document)
         output.message(f"Profile 'local' now uses identity pool {pool_id}")
-        return True
-    output.message(f"Profile 'local' keeps its own identity pool; this one is {pool_id}")
-    return False
+    elif settings["identity_pool_id"] != pool_id:
+        output.message(f"Profile 'local' keeps its own identity pool; this one is {pool_id}")
+        issue += f" --pool {pool_id}"
+    return issue
 
 
 def _signed_sts(profile: config.Profile, credentials: dict[str, Any]) -> Any:

@@ -90,7 +90,7 @@ def _issue_stream(profile: Any, lines: Any, duration: int | None, tags: dict[str
 
     def users() -> Any:  # read on a thread of its own (see flows.issue_many)
         for number, line in enumerate(_lines(lines), 1):
-            if len(line) > MAX_LINE:
+            if len(line.rstrip(b"\r\n")) > MAX_LINE:
                 unreadable.append(number)
                 output.error(f"line {number}: longer than {MAX_LINE} bytes")
                 continue
