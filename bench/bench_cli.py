@@ -3,7 +3,7 @@
     python3 bench/bench_cli.py [--runs 10] [--users 3000] [--venv DIR]
 
 In one run: builds a clean venv with cogid installed from this checkout (or reuses --venv),
-then times the median of --runs runs of
+then times the median of --runs runs of (each pair in turns, so a drifting VM slows both alike)
   cogid --version                       vs  aws --version                               (target <= 0.2x)
   cogid --help                          vs  aws cognito-identity help                   (target <= 0.4x)
   cogid token issue --user alice        vs  aws cognito-identity get-open-id-token-for-developer-identity
@@ -27,13 +27,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def median_seconds(command: list[str], env: dict[str, str], runs: int) -> float:
-    times = []
+def seconds(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def median_pair(ours: list[str], env: dict[str, str], theirs: list[str], their_env: dict[str, str], runs: int):
+    """Median seconds of each command, run in turns so that a VM whose speed drifts slows both alike."""
+    mine, other = [], []
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        mine.append(seconds(ours, env))
+        other.append(seconds(theirs, their_env))
+    return statistics.median(mine), statistics.median(other)
 
 
 def raw_signing_rate(python: str) -> float:
@@ -113,8 +119,7 @@ def main() -> None:
             ]
             print(f"{'command':<14}{'cogid ms':>10}{'aws ms':>10}{'ratio':>8}{'target':>8}")
             for name, ours, theirs, target in pairs:
-                mine = median_seconds(ours, env, args.runs)
-                other = median_seconds(theirs, aws_env, args.runs)
+                mine, other = median_pair(ours, env, theirs, aws_env, args.runs)
                 ratio = mine / other
                 print(
                     f"{name:<14}{mine * 1000:>10.0f}{other * 1000:>10.0f}{ratio:>8.2f}{'<= ' + str(target):>8}"
