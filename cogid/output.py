@@ -20,6 +20,8 @@ LONG = 100  # a table cell longer than this, with no spaces (a token), is writte
 
 def choose(requested: str | None, supported: Sequence[str]) -> str:
     """The output format: -o/COGID_OUTPUT if given, else table on a terminal and json otherwise."""
+    if requested == "":  # `-o ""` (an empty COGID_OUTPUT never gets here: it counts as unset)
+        raise UsageError(f"--output: the format is empty; this command writes {', '.join(supported)}")
     fmt = requested or ("table" if sys.stdout.isatty() and "table" in supported else "json")
     if fmt not in supported:
         raise UsageError(f"--output {fmt}: this command writes {', '.join(supported)}")

@@ -94,6 +94,7 @@ CASES = [
     (["link", "--user", "alice", "--facebook", "A", "--login", "facebook=B"], 2,
      "--login 'facebook': graph.facebook.com is given twice"),
     (["pool", "show", "-p", ""], 2, "--profile: the profile name is empty"),
+    (["pool", "show", "-o", ""], 2, "--output: the format is empty; this command writes json, table, text"),
     (["nosuch"], 2, "No such command 'nosuch'."),
     (["--bogus"], 2, "No such option: --bogus"),
 ]
