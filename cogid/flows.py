@@ -112,13 +112,29 @@ def create_roles(
     return roles
 
 
+def answer(response: dict[str, Any]) -> dict[str, Any]:
+    """What an operation answered: a boto3 response without its ResponseMetadata."""
+    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+
+
+def pool_settings(cognito: Any, pool_id: str) -> dict[str, Any]:
+    return answer(cognito.describe_identity_pool(IdentityPoolId=pool_id))
+
+
+def update_pool(cognito: Any, settings: dict[str, Any]) -> dict[str, Any]:
+    """UpdateIdentityPool with `settings` (the whole pool: the call replaces it), empty ones left out."""
+    request = {k: v for k, v in settings.items() if v not in ({}, [], None)}
+    request.setdefault("AllowUnauthenticatedIdentities", False)
+    return answer(cognito.update_identity_pool(**request))
+
+
 def create_pool(
     cognito: Any, iam: Any, request: dict[str, Any], make_roles: bool, roles: dict[str, str | None] | None = None
 ) -> dict[str, Any]:
     """CreateIdentityPool, then its roles (made as the console does, or the ARNs given) set on
     it. Should anything after the pool fail, the pool and the roles made so far are deleted, so
     that a retry starts clean (a developer provider name can be in one pool only)."""
-    pool = {k: v for k, v in cognito.create_identity_pool(**request).items() if k != "ResponseMetadata"}
+    pool = answer(cognito.create_identity_pool(**request))
     made: list[str] = []
     try:
         if make_roles:

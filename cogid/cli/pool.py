@@ -68,7 +68,9 @@ def _social(
 
 def _described(cognito: Any, pool_id: str) -> dict[str, Any]:
     """The pool as DescribeIdentityPool gives it, with its roles and role mappings."""
-    pool = {k: v for k, v in cognito.describe_identity_pool(IdentityPoolId=pool_id).items() if k != "ResponseMetadata"}
+    from cogid.flows import pool_settings
+
+    pool = pool_settings(cognito, pool_id)
     roles = cognito.get_identity_pool_roles(IdentityPoolId=pool_id)
     pool["Roles"] = roles.get("Roles", {})
     if roles.get("RoleMappings"):
@@ -246,11 +248,7 @@ def pool_update(
     fmt = output.choose(output_format, FORMATS)
     chosen = _target(profile, pool_id, pool, region)
     cognito = clients.client(chosen, "cognito-identity")
-    current = {
-        k: v
-        for k, v in cognito.describe_identity_pool(IdentityPoolId=flows.pool_id(chosen)).items()
-        if k != "ResponseMetadata"
-    }
+    current = flows.pool_settings(cognito, flows.pool_id(chosen))
     if name is not None:
         current["IdentityPoolName"] = name
     if allow_guests is not None:
@@ -275,9 +273,7 @@ def pool_update(
     current.update(SupportedLoginProviders=social, OpenIdConnectProviderARNs=oidc, CognitoIdentityProviders=user_pools)
     if tag:
         current["IdentityPoolTags"] = {**current.get("IdentityPoolTags", {}), **key_values(tag, "--tag")}
-    request = {k: v for k, v in current.items() if v not in ({}, [], None)}
-    request.setdefault("AllowUnauthenticatedIdentities", False)
-    updated = {k: v for k, v in cognito.update_identity_pool(**request).items() if k != "ResponseMetadata"}
+    updated = flows.update_pool(cognito, current)
     output.message(f"Updated identity pool {updated['IdentityPoolId']}")
     output.emit(fmt, updated)
 

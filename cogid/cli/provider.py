@@ -1,6 +1,6 @@
 """cogid provider: the pool's developer provider name."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -43,11 +43,7 @@ def provider_set(
 
     fmt = output.choose(output_format, FORMATS)
     chosen, cognito = cognito_client(profile, pool, region)
-    current: dict[str, Any] = {
-        k: v
-        for k, v in cognito.describe_identity_pool(IdentityPoolId=flows.pool_id(chosen)).items()
-        if k != "ResponseMetadata"
-    }
+    current = flows.pool_settings(cognito, flows.pool_id(chosen))
     existing = current.get("DeveloperProviderName")
     if existing and existing != name:
         raise UsageError(
@@ -56,7 +52,7 @@ def provider_set(
         )
     if existing != name:
         current["DeveloperProviderName"] = name
-        cognito.update_identity_pool(**{k: v for k, v in current.items() if v not in ({}, [], None)})
+        flows.update_pool(cognito, current)
         output.message(f"Developer provider of {current['IdentityPoolId']}: {name}")
     document = config.load()
     stored = document["profiles"].get(chosen.name)
