@@ -79,3 +79,25 @@ def iter_identities(cognito, pool):
         token = page.get("NextToken")
         if not token:
             return
+
+
+def test_checkpoints_run_on_a_thread_of_their_own(tmp_path, monkeypatch):
+    """Commits leave the WAL to the checkpointer thread: the database file takes the pages
+    while no commit has grown the WAL anywhere near SQLite's own checkpoint threshold."""
+    import threading
+    import time
+
+    from cogid.local import store as store_module
+
+    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 20)
+    store = store_module.Store(tmp_path / "s.sqlite3")
+    before = (tmp_path / "s.sqlite3").stat().st_size
+    for n in range(20):
+        with store.write():
+            store.insert_access_key(f"AKIA{n:016d}", {"AccessKeyId": f"AKIA{n:016d}", "pad": "x" * 3000})
+    deadline = time.monotonic() + 10
+    while (tmp_path / "s.sqlite3").stat().st_size == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert (tmp_path / "s.sqlite3").stat().st_size > before
+    assert "cogid-checkpoint" in [thread.name for thread in threading.enumerate()]
+    assert len(store.access_keys()) == 20
