@@ -367,25 +367,18 @@ class IAM:
         Raises UnrecognizedClient for an unknown key or a session token that does not match,
         ExpiredToken for a temporary key past its expiry.
         """
-        with self.store.read():
-            session = self.store.session(access_key)
-            key = None if session else self.store.access_key(access_key)
-        if session is not None:
-            if session_token != session["SessionToken"]:
+        kind, doc = self.store.signer(access_key) or ("", {})
+        if kind == "session":
+            if session_token != doc["SessionToken"]:
                 raise errors.AuthFailure("The security token included in the request is invalid.", "unrecognized")
-            if session["Expiration"] <= self.clock():
+            if doc["Expiration"] <= self.clock():
                 raise errors.AuthFailure("The security token included in the request is expired", "expired")
+            return {"Secret": doc["SecretAccessKey"], "Arn": doc["Arn"], "UserId": doc["UserId"], "Session": True}
+        if kind == "key" and session_token is None:  # a permanent key takes no session token
             return {
-                "Secret": session["SecretAccessKey"],
-                "Arn": session["Arn"],
-                "UserId": session["UserId"],
-                "Session": True,
-            }
-        if key is not None and session_token is None:  # a permanent key takes no session token
-            return {
-                "Secret": key["SecretAccessKey"],
-                "UserId": key["AccessKeyId"],
-                "Arn": f"arn:aws:iam::{ACCOUNT}:user/{key['UserName']}",
+                "Secret": doc["SecretAccessKey"],
+                "UserId": doc["AccessKeyId"],
+                "Arn": f"arn:aws:iam::{ACCOUNT}:user/{doc['UserName']}",
             }
         raise errors.AuthFailure("The security token included in the request is invalid.", "unrecognized")
 

@@ -12,12 +12,11 @@ import hmac
 import re
 from calendar import timegm
 from datetime import UTC, datetime
+from functools import lru_cache
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any
 
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
-from botocore.awsrequest import AWSRequest, HTTPHeaders
-from botocore.credentials import Credentials
 
 from cogid.local.errors import AuthFailure
 
@@ -37,19 +36,49 @@ MISMATCH = (
 )
 
 
+class _Signed:
+    """The received request as botocore's signer reads one (an AWSRequest's attributes), the
+    headers the client signed given as it lists them. An AWSRequest and its HTTPHeaders would
+    cost more than the whole rest of the check."""
+
+    def __init__(self, request: Request, signed: list[str], amz_date: str):
+        self.method = request.method
+        # A plain http URL: botocore then always hashes the body, as every SDK does here.
+        self.url = f"http://{request.headers.get('host', '')}{request.path}"
+        self.headers = _SignedHeaders({name: request.headers.get(name, "") for name in signed})
+        self.body = request.body
+        self.params: dict[str, str] = {}
+        self.context = {"timestamp": amz_date}
+
+
+class _SignedHeaders(dict[str, str]):
+    """Header name -> value, read the way botocore's canonical_headers reads HTTPHeaders."""
+
+    def get_all(self, name: str) -> list[str]:
+        return [self[name]]
+
+
+@lru_cache(maxsize=256)
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """SigV4's derived key, which changes once a day per key, region and service."""
+    derive = SigV4Auth(None, service, region)._sign
+    return bytes(derive(derive(derive(derive(f"AWS4{secret}".encode(), date), region), service), "aws4_request"))
+
+
 class _Recompute(SigV4Auth):  # type: ignore[misc]
     """botocore's signer, told which headers the client signed instead of choosing them itself
     (its own choice leaves some out, e.g. User-Agent, which other SDKs may sign)."""
 
-    def __init__(self, credentials: Credentials, service_name: str, region_name: str, signed: list[str]):
-        super().__init__(credentials, service_name, region_name)
-        self._signed = signed
+    def __init__(self, secret: str, service_name: str, region_name: str):
+        super().__init__(None, service_name, region_name)
+        self._secret = secret
 
-    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
-        headers = HTTPHeaders()
-        for name in self._signed:
-            headers[name] = request.headers.get(name, "")
-        return headers
+    def headers_to_sign(self, request: _Signed) -> _SignedHeaders:
+        return request.headers
+
+    def signature(self, string_to_sign: str, request: _Signed) -> str:
+        key = _signing_key(self._secret, request.context["timestamp"][0:8], self._region_name, self._service_name)
+        return str(self._sign(key, string_to_sign, hex=True))
 
 
 def _authorization(header: str) -> tuple[list[str], list[str], str]:
@@ -148,15 +177,8 @@ def verify(service: Service, request: Request, signing_name: str) -> tuple[dict[
     if content_hash is not None and content_hash != sha256(request.body).hexdigest():
         raise AuthFailure("The provided 'x-amz-content-sha256' header does not match what was computed.", "signature")
 
-    # A plain http URL: botocore then always hashes the body, as every SDK does for these services.
-    wire = AWSRequest(
-        method=request.method,
-        url=f"http://{request.headers.get('host', '')}{request.path}",
-        headers={name: request.headers.get(name, "") for name in signed},
-        data=request.body,
-    )
-    wire.context["timestamp"] = amz_date
-    signer = _Recompute(Credentials(access_key, principal["Secret"]), scope_service, region, signed)
+    wire = _Signed(request, signed, amz_date)
+    signer = _Recompute(principal["Secret"], scope_service, region)
     try:
         expected = signer.signature(signer.string_to_sign(wire, signer.canonical_request(wire)), wire)
     except ValueError:  # a Host or path no URL can hold: no client could have signed it

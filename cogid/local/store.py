@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -179,10 +179,9 @@ class Store:
         while True:
             wanted.wait()
             wanted.clear()
-            try:
+            # On a closed or damaged store, the commits' own checkpoints take over.
+            with suppress(sqlite3.Error):
                 self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error:
-                pass  # a closed or damaged store: the commits' own checkpoints take over
 
     @contextmanager
     def _writers_queue(self) -> Iterator[None]:
@@ -396,19 +395,22 @@ class Store:
             (access_key, json.dumps(doc), expires),
         )
 
-    def session(self, access_key: str) -> dict[str, Any] | None:
-        row = self._one("SELECT doc FROM sessions WHERE access_key = ?", access_key)
-        return json.loads(row["doc"]) if row else None
-
     def purge_sessions(self, before: float) -> None:
         self.db.execute("DELETE FROM sessions WHERE expires < ?", (before,))
 
     def insert_access_key(self, access_key: str, doc: dict[str, Any]) -> None:
         self.db.execute("INSERT INTO access_keys (access_key, doc) VALUES (?, ?)", (access_key, json.dumps(doc)))
 
-    def access_key(self, access_key: str) -> dict[str, Any] | None:
-        row = self._one("SELECT doc FROM access_keys WHERE access_key = ?", access_key)
-        return json.loads(row["doc"]) if row else None
+    def signer(self, access_key: str) -> tuple[str, dict[str, Any]] | None:
+        """What an access key id names, in one statement (so one snapshot, with no transaction
+        to open and close): ('session', temporary credentials) or ('key', an access key)."""
+        row = self._one(
+            "SELECT 'session', doc FROM sessions WHERE access_key = ?"
+            " UNION ALL SELECT 'key', doc FROM access_keys WHERE access_key = ? LIMIT 1",
+            access_key,
+            access_key,
+        )
+        return (row[0], json.loads(row[1])) if row else None
 
     def access_keys(self) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT doc FROM access_keys ORDER BY rowid").fetchall()
