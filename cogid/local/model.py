@@ -14,8 +14,9 @@ import re
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from cogid.local import errors
@@ -71,23 +72,26 @@ class Caller:
     principal: dict[str, Any] | None = None  # None: an unsigned in-process call, the account
 
 
-@dataclass
 class Pool:
-    id: str
-    region: str
-    doc: dict[str, Any]
-    roles: dict[str, str] = field(default_factory=dict)
-    role_mappings: dict[str, Any] = field(default_factory=dict)
+    """A pool as stored. Its roles and role mappings are parsed on first use: most calls (every
+    token call) need neither."""
 
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Pool:
-        return cls(
-            row["id"],
-            row["region"],
-            json.loads(row["doc"]),
-            json.loads(row["roles"]),
-            json.loads(row["role_mappings"]),
-        )
+    def __init__(self, row: sqlite3.Row):
+        self.id: str = row["id"]
+        self.region: str = row["region"]
+        self.doc: dict[str, Any] = json.loads(row["doc"])
+        self._roles: str = row["roles"]
+        self._role_mappings: str = row["role_mappings"]
+
+    @cached_property
+    def roles(self) -> dict[str, str]:
+        roles: dict[str, str] = json.loads(self._roles)
+        return roles
+
+    @cached_property
+    def role_mappings(self) -> dict[str, Any]:
+        mappings: dict[str, Any] = json.loads(self._role_mappings)
+        return mappings
 
     @property
     def arn(self) -> str:
@@ -221,7 +225,7 @@ class CognitoIdentity:
         # A pool id sent to another region's endpoint is not found there (spec §2).
         if row is None or row["region"] != caller.region:
             raise errors.ResourceNotFound(f"IdentityPool '{pool_id}' not found.")
-        return Pool.from_row(row)
+        return Pool(row)
 
     def _identity(self, identity_id: str) -> Identity:
         row = self.store.identity(identity_id)
