@@ -45,17 +45,19 @@ class _Signed:
         self.method = request.method
         # A plain http URL: botocore then always hashes the body, as every SDK does here.
         self.url = f"http://{request.headers.get('host', '')}{request.path}"
-        self.headers = _SignedHeaders({name: request.headers.get(name, "") for name in signed})
+        self.headers = _SignedHeaders()
+        for name in signed:  # a name listed twice is signed twice, as botocore's HTTPHeaders has it
+            self.headers.setdefault(name, []).append(request.headers.get(name, ""))
         self.body = request.body
         self.params: dict[str, str] = {}
         self.context = {"timestamp": amz_date}
 
 
-class _SignedHeaders(dict[str, str]):
-    """Header name -> value, read the way botocore's canonical_headers reads HTTPHeaders."""
+class _SignedHeaders(dict[str, list[str]]):
+    """Header name -> values, read the way botocore's canonical_headers reads HTTPHeaders."""
 
     def get_all(self, name: str) -> list[str]:
-        return [self[name]]
+        return self[name]
 
 
 @lru_cache(maxsize=256)
@@ -173,6 +175,9 @@ def verify(service: Service, request: Request, signing_name: str) -> tuple[dict[
             "signature",
         )
     _check_clock(amz_date, service.clock())
+    # botocore's canonical request below always hashes the body itself (the stand-in's header
+    # names are lower case, so it never reads X-Amz-Content-SHA256): this check is what ties
+    # a header the client sent to the body.
     content_hash = request.headers.get("x-amz-content-sha256")
     if content_hash is not None and content_hash != sha256(request.body).hexdigest():
         raise AuthFailure("The provided 'x-amz-content-sha256' header does not match what was computed.", "signature")

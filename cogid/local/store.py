@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 1
-# Commits between two checkpoints on the store's background thread (~3,500 WAL pages, ~14 MB).
+# Commits between two checkpoints (~3,500 WAL pages, ~14 MB, for a token call's commit).
 CHECKPOINT_EVERY = 500
 
 SCHEMA = """
@@ -108,7 +108,6 @@ class Store:
         self.path = Path(path)
         self._local = threading.local()
         self._commits = 0
-        self._checkpoint_wanted: threading.Event | None = None  # the checkpointer's wake-up
         # A forked child must open its own connection: SQLite connections never cross a fork.
         os.register_at_fork(after_in_child=self._forget_connections)
         if str(path) != ":memory:":
@@ -123,7 +122,6 @@ class Store:
 
     def _forget_connections(self) -> None:
         self._local = threading.local()
-        self._checkpoint_wanted = None  # the checkpointer thread is not forked with us
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -134,9 +132,9 @@ class Store:
             conn.execute("PRAGMA busy_timeout = 60000")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            # Checkpoints run on a thread of their own (see _count_commit); a commit makes one
-            # itself only if the WAL has grown past this (~40 MB: a process that wrote a lot
-            # and exited before its checkpointer caught up).
+            # Checkpoints follow every CHECKPOINT_EVERY commits, out of the writers' lock (see
+            # _checkpoint); SQLite makes one inside a commit only if the WAL grows past this
+            # (~40 MB), as it may while other processes keep writing during a checkpoint.
             conn.execute("PRAGMA wal_autocheckpoint = 10000")
             conn.execute("PRAGMA foreign_keys = ON")
             self._local.conn = conn
@@ -153,35 +151,19 @@ class Store:
                 self.db.execute("ROLLBACK")
                 raise
             self.db.execute("COMMIT")
-        self._count_commit()
-
-    def _count_commit(self) -> None:
-        """Every CHECKPOINT_EVERY commits, wake the checkpointer thread (made on first need).
-
-        A checkpoint copies the WAL into the database file and syncs it: ~15 ms, which a commit
-        would otherwise pay now and then, holding every other writer's lock meanwhile. On its
-        own thread (sqlite3 releases the GIL) it holds no lock of ours, and a PASSIVE
-        checkpoint never blocks a writer or a reader.
-        """
         self._commits += 1  # racy across threads at worst by a few counts: harmless
-        if self._commits % CHECKPOINT_EVERY or str(self.path) == ":memory:":
-            return
-        if self._checkpoint_wanted is None:
-            self._checkpoint_wanted = threading.Event()
-            threading.Thread(
-                target=self._checkpoints, args=(self._checkpoint_wanted,), name="cogid-checkpoint", daemon=True
-            ).start()
-        self._checkpoint_wanted.set()
+        if self._commits % CHECKPOINT_EVERY == 0:
+            self._checkpoint()
 
-    def _checkpoints(self, wanted: threading.Event) -> None:
-        # A daemon: a process may exit in the middle of a checkpoint, which SQLite survives
-        # like any crash (the WAL stays authoritative until the copy is complete).
-        while True:
-            wanted.wait()
-            wanted.clear()
-            # On a closed or damaged store, the commits' own checkpoints take over.
-            with suppress(sqlite3.Error):
-                self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the database file, after the commit has let the writers' lock go.
+
+        SQLite's own checkpoint (~15 ms: the copy and a sync) would run inside the commit,
+        holding every other writer up meanwhile; a PASSIVE one blocks no writer or reader. The
+        commit it follows is already durable in the WAL, so a failure here is left to the next.
+        """
+        with suppress(sqlite3.Error):
+            self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     @contextmanager
     def _writers_queue(self) -> Iterator[None]:
