@@ -385,7 +385,8 @@ class Store:
 
     def signer(self, access_key: str) -> tuple[str, dict[str, Any]] | None:
         """What an access key id names, in one statement (so one snapshot, with no transaction
-        to open and close): ('session', temporary credentials) or ('key', an access key)."""
+        to open and close): ('session', temporary credentials) or ('key', an access key).
+        The two never share an id (ASIA... and AKIA...)."""
         row = self._one(
             "SELECT 'session', doc FROM sessions WHERE access_key = ?"
             " UNION ALL SELECT 'key', doc FROM access_keys WHERE access_key = ? LIMIT 1",
