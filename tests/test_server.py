@@ -372,6 +372,53 @@ def test_a_stalled_client_does_not_block_others(server):
         assert time.monotonic() - started < 2
 
 
+def test_a_client_pipelining_without_reading_is_not_read_without_bound(server):
+    """Requests pipelined ahead of their replies are read a bounded amount ahead: the client's
+    sends stall (held in socket buffers), other clients are answered at once, and the
+    pipelined requests are then answered in order."""
+    request = b"GET /.well-known/jwks_uri HTTP/1.1\r\nHost: x\r\n\r\n"
+    blob = request * 20000  # ~1 MB a send
+    with _connect(server.url) as greedy:
+        greedy.setblocking(False)
+        accepted, stalled_since, deadline = 0, None, time.monotonic() + 15
+        while time.monotonic() < deadline and accepted < 64 * 2**20:
+            try:
+                accepted += greedy.send(blob)
+                stalled_since = None
+            except BlockingIOError:
+                stalled_since = stalled_since or time.monotonic()
+                if time.monotonic() - stalled_since > 1:
+                    break
+                time.sleep(0.01)
+        assert accepted < 24 * 2**20  # the kernel's buffers and 256 KB of ours, not everything
+        started = time.monotonic()
+        assert server.cognito.describe_identity_pool(IdentityPoolId=server.pool_id)["IdentityPoolName"] == "app"
+        assert time.monotonic() - started < 2
+        greedy.settimeout(10)
+        status, body = _status_and_body(greedy)
+        assert status == 200 and json.loads(body)["keys"]
+
+
+def test_head_answers_like_get_without_a_body_or_a_log_line(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cogid.local.server", str(tmp_path), "--port", "0", "--workers", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        get_status, get_headers, document = raw_request(url, "GET", "/.well-known/jwks_uri")
+        status, headers, body = raw_request(url, "HEAD", "/.well-known/jwks_uri")
+        assert (status, body) == (200, b"") and get_status == 200
+        assert headers["Content-Length"] == get_headers["Content-Length"] == str(len(document))
+        for _ in range(20):  # a client's HEADs are no reason to write to the server's log
+            status, _, body = raw_request(url, "HEAD", "/")
+            assert (status, body) == (405, b"")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, errors = process.communicate(timeout=30)
+    assert "HEAD" not in errors and "WARNING" not in errors
+
+
 def test_the_fair_accept_loop_still_fits_asyncio():
     # _FairAcceptLoop overrides a private asyncio method; a Python that changes it must fail here.
     from asyncio.selector_events import BaseSelectorEventLoop

@@ -179,15 +179,16 @@ class Endpoint:
                 "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply_headers],
             }
         )
-        await send({"type": "http.response.body", "body": reply})
+        # HEAD: GET's status and headers, Content-Length included, without the body (RFC 9110).
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else reply})
 
     def respond(self, method: str, scope: dict[str, Any], headers: dict[str, str], body: bytes) -> Reply:
         path = scope["path"]
         if method == "OPTIONS":
             return _preflight(headers)
-        if method == "GET" and path == JWKS_PATH:
+        if method in ("GET", "HEAD") and path == JWKS_PATH:
             return _json(self.service.jwks())
-        if method == "GET" and path == DISCOVERY_PATH:
+        if method in ("GET", "HEAD") and path == DISCOVERY_PATH:
             host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("127.0.0.1", DEFAULT_PORT)))
             base = f"{scope['scheme']}://{host}"
             return _json(
@@ -314,6 +315,15 @@ def _worker_class() -> type:
         def connection_lost(self, exc: Exception | None) -> None:
             self.worker.connections.discard(self)
             super().connection_lost(exc)
+
+        def _resume_reading(self) -> None:
+            # gunicorn pauses reading once 256 KB wait unanswered, but resumes after every
+            # request, so a client pipelining requests (and not reading, or reading slowly)
+            # was read without bound: gigabytes held, each request re-copying the backlog.
+            # Read more only once what is already pipelined has mostly been answered.
+            if self._callback_parser is not None and self._http1_buffered() > self._max_buffer_size // 2:
+                return
+            super()._resume_reading()
 
     # The worker makes its connections with gasgi's module-level name; only workers of this
     # process (`cogid serve`) use it.
