@@ -10,7 +10,7 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one")] = 8800,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", min=1, max=64, show_default=False, help="Worker processes (default: two per core)"),
+        typer.Option("--workers", min=1, max=64, show_default=False, help="Worker processes (default: one per core)"),
     ] = None,
 ) -> None:
     """Serve the local Cognito Identity, STS and IAM over HTTP until interrupted.
