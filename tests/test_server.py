@@ -419,6 +419,24 @@ def test_head_answers_like_get_without_a_body_or_a_log_line(tmp_path):
     assert "HEAD" not in errors and "WARNING" not in errors
 
 
+def test_the_faster_header_checks_agree_with_gunicorns_byte_for_byte():
+    from gunicorn.asgi import parser
+
+    from cogid.local.server import _INVALID_IN_HEADER, _TOKEN
+
+    gunicorn = parser.PythonProtocol
+    for text in [b"", *(bytes([byte]) for byte in range(256)), b"X-Amz-Date", b"a b", b"AWS4-HMAC-SHA256 x=\x7f"]:
+        assert (_TOKEN.fullmatch(text) is not None) == gunicorn._is_valid_token(None, text), text
+        assert (_INVALID_IN_HEADER.search(text) is not None) == gunicorn._has_invalid_header_chars(None, text), text
+
+
+def test_bad_header_bytes_are_still_refused(server):
+    for head in (b"X-Amz-Target: Cognito\x01Identity\r\n", b"X(Amz: 1\r\n"):
+        with _connect(server.url) as sock:
+            sock.sendall(b"GET /.well-known/jwks_uri HTTP/1.1\r\nHost: x\r\n" + head + b"\r\n")
+            assert _status_and_body(sock)[0] == 400
+
+
 def test_the_fair_accept_loop_still_fits_asyncio():
     # _FairAcceptLoop overrides a private asyncio method; a Python that changes it must fail here.
     from asyncio.selector_events import BaseSelectorEventLoop
