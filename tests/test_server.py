@@ -399,6 +399,31 @@ def test_a_client_pipelining_without_reading_is_not_read_without_bound(server):
         assert status == 200 and json.loads(body)["keys"]
 
 
+def test_a_pipelined_request_with_large_headers_behind_a_backlog_is_answered(server):
+    """Reading stays paused while the backlog is large, but not when the next request's header
+    section (~600 KB here, within the field limits) is still coming in."""
+    small = b"GET /.well-known/jwks_uri HTTP/1.1\r\nHost: x\r\n\r\n"
+    count = 300_000 // len(small)
+    fields = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 7500) for i in range(80))
+    large = b"GET /.well-known/jwks_uri HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n"
+    with _connect(server.url) as sock:
+        sender = threading.Thread(target=sock.sendall, args=(small * count + large,))
+        sender.start()
+        replies = sock.makefile("rb")
+        statuses = []
+        for _ in range(count + 1):
+            status = int(replies.readline().split()[1])
+            length = 0
+            while (line := replies.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.lower() == b"content-length":
+                    length = int(value)
+            replies.read(length)
+            statuses.append(status)
+        sender.join()
+    assert statuses == [200] * (count + 1)
+
+
 def test_head_answers_like_get_without_a_body_or_a_log_line(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "cogid.local.server", str(tmp_path), "--port", "0", "--workers", "1"],

@@ -337,14 +337,22 @@ def _worker_class() -> type:
             self.worker.connections.discard(self)
             super().connection_lost(exc)
 
+        # gunicorn pauses reading once 256 KB wait unanswered, but resumes after every
+        # request, so a client pipelining requests (and not reading, or reading slowly) was
+        # read without bound: gigabytes held, each request re-copying the backlog. These two
+        # read more only once what is already pipelined has mostly been answered, or when the
+        # next request's headers are not all in yet (else nothing would ever resume reading).
+
         def _resume_reading(self) -> None:
-            # gunicorn pauses reading once 256 KB wait unanswered, but resumes after every
-            # request, so a client pipelining requests (and not reading, or reading slowly)
-            # was read without bound: gigabytes held, each request re-copying the backlog.
-            # Read more only once what is already pipelined has mostly been answered.
             if self._callback_parser is not None and self._http1_buffered() > self._max_buffer_size // 2:
                 return
             super()._resume_reading()
+
+        def _feed_callback_parser(self, data: bytes) -> bool:
+            fed: bool = super()._feed_callback_parser(data)
+            if self._reading_paused and not self._request_ready.is_set():
+                super()._resume_reading()
+            return fed
 
     # The worker makes its connections with gasgi's module-level name; only workers of this
     # process (`cogid serve`) use it.
