@@ -326,9 +326,13 @@ def _worker_class() -> type:
     asgi_protocol.PythonProtocol = Parser
 
     class Protocol(ASGIProtocol):  # type: ignore[misc]
-        """gunicorn's HTTP/1 connection, which times out the wait for a request only after the
-        first one: a connection that never sends complete headers (a browser's preconnect, a
-        stalled client) would stay open for good and hold up every graceful stop."""
+        """gunicorn's HTTP/1 connection, with two of its limits made to hold.
+
+        It times out the wait for a request only after the first one: a connection that never
+        sends complete headers (a browser's preconnect, a stalled client) would stay open for
+        good and hold up every graceful stop. And it bounds what it reads ahead of a request
+        only until that request is answered (see _resume_reading).
+        """
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -340,19 +344,19 @@ def _worker_class() -> type:
             self.worker.connections.discard(self)
             super().connection_lost(exc)
 
-        # gunicorn pauses reading once 256 KB wait unanswered, but resumes after every
-        # request, so a client pipelining requests (and not reading, or reading slowly) was
-        # read without bound: gigabytes held, each request re-copying the backlog. These two
-        # read more only once what is already pipelined has mostly been answered, or when the
-        # next request's headers are not all in yet (else nothing would ever resume reading).
-
         def _resume_reading(self) -> None:
+            # gunicorn pauses reading once 256 KB wait unanswered, but resumes after every
+            # request, so a client pipelining requests (and not reading, or reading slowly) was
+            # read without bound: gigabytes held, each request re-copying the backlog. Read
+            # more only once what is already pipelined has mostly been answered...
             if self._callback_parser is not None and self._http1_buffered() > self._max_buffer_size // 2:
                 return
             super()._resume_reading()
 
         def _feed_callback_parser(self, data: bytes) -> bool:
             fed: bool = super()._feed_callback_parser(data)
+            # ...or when the next request's headers are not all in yet: nothing else would
+            # resume reading for them.
             if self._reading_paused and not self._request_ready.is_set():
                 super()._resume_reading()
             return fed
