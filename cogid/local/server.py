@@ -202,10 +202,10 @@ class Endpoint:
                 }
             )
         if method not in ("GET", "POST"):
-            status, reply_headers, reply = _error(
+            status, error_headers, error = _error(
                 headers, 405, "MethodNotAllowed", f"The method {method} is not allowed here."
             )
-            return status, [*reply_headers, ("Allow", "GET, POST, OPTIONS")], reply  # RFC 9110 §15.5.6
+            return status, [*error_headers, ("Allow", "GET, POST, OPTIONS")], error  # RFC 9110 §15.5.6
         request = protocol.Request(method, _target(scope), headers, body)
         reply = protocol.handle(self.service, request, verify=True)
         return reply.status, list(reply.headers.items()), reply.body
