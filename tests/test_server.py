@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
@@ -310,6 +311,51 @@ def test_query_operations_answer_get_requests(server):
     status, _, body = raw_request(server.url, "GET", "/?Action=GetCallerIdentity&Version=2011-06-15",
                                   headers=dict(request.headers.items()))
     assert status == 200 and b"arn:aws:iam::000000000000:user/cogid-developer" in body
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_a_presigned_url_is_checked_like_a_signed_request(server, role_arn, monkeypatch):
+    """GetCallerIdentity presigned by botocore, as a device proves who it is to a backend (the
+    way `aws eks get-token` makes its tokens)."""
+    sts = remote("sts", server.url, server.key)
+    url = sts.generate_presigned_url("get_caller_identity", ExpiresIn=60, HttpMethod="GET")
+    status, body = _get(url)
+    assert status == 200 and b"user/cogid-developer" in body
+
+    token = server.cognito.get_open_id_token_for_developer_identity(
+        IdentityPoolId=server.pool_id, Logins={PROVIDER: "erin"})["Token"]
+    creds = remote("sts", server.url).assume_role_with_web_identity(
+        RoleArn=role_arn, RoleSessionName="erin", WebIdentityToken=token)["Credentials"]
+    device = remote("sts", server.url, aws_access_key_id=creds["AccessKeyId"],
+                    aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+    status, body = _get(device.generate_presigned_url("get_caller_identity", HttpMethod="GET"))
+    assert status == 200 and b"assumed-role/app-auth/erin" in body
+
+    def code(target: str) -> tuple[int, str]:
+        status, body = _get(target)
+        return status, body.split(b"<Code>")[1].split(b"</Code>")[0].decode()
+
+    signature = url.rpartition("X-Amz-Signature=")[2]
+    assert code(url.replace(signature, "0" * len(signature))) == (403, "SignatureDoesNotMatch")
+    assert code(url.replace("Action=GetCallerIdentity", "Action=GetCallerIdentity&Extra=1")) == (
+        403, "SignatureDoesNotMatch")
+    assert code(url.replace("X-Amz-Expires=60&", "")) == (400, "IncompleteSignature")
+    assert code(url.replace(signature, signature + "&X-Amz-Signature=" + signature)) == (400, "IncompleteSignature")
+    status, _, body = raw_request(server.url, "GET", url.partition(urlsplit(server.url).netloc)[2],
+                                  headers={"Authorization": "AWS4-HMAC-SHA256 Credential=x"})
+    assert status == 400 and b"Only one auth mechanism allowed" in body
+
+    then = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(minutes=10)
+    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda *_args, **_kw: then)
+    status, body = _get(sts.generate_presigned_url("get_caller_identity", ExpiresIn=3600, HttpMethod="GET"))
+    assert status == 403 and b"Signature expired" in body
 
 
 # -- HTTP behaviour: CORS, limits, slow clients ----------------------------------------------

@@ -72,6 +72,14 @@ def credential_scope(headers: dict[str, str]) -> tuple[str, str, str] | None:
     return (match.group(1), match.group(2), match.group(3)) if match else None
 
 
+_PRESIGNED = re.compile(r"(?:^|&)X-Amz-(?:Algorithm|Credential|Signature)=")
+
+
+def presigned(query: str) -> bool:
+    """Does a query string carry a SigV4 signature (a presigned URL)?"""
+    return _PRESIGNED.search(query) is not None
+
+
 def is_json(headers: dict[str, str]) -> bool:
     """Does a request speak AWS JSON 1.1 (else AWS Query)? By its X-Amz-Target or content type."""
     return "x-amz-target" in headers or "x-amz-json" in headers.get("content-type", "")
@@ -109,7 +117,7 @@ def _caller(
 def _identify(
     service: Service, request: Request, params: dict[str, Any], signed: bool, verify: bool, signing_name: str
 ) -> Caller:
-    if verify and (signed or "authorization" in request.headers):
+    if verify and (signed or "authorization" in request.headers or presigned(request.path.partition("?")[2])):
         # Signed operations must be signed; unsigned ones are checked too when they are (spec §3.2).
         from cogid.local.sigv4 import verify as verify_signature
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 import hmac
 import re
 from calendar import timegm
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 
 from cogid.local.errors import AuthFailure
+from cogid.local.protocol import presigned
 
 if TYPE_CHECKING:
     from cogid.local.protocol import Request
@@ -26,6 +29,15 @@ if TYPE_CHECKING:
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = 300  # seconds between X-Amz-Date and the service clock, as AWS allows
+MAX_PRESIGNED_EXPIRES = 604800  # a week: SigV4's longest presigned lifetime
+_QUERY_AUTH = (
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+)
 _FIELD = re.compile(r"\s*(\w+)=([^,\s]*)\s*")
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")  # SIGV4_TIMESTAMP
 _REGION = re.compile(r"[a-z0-9]+(-[a-z0-9]+)+")  # what a region name and an identity id can hold
@@ -41,16 +53,16 @@ class _Signed:
     headers the client signed given as it lists them. An AWSRequest and its HTTPHeaders would
     cost more than the whole rest of the check."""
 
-    def __init__(self, request: Request, signed: list[str], amz_date: str):
+    def __init__(self, request: Request, claim: _Claim):
         self.method = request.method
         # A plain http URL: botocore then always hashes the body, as every SDK does here.
-        self.url = f"http://{request.headers.get('host', '')}{request.path}"
+        self.url = f"http://{request.headers.get('host', '')}{claim.target}"
         self.headers = _SignedHeaders()
-        for name in signed:  # a name listed twice is signed twice, as botocore's HTTPHeaders has it
+        for name in claim.signed:  # a name listed twice is signed twice, as botocore's HTTPHeaders has it
             self.headers.setdefault(name, []).append(request.headers.get(name, ""))
         self.body = request.body
         self.params: dict[str, str] = {}
-        self.context = {"timestamp": amz_date}
+        self.context = {"timestamp": claim.amz_date}
 
 
 class _SignedHeaders(dict[str, list[str]]):
@@ -83,8 +95,31 @@ class _Recompute(SigV4Auth):  # type: ignore[misc]
         return str(self._sign(key, string_to_sign, hex=True))
 
 
-def _authorization(header: str) -> tuple[list[str], list[str], str]:
-    """(credential scope parts, signed header names, signature) of an Authorization header."""
+@dataclass(frozen=True)
+class _Claim:
+    """What a request says of its own signature: from its Authorization header, or from its
+    query string (a presigned URL)."""
+
+    scope: list[str]  # key, date, region, service, "aws4_request"
+    signed: list[str]  # the header names the client signed, lower case
+    signature: str
+    amz_date: str
+    session_token: str | None
+    target: str  # the path and query the signature covers (a presigned URL's less its signature)
+
+
+def _scope(credential: str) -> list[str]:
+    scope = credential.split("/")
+    if len(scope) != 5 or scope[4] != "aws4_request" or not all(scope):
+        raise AuthFailure(
+            f"Credential should be of the form <key>/<date>/<region>/<service>/aws4_request, "
+            f"not '{'/'.join(scope[1:])}'.",
+            "incomplete",
+        )
+    return scope
+
+
+def _from_header(request: Request, header: str) -> _Claim:
     algorithm, _, rest = header.strip().partition(" ")
     if algorithm != ALGORITHM:
         raise AuthFailure(f"Unsupported authorization type {algorithm!r}; expected {ALGORITHM}.", "incomplete")
@@ -104,14 +139,51 @@ def _authorization(header: str) -> tuple[list[str], list[str], str]:
             + f" Authorization={ALGORITHM} ...",
             "incomplete",
         )
-    scope = fields["Credential"].split("/")
-    if len(scope) != 5 or scope[4] != "aws4_request" or not all(scope):
+    amz_date = request.headers.get("x-amz-date", "")
+    if not amz_date:
+        # AWS also takes a Date header; every SDK sends X-Amz-Date, the only one checked here.
+        raise AuthFailure("Authorization header requires existence of a 'X-Amz-Date' header.", "incomplete")
+    return _Claim(
+        _scope(fields["Credential"]),
+        fields["SignedHeaders"].lower().split(";"),
+        fields["Signature"],
+        amz_date,
+        request.headers.get("x-amz-security-token"),
+        request.path,
+    )
+
+
+def _from_query(path: str, query: str) -> _Claim:
+    """A presigned URL's claim. Its lifetime (X-Amz-Expires) must be well-formed but, as on
+    STS, the signing time alone decides whether it is current: MAX_SKEW either way."""
+    params = parse_qs(query, keep_blank_values=True)
+    if any(len(params.get(name, [])) != 1 for name in _QUERY_AUTH):
         raise AuthFailure(
-            f"Credential should be of the form <key>/<date>/<region>/<service>/aws4_request, "
-            f"not '{'/'.join(scope[1:])}'.",
+            "AWS query-string parameters must include each of "
+            + ", ".join(f"'{name}'" for name in _QUERY_AUTH)
+            + " exactly once. Re-examine the query-string parameters.",
             "incomplete",
         )
-    return scope, fields["SignedHeaders"].lower().split(";"), fields["Signature"]
+    algorithm, credential, amz_date, expires, signed, signature = (params[name][0] for name in _QUERY_AUTH)
+    if algorithm != ALGORITHM:
+        raise AuthFailure(f"X-Amz-Algorithm only supports '{ALGORITHM}', not {algorithm!r}.", "incomplete")
+    if not (expires.isdigit() and 1 <= int(expires) <= MAX_PRESIGNED_EXPIRES):
+        raise AuthFailure(
+            f"X-Amz-Expires must be a number of seconds from 1 to {MAX_PRESIGNED_EXPIRES}, not {expires!r}.",
+            "incomplete",
+        )
+    tokens = params.get("X-Amz-Security-Token", [])
+    if len(tokens) > 1:
+        raise AuthFailure("X-Amz-Security-Token may be given once.", "incomplete")
+    unsigned = "&".join(part for part in query.split("&") if not part.startswith("X-Amz-Signature="))
+    return _Claim(
+        _scope(credential),
+        signed.lower().split(";"),
+        signature,
+        amz_date,
+        tokens[0] if tokens else None,
+        f"{path}?{unsigned}" if unsigned else path,
+    )
 
 
 def _timestamp(epoch: float) -> str:
@@ -153,17 +225,24 @@ def verify(service: Service, request: Request, signing_name: str) -> tuple[dict[
     signed with anything but the key's secret.
     """
     header = request.headers.get("authorization")
-    if header is None:
+    path, _, query = request.path.partition("?")
+    if header is not None and presigned(query):
+        raise AuthFailure(
+            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
+            "Signature query string parameter or the Authorization header should be specified",
+            "incomplete",
+        )
+    if header is not None:
+        claim = _from_header(request, header)
+    elif presigned(query):
+        claim = _from_query(path, query)
+    else:
         raise AuthFailure("Missing Authentication Token", "missing")
-    scope, signed, signature = _authorization(header)
-    access_key, date, region, scope_service, _ = scope
-    amz_date = request.headers.get("x-amz-date", "")
-    if not amz_date:
-        # AWS also takes a Date header; every SDK sends X-Amz-Date, the only one checked here.
-        raise AuthFailure("Authorization header requires existence of a 'X-Amz-Date' header.", "incomplete")
-    if "host" not in signed:
+    access_key, date, region, scope_service, _ = claim.scope
+    amz_date = claim.amz_date
+    if "host" not in claim.signed:
         raise AuthFailure("'Host' must be a 'SignedHeader' in the AWS Authorization.", "incomplete")
-    principal = service.iam.credentials(access_key, request.headers.get("x-amz-security-token"))
+    principal = service.iam.credentials(access_key, claim.session_token)
     if scope_service != signing_name:
         raise AuthFailure(f"Credential should be scoped to correct service: '{signing_name}'.", "signature")
     if _REGION.fullmatch(region) is None:  # one endpoint serves every region: the scope names it
@@ -182,12 +261,12 @@ def verify(service: Service, request: Request, signing_name: str) -> tuple[dict[
     if content_hash is not None and content_hash != sha256(request.body).hexdigest():
         raise AuthFailure("The provided 'x-amz-content-sha256' header does not match what was computed.", "signature")
 
-    wire = _Signed(request, signed, amz_date)
+    wire = _Signed(request, claim)
     signer = _Recompute(principal["Secret"], scope_service, region)
     try:
         expected = signer.signature(signer.string_to_sign(wire, signer.canonical_request(wire)), wire)
     except ValueError:  # a Host or path no URL can hold: no client could have signed it
         raise AuthFailure(MISMATCH, "signature") from None
-    if not hmac.compare_digest(expected.encode(), signature.encode()):  # bytes: any text compares
+    if not hmac.compare_digest(expected.encode(), claim.signature.encode()):  # bytes: any text compares
         raise AuthFailure(MISMATCH, "signature")
     return {name: value for name, value in principal.items() if name != "Secret"}, region
