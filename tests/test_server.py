@@ -351,6 +351,12 @@ def test_a_presigned_url_is_checked_like_a_signed_request(server, role_arn, monk
     status, _, body = raw_request(server.url, "GET", url.partition(urlsplit(server.url).netloc)[2],
                                   headers={"Authorization": "AWS4-HMAC-SHA256 Credential=x"})
     assert status == 400 and b"Only one auth mechanism allowed" in body
+    # What follows a "#" is no part of a URL's signature, so it is never read as parameters.
+    target = url.partition(urlsplit(server.url).netloc)[2]
+    version = "&Version=2011-06-15"
+    smuggled = target.replace(version, "") + version + "#&Action=AssumeRoleWithWebIdentity"
+    status, _, body = raw_request(server.url, "GET", smuggled)
+    assert status == 403 and b"SignatureDoesNotMatch" in body
 
     then = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(minutes=10)
     monkeypatch.setattr("botocore.auth.get_current_datetime", lambda *_args, **_kw: then)

@@ -167,7 +167,7 @@ def _from_query(path: str, query: str) -> _Claim:
     algorithm, credential, amz_date, expires, signed, signature = (params[name][0] for name in _QUERY_AUTH)
     if algorithm != ALGORITHM:
         raise AuthFailure(f"X-Amz-Algorithm only supports '{ALGORITHM}', not {algorithm!r}.", "incomplete")
-    if not (expires.isdigit() and 1 <= int(expires) <= MAX_PRESIGNED_EXPIRES):
+    if not (expires.isascii() and expires.isdigit() and 1 <= int(expires) <= MAX_PRESIGNED_EXPIRES):
         raise AuthFailure(
             f"X-Amz-Expires must be a number of seconds from 1 to {MAX_PRESIGNED_EXPIRES}, not {expires!r}.",
             "incomplete",
@@ -261,6 +261,11 @@ def verify(service: Service, request: Request, signing_name: str) -> tuple[dict[
     if content_hash is not None and content_hash != sha256(request.body).hexdigest():
         raise AuthFailure("The provided 'x-amz-content-sha256' header does not match what was computed.", "signature")
 
+    if "#" in request.path:
+        # botocore's signer reads a target as a URL, in which a fragment is no part of the
+        # request: the signature would not cover what follows "#", and the Query protocol
+        # would read it as parameters (a signed ListRoles followed by "#&Action=...").
+        raise AuthFailure(MISMATCH, "signature")
     wire = _Signed(request, claim)
     signer = _Recompute(principal["Secret"], scope_service, region)
     try:
