@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 
@@ -261,14 +261,15 @@ def verify(service: Service, request: Request, signing_name: str) -> tuple[dict[
     if content_hash is not None and content_hash != sha256(request.body).hexdigest():
         raise AuthFailure("The provided 'x-amz-content-sha256' header does not match what was computed.", "signature")
 
-    if "#" in request.path:
-        # botocore's signer reads a target as a URL, in which a fragment is no part of the
-        # request: the signature would not cover what follows "#", and the Query protocol
-        # would read it as parameters (a signed ListRoles followed by "#&Action=...").
-        raise AuthFailure(MISMATCH, "signature")
     wire = _Signed(request, claim)
     signer = _Recompute(principal["Secret"], scope_service, region)
     try:
+        # botocore's signer reads the target as a URL, which may differ from what the
+        # protocols read: a "#" starts a fragment, whose "parameters" no signature covers but
+        # the Query protocol would take (a signed ListRoles followed by "#&Action=...").
+        seen, (path, _, query) = urlsplit(wire.url), claim.target.partition("?")
+        if (seen.path, seen.query) != (path, query):
+            raise AuthFailure(MISMATCH, "signature")
         expected = signer.signature(signer.string_to_sign(wire, signer.canonical_request(wire)), wire)
     except ValueError:  # a Host or path no URL can hold: no client could have signed it
         raise AuthFailure(MISMATCH, "signature") from None
