@@ -649,17 +649,16 @@ class CognitoIdentity:
             raise errors.DeveloperUserAlreadyRegistered(
                 f"Developer user '{user.subject}' is already registered with identity '{owners[user]}'."
             )
-        if identity.state == "authenticated" and identity.id not in owners.values():  # D8
-            raise errors.NotAuthorized(LOGINS_DONT_MATCH)
-        identity = self._survivor(identity, set(owners.values()))
-        unowned = [login for login in presented if login not in owners]
-        self._link(pool, identity, unowned, errors.InvalidParameter)  # D6, D7
-        return identity
+        return self._gather(pool, identity, presented, owners)  # D8, D6, D7
 
-    def _survivor(self, identity: Identity, owners: set[str]) -> Identity:
-        """Merge `identity` and the other owners of the presented logins into one (E11), which
-        is returned: the oldest owner when `identity` is a guest, else `identity` (spec Q1)."""
-        others = owners - {identity.id}
+    def _gather(self, pool: Pool, identity: Identity, presented: list[Login], owners: dict[Login, str]) -> Identity:
+        """The presented logins, all on one identity, which is returned. An authenticated
+        `identity` must own one of them (D8, E9). It and the logins' other owners are merged
+        (E11): into the oldest owner when `identity` is a guest, else into `identity` (spec Q1).
+        The logins nobody owns are then linked to it (D6, D7, E10, E14)."""
+        if identity.state == "authenticated" and identity.id not in owners.values():
+            raise errors.NotAuthorized(LOGINS_DONT_MATCH)
+        others = set(owners.values()) - {identity.id}
         if identity.state == "guest" and others:
             target = min((self._identity(i) for i in others), key=lambda i: i.seq)
             self._merge(identity.id, target, errors.InvalidParameter)
@@ -667,6 +666,8 @@ class CognitoIdentity:
             others.discard(target.id)
         for other in others:
             self._merge(other, identity, errors.InvalidParameter)
+        unowned = [login for login in presented if login not in owners]
+        self._link(pool, identity, unowned, errors.InvalidParameter)
         return identity
 
     # -- external-login calls (spec §7.1-7.3, §12.2) ---------------------------------------
@@ -727,13 +728,7 @@ class CognitoIdentity:
                 raise errors.NotAuthorized(UNAUTH_NOT_SUPPORTED)
             return identity, []
         presented = self._external_logins(pool, logins)
-        owners = self._owners(pool, presented)
-        if identity.state == "authenticated" and identity.id not in owners.values():  # E9
-            raise errors.NotAuthorized(LOGINS_DONT_MATCH)
-        identity = self._survivor(identity, set(owners.values()))
-        unowned = [login for login in presented if login not in owners]
-        self._link(pool, identity, unowned, errors.InvalidParameter)  # E10, E14
-        return identity, presented
+        return self._gather(pool, identity, presented, self._owners(pool, presented)), presented  # E9-E14
 
     def _amr_of(self, presented: list[Login]) -> list[str]:
         return self._amr(presented) if presented else ["unauthenticated"]

@@ -226,16 +226,16 @@ def verify(service: Service, request: Request, signing_name: str) -> tuple[dict[
     """
     header = request.headers.get("authorization")
     path, _, query = request.path.partition("?")
-    if header is not None and presigned(query):
-        raise AuthFailure(
-            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
-            "Signature query string parameter or the Authorization header should be specified",
-            "incomplete",
-        )
-    if header is not None:
-        claim = _from_header(request, header)
-    elif presigned(query):
+    if presigned(query):
+        if header is not None:
+            raise AuthFailure(
+                "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
+                "Signature query string parameter or the Authorization header should be specified",
+                "incomplete",
+            )
         claim = _from_query(path, query)
+    elif header is not None:
+        claim = _from_header(request, header)
     else:
         raise AuthFailure("Missing Authentication Token", "missing")
     access_key, date, region, scope_service, _ = claim.scope
