@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = 300  # seconds between X-Amz-Date and the service clock, as AWS allows
+# How long after its signing time STS accepts a presigned URL, whatever its X-Amz-Expires says
+# (15 minutes, which is why an EKS token lives that long).
+PRESIGNED_LIFETIME = 900
 MAX_PRESIGNED_EXPIRES = 604800  # a week: SigV4's longest presigned lifetime
 _QUERY_AUTH = (
     "X-Amz-Algorithm",
@@ -106,6 +109,7 @@ class _Claim:
     amz_date: str
     session_token: str | None
     target: str  # the path and query the signature covers (a presigned URL's less its signature)
+    lifetime: int = MAX_SKEW  # seconds after amz_date the request is still current
 
 
 def _scope(credential: str) -> list[str]:
@@ -154,8 +158,8 @@ def _from_header(request: Request, header: str) -> _Claim:
 
 
 def _from_query(path: str, query: str) -> _Claim:
-    """A presigned URL's claim. Its lifetime (X-Amz-Expires) must be well-formed but, as on
-    STS, the signing time alone decides whether it is current: MAX_SKEW either way."""
+    """A presigned URL's claim. Its X-Amz-Expires must be well-formed but, as on STS, the
+    signing time alone decides whether it is current: PRESIGNED_LIFETIME after it."""
     params = parse_qs(query, keep_blank_values=True)
     if any(len(params.get(name, [])) != 1 for name in _QUERY_AUTH):
         raise AuthFailure(
@@ -183,6 +187,7 @@ def _from_query(path: str, query: str) -> _Claim:
         amz_date,
         tokens[0] if tokens else None,
         f"{path}?{unsigned}" if unsigned else path,
+        PRESIGNED_LIFETIME,
     )
 
 
@@ -190,7 +195,7 @@ def _timestamp(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime(SIGV4_TIMESTAMP)
 
 
-def _check_clock(amz_date: str, now: float) -> None:
+def _check_clock(amz_date: str, now: float, lifetime: int) -> None:
     if _AMZ_DATE.fullmatch(amz_date) is None:
         raise AuthFailure(f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'.", "incomplete")
     # By hand: strptime would cost more than the rest of the check.
@@ -202,10 +207,10 @@ def _check_clock(amz_date: str, now: float) -> None:
     if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61 and year > 0):
         raise AuthFailure(f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'.", "incomplete")
     signed_at = timegm(tuple(fields))
-    if signed_at < now - MAX_SKEW:
+    if signed_at < now - lifetime:
         raise AuthFailure(
-            f"Signature expired: {amz_date} is now earlier than {_timestamp(now - MAX_SKEW)} "
-            f"({_timestamp(now)} - 5 min.)",
+            f"Signature expired: {amz_date} is now earlier than {_timestamp(now - lifetime)} "
+            f"({_timestamp(now)} - {lifetime // 60} min.)",
             "signature",
         )
     if signed_at > now + MAX_SKEW:
@@ -253,7 +258,7 @@ def verify(service: Service, request: Request, signing_name: str) -> tuple[dict[
             f"HTTP: '{date}' != '{amz_date[:8]}', from '{amz_date}'.",
             "signature",
         )
-    _check_clock(amz_date, service.clock())
+    _check_clock(amz_date, service.clock(), claim.lifetime)
     # botocore's canonical request below always hashes the body itself (the stand-in's header
     # names are lower case, so it never reads X-Amz-Content-SHA256): this check is what ties
     # a header the client sent to the body.
