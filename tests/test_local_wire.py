@@ -65,6 +65,18 @@ def test_validation_message_reads_like_aws(raw_cognito):
     assert "Value null at 'allowUnauthenticatedIdentities' failed to satisfy constraint: Member must not be null" in message
 
 
+
+def test_a_validation_message_never_quotes_login_tokens(raw_cognito, pool):
+    """Tokens are sensitive: a message about a Logins map (too many entries) says where, not what."""
+    logins = {f"p{i}.example": f"secret-token-{i}" for i in range(11)}
+    with pytest.raises(ClientError) as excinfo:
+        raw_cognito.get_id(IdentityPoolId=pool, Logins=logins)
+    error = excinfo.value.response["Error"]
+    assert error["Message"] == (
+        "1 validation error detected: Value at 'logins' failed to satisfy constraint: "
+        "Member must have length less than or equal to 10")
+    assert "secret-token" not in json.dumps(excinfo.value.response)
+
 @pytest.mark.parametrize("call, code", [
     (lambda c, p: c.get_open_id_token_for_developer_identity(IdentityPoolId=p, Logins={DEV: "x" * 1025}),
      "ValidationException"),

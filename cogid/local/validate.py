@@ -66,6 +66,13 @@ def _spelled(path: Path) -> str:
     return ".".join(reversed(parts))
 
 
+def _holds_secrets(shape: Any) -> bool:
+    """Is `shape`, or a list's member or a map's key or value, sensitive (a Logins map's tokens)?
+    A message about the whole container must not quote it then."""
+    parts = [shape, shape.member] if shape.type_name == "list" else [shape, shape.key, shape.value]
+    return any(part.metadata.get("sensitive") for part in parts)
+
+
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "blob": (str,),
@@ -108,11 +115,11 @@ class _Checker:
         return cleaned
 
     def _list(self, shape: Any, value: list[Any], path: Path) -> list[Any]:
-        self._size(shape, value, path, "length")
+        self._size(shape, value, path, "length", _holds_secrets(shape))
         return [self.check(shape.member, item, (path, f"{i}.member")) for i, item in enumerate(value, 1)]
 
     def _map(self, shape: Any, value: dict[str, Any], path: Path) -> dict[str, Any]:
-        self._size(shape, value, path, "length")
+        self._size(shape, value, path, "length", _holds_secrets(shape))
         cleaned = {}
         for key, item in value.items():
             self.check(shape.key, key, (path, "key"))
