@@ -307,6 +307,25 @@ def trust(cognito, fb_pool, social, pool_roles):
     }
 
 
+def test_get_open_id_token_takes_a_cognito_token_for_its_identity(trust, cognito, sts, social):
+    """Spec §1.1, §2.1: a token call may prove an authenticated identity with a Cognito token for
+    it, which is how a developer identity reaches the basic flow's GetOpenIdToken."""
+    alice, token = trust["alice"], trust["alice_token"]
+    renewed = cognito.get_open_id_token(IdentityId=alice, Logins={COGNITO: token})
+    claims = jwt.decode(renewed["Token"], options={"verify_signature": False})
+    assert (renewed["IdentityId"], claims["sub"]) == (alice, alice)
+    assert claims["amr"] == jwt.decode(token, options={"verify_signature": False})["amr"]
+    assert claims["exp"] - claims["iat"] == 600
+    assert assume_with(sts, trust["roles"]["authenticated"], renewed["Token"])
+    refused(lambda: cognito.get_open_id_token(IdentityId=alice, Logins={COGNITO: trust["bob_token"]}),
+            "NotAuthorizedException", "Logins don't match")
+    refused(lambda: cognito.get_open_id_token(IdentityId=alice, Logins={COGNITO: token, FB: social("fb-9")}),
+            "InvalidParameterException")
+    tampered = forged(token, lambda c: c.replace(b"alice", b"mallo"))
+    refused(lambda: cognito.get_open_id_token(IdentityId=alice, Logins={COGNITO: tampered}),
+            "NotAuthorizedException", "Invalid login token.")
+
+
 def test_trust_standard_policies_accept_their_kind_only(trust, sts):
     auth, unauth = trust["roles"]["authenticated"], trust["roles"]["unauthenticated"]
     assert assume_with(sts, auth, trust["alice_token"])["SubjectFromWebIdentityToken"] == trust["alice"]

@@ -746,10 +746,15 @@ class CognitoIdentity:
                 )
             if not pool.doc.get("AllowClassicFlow"):
                 raise errors.InvalidParameter("Basic (classic) flow is not enabled, please use enhanced flow.")
-            identity, presented = self._authenticate(pool, identity, logins)
-            issued = Issued(
-                identity.id, self._claims(pool, identity.id, self._amr_of(presented), OPEN_ID_TOKEN_DURATION)
-            )
+            if logins and COGNITO_KEY in logins:
+                # Spec §1.1, §2.1: a token call may prove the identity with a Cognito token for
+                # it (a developer identity has no other login it may present); the new token
+                # says what that one said.
+                amr = self._cognito_token(pool, identity, logins)["amr"]
+            else:
+                identity, presented = self._authenticate(pool, identity, logins)
+                amr = self._amr_of(presented)
+            issued = Issued(identity.id, self._claims(pool, identity.id, amr, OPEN_ID_TOKEN_DURATION))
         return self._issue(issued)
 
     def get_credentials_for_identity(
@@ -815,7 +820,7 @@ class CognitoIdentity:
             raise errors.InvalidIdentityPoolConfiguration(INVALID_POOL_CONFIGURATION) from None
 
     def _cognito_token(self, pool: Pool, identity: Identity, logins: dict[str, str]) -> dict[str, Any]:
-        """The developer flow: a token this pool issued for this identity (spec §7.3)."""
+        """The claims of a token this pool issued for this identity (spec §7.3), presented alone."""
         if len(logins) > 1:
             raise errors.InvalidParameter(f"A {COGNITO_KEY} token cannot be combined with other logins")
         if identity.state == "disabled":  # E8 comes first, as for external logins
