@@ -845,8 +845,9 @@ class CognitoIdentity:
         self, pool: Pool, claims: dict[str, Any], presented: list[Login], custom_role_arn: str | None
     ) -> str:
         """Role selection of the enhanced flow (spec §11.1)."""
-        # The auth state comes from the claims: a guest's Cognito token (GetOpenIdToken) gets the
-        # unauthenticated role; §11.1 step 2 has developer tokens in mind.
+        # The auth state comes from the claims. Spec §11.1 step 2 gives a Cognito token the
+        # authenticated role, with developer tokens in mind; a guest's token (GetOpenIdToken,
+        # amr "unauthenticated") keeps the unauthenticated one, or any guest could sign in.
         kind = "unauthenticated" if claims["amr"] == ["unauthenticated"] else "authenticated"
         for login in presented:
             mapping = self._role_mapping(pool, login)
