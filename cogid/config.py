@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -154,6 +156,7 @@ def write_private(path: Path, data: bytes) -> None:
     """Write a file that may hold secrets: 0600 in a 0700 directory, temp file then rename."""
     import tempfile
 
+    path = Path(os.path.realpath(path))  # a symlinked file (dotfiles) is written where it points
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -165,14 +168,29 @@ def write_private(path: Path, data: bytes) -> None:
         raise
 
 
-def save(document: dict[str, Any]) -> Path:
-    """Write the config atomically, readable by the owner only."""
+@contextmanager
+def editing() -> Iterator[dict[str, Any]]:
+    """The config document, to change in place: read under an exclusive lock and, if the block
+    changed it and ended without error, written back before the lock goes, so cogid commands
+    run at once never lose each other's changes."""
+    import copy
+    import fcntl
+
     import tomli_w
 
     path = config_path()
-    document = {"version": VERSION, **{k: v for k, v in document.items() if k != "version"}}
-    write_private(path, tomli_w.dumps(document).encode())
-    return path
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock = os.open(path.parent / f".{path.name}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        document = load()
+        before = copy.deepcopy(document)
+        yield document
+        if document != before:
+            document = {"version": VERSION, **{k: v for k, v in document.items() if k != "version"}}
+            write_private(path, tomli_w.dumps(document).encode())
+    finally:
+        os.close(lock)
 
 
 def selected_name(document: dict[str, Any], flag: str | None = None) -> str:

@@ -39,6 +39,31 @@ def test_profile_add_set_use_show_remove(cli, isolated):
     assert [p["name"] for p in ok(cli("profile", "list"))] == ["local"]
 
 
+
+def test_profile_changes_made_at_once_are_all_kept(isolated):
+    """Each command reads, changes and writes config.toml under a lock: none loses another's."""
+    import subprocess
+    import sys
+
+    names = [f"p{i}" for i in range(8)]
+    runs = [subprocess.Popen([sys.executable, "-m", "cogid", "profile", "add", name], stderr=subprocess.PIPE)
+            for name in names]
+    assert [run.wait(60) for run in runs] == [0] * len(names)
+    listed = subprocess.run([sys.executable, "-m", "cogid", "profile", "list", "-o", "json"],
+                            capture_output=True, check=True).stdout
+    assert {p["name"] for p in json.loads(listed)} == {"local", *names}
+
+
+def test_a_symlinked_config_is_written_where_it_points(cli, isolated, tmp_path):
+    dotfiles = tmp_path / "dotfiles" / "cogid.toml"
+    dotfiles.parent.mkdir()
+    dotfiles.write_text("version = 1\n")
+    isolated.mkdir(exist_ok=True)
+    (isolated / "config.toml").symlink_to(dotfiles)
+    ok(cli("profile", "add", "linked"))
+    assert (isolated / "config.toml").is_symlink() and "[profiles.linked]" in dotfiles.read_text()
+
+
 # -- pools and providers ---------------------------------------------------------------------
 
 def test_pool_create_with_roles_and_use(cli, isolated):
@@ -286,6 +311,11 @@ def test_quickstart_runs_twice(cli):
     again = ok(cli("quickstart"))
     assert again["IdentityPoolId"] == first["IdentityPoolId"] and again["IdentityId"] == first["IdentityId"]
     assert ok(cli("token", "issue", "--user", "bob"))["IdentityId"] != first["IdentityId"]  # profile adopted
+    ok(cli("pool", "delete", "--yes"))  # the profile's pool, gone: the next quickstart's is adopted
+    third = ok(cli("quickstart"))
+    assert third["IdentityPoolId"] != first["IdentityPoolId"]
+    assert ok(cli("profile", "show"))["identity_pool_id"] == third["IdentityPoolId"]
+    assert ok(cli("token", "issue", "--user", "bob"))["Token"]
 
 
 def test_quickstart_leaves_a_profile_with_its_own_pool_and_says_so(cli, cli_pool, isolated):

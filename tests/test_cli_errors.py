@@ -11,7 +11,8 @@ CASES = [
     # (arguments, exit code, what stderr says)
     (["token", "issue", "--user", "alice", "--pool", "bad"], 2, "--pool: identity_pool_id 'bad' is not REGION:UUID"),
     (["pool", "list", "--region", "mars"], 2, "--region: region 'mars' is not an AWS region such as us-east-1"),
-    (["profile", "add", ""], 2, "profile name '': use letters, digits"),
+    (["profile", "add", ""], 2, "profile name '': use 1 to 64 letters, digits"),
+    (["profile", "add", "p" * 65], 2, "use 1 to 64 letters, digits"),
     (["profile", "add", "e", "--endpoint-url", "notaurl"], 2, "endpoint_url 'notaurl' is not an http:// or https://"),
     (["token", "issue", "--user", "alice", "--pool", NO_POOL], 4, f"IdentityPool '{NO_POOL}' not found."),
     (["token", "issue", "--user", "alice", "-p", "nope"], 3, "profile 'nope' does not exist"),

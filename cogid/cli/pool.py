@@ -79,12 +79,11 @@ def _described(cognito: Any, pool_id: str) -> dict[str, Any]:
 
 
 def _use(profile: Any, pool: dict[str, Any]) -> None:
-    document = config.load()
-    settings = document["profiles"].setdefault(
-        profile.name, config.Profile(backend=profile.backend, region=profile.region).settings()
-    )
-    config.point_at_pool(settings, pool["IdentityPoolId"], pool.get("DeveloperProviderName"))
-    config.save(document)
+    with config.editing() as document:
+        settings = document["profiles"].setdefault(
+            profile.name, config.Profile(backend=profile.backend, region=profile.region).settings()
+        )
+        config.point_at_pool(settings, pool["IdentityPoolId"], pool.get("DeveloperProviderName"))
     output.message(f"Profile {profile.name!r} now uses identity pool {pool['IdentityPoolId']}")
 
 

@@ -83,11 +83,8 @@ def profile_add(
       cogid profile add prod --backend aws --aws-profile admin --region eu-west-1 --pool eu-west-1:...
       cogid profile add dev --backend local --endpoint-url http://127.0.0.1:8800
     """
-    document = config.load()
-    if not re.fullmatch(r"[\w.-]+", name):
-        raise UsageError(f"profile name {name!r}: use letters, digits, '.', '_' and '-' only")
-    if name in document["profiles"]:
-        raise UsageError(f"profile {name!r} already exists (change it with `cogid profile set`)")
+    if not re.fullmatch(r"[\w.-]{1,64}", name, re.ASCII):
+        raise UsageError(f"profile name {name[:80]!r}: use 1 to 64 letters, digits, '.', '_' and '-'")
     settings = {
         **config.Profile().settings(),
         **_settings(
@@ -105,11 +102,13 @@ def profile_add(
         if region:
             config.check_pool_region(pool, region, error=UsageError)
         config.point_at_pool(settings, pool, developer_provider)
-    document["profiles"][name] = settings
-    if use:
-        document["default_profile"] = name
-    path = config.save(document)
-    output.message(f"Added profile {name!r} to {path}")
+    with config.editing() as document:
+        if name in document["profiles"]:
+            raise UsageError(f"profile {name!r} already exists (change it with `cogid profile set`)")
+        document["profiles"][name] = settings
+        if use:
+            document["default_profile"] = name
+    output.message(f"Added profile {name!r} to {config.config_path()}")
 
 
 @app.command("set")
@@ -119,54 +118,49 @@ def profile_set(
     profile: Annotated[str | None, typer.Option("--profile", "-p", show_default=False)] = None,
 ) -> None:
     """Set one setting of a profile (default: the current profile)."""
-    document = config.load()
-    name = config.selected_name(document, profile)
-    if name not in _profiles(document):
-        raise ConfigError(f"profile {name!r} does not exist")
     key = key.replace("-", "_")
-    settings = document["profiles"].setdefault(name, config.Profile().settings())
-    if value == "" and key in OPTIONAL:
-        settings.pop(key, None)
-        if key == "identity_pool_id":
-            settings.pop("developer_provider", None)  # it was that pool's
-        config.save(document)
-        output.message(f"Profile {name!r}: {key} cleared")
-        return
-    config.check_setting(key, value, where=key, error=UsageError)
-    if key == "region" and settings.get("identity_pool_id"):
-        config.check_pool_region(settings["identity_pool_id"], value, error=UsageError)
-    if key == "identity_pool_id" and value != settings.get("identity_pool_id"):
-        config.point_at_pool(settings, value, None)  # the old pool's provider and region go with it
-    else:
-        settings[key] = value
-    config.save(document)
-    output.message(f"Profile {name!r}: {key} = {value}")
+    cleared = value == "" and key in OPTIONAL
+    if not cleared:
+        config.check_setting(key, value, where=key, error=UsageError)
+    with config.editing() as document:
+        name = config.selected_name(document, profile)
+        if name not in _profiles(document):
+            raise ConfigError(f"profile {name!r} does not exist")
+        settings = document["profiles"].setdefault(name, config.Profile().settings())
+        if cleared:
+            settings.pop(key, None)
+            if key == "identity_pool_id":
+                settings.pop("developer_provider", None)  # it was that pool's
+        elif key == "identity_pool_id" and value != settings.get("identity_pool_id"):
+            config.point_at_pool(settings, value, None)  # the old pool's provider and region go with it
+        else:
+            if key == "region" and settings.get("identity_pool_id"):
+                config.check_pool_region(settings["identity_pool_id"], value, error=UsageError)
+            settings[key] = value
+    output.message(f"Profile {name!r}: {key} cleared" if cleared else f"Profile {name!r}: {key} = {value}")
 
 
 @app.command("use")
 def profile_use(name: NameArg) -> None:
     """Make a profile the default."""
-    document = config.load()
-    if name not in _profiles(document):
-        raise ConfigError(f"profile {name!r} does not exist")
-    document["default_profile"] = name
-    config.save(document)
+    with config.editing() as document:
+        if name not in _profiles(document):
+            raise ConfigError(f"profile {name!r} does not exist")
+        document["default_profile"] = name
     output.message(f"Default profile: {name}")
 
 
 @app.command("remove")
 def profile_remove(name: NameArg, yes: YesOpt = False) -> None:
     """Remove a profile."""
-    document = config.load()
-    if name not in document["profiles"]:
+    if name not in config.load()["profiles"]:
         if name == config.DEFAULT_PROFILE:
             raise UsageError(f"profile {name!r} is built in and not stored: there is nothing to remove")
         raise ConfigError(f"profile {name!r} does not exist")
     confirm(f"Remove profile {name!r}?", yes)
-    del document["profiles"][name]
-    if document.get("default_profile") == name:
-        del document["default_profile"]
-    config.save(document)
+    with config.editing() as document:
+        if document["profiles"].pop(name, None) is not None and document.get("default_profile") == name:
+            del document["default_profile"]
     output.message(f"Removed profile {name!r}")
 
 

@@ -54,10 +54,9 @@ def provider_set(
         current["DeveloperProviderName"] = name
         flows.update_pool(cognito, current)
         output.message(f"Developer provider of {current['IdentityPoolId']}: {name}")
-    document = config.load()
-    stored = document["profiles"].get(chosen.name)
-    if stored is not None and stored.get("identity_pool_id") == current["IdentityPoolId"]:  # the profile's own pool
-        stored["developer_provider"] = name
-        config.save(document)
+    with config.editing() as document:
+        stored = document["profiles"].get(chosen.name)
+        if stored is not None and stored.get("identity_pool_id") == current["IdentityPoolId"]:  # its own pool
+            stored["developer_provider"] = name
     result = {"IdentityPoolId": current["IdentityPoolId"], "DeveloperProviderName": name}
     output.emit(fmt, result, rows=[[name]] if fmt == "text" else None)

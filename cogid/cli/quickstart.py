@@ -131,23 +131,42 @@ def _repaired_roles(cognito: Any, iam: Any, pool_id: str) -> dict[str, str]:
 
 def _adopt(pool_id: str) -> str:
     """Point the `local` profile at the quickstart pool, unless it is the aws backend's or has a
-    pool of its own; the command that issues the next token in that pool."""
-    document = config.load()
-    settings = document["profiles"].setdefault(config.DEFAULT_PROFILE, config.Profile().settings())
-    if settings.get("backend", "local") != "local":
-        output.message("Profile 'local' uses the aws backend: left as it is")
-        return f"cogid profile add quickstart --pool {pool_id} --use; cogid token issue --user bob"
-    issue = "cogid token issue --user bob"
-    if config.selected_name(document) != config.DEFAULT_PROFILE:
-        issue += " -p local"
-    if settings.get("identity_pool_id") is None:
-        config.point_at_pool(settings, pool_id, PROVIDER)
-        config.save(document)
-        output.message(f"Profile 'local' now uses identity pool {pool_id}")
-    elif settings["identity_pool_id"] != pool_id:
-        output.message(f"Profile 'local' keeps its own identity pool; this one is {pool_id}")
-        issue += f" --pool {pool_id}"
+    pool of its own that still exists; the command that issues the next token in that pool."""
+    with config.editing() as document:
+        settings = document["profiles"].setdefault(config.DEFAULT_PROFILE, config.Profile().settings())
+        if settings.get("backend", "local") != "local":
+            output.message("Profile 'local' uses the aws backend: left as it is")
+            return f"cogid profile add quickstart --pool {pool_id} --use; cogid token issue --user bob"
+        issue = "cogid token issue --user bob"
+        if config.selected_name(document) != config.DEFAULT_PROFILE:
+            issue += " -p local"
+        own = settings.get("identity_pool_id")
+        if own not in (None, pool_id) and "endpoint_url" not in settings and not _pool_exists(own):
+            own = None  # deleted since: the profile has nothing left to keep
+        if own is None:
+            config.point_at_pool(settings, pool_id, PROVIDER)
+            output.message(f"Profile 'local' now uses identity pool {pool_id}")
+        elif own != pool_id:
+            output.message(f"Profile 'local' keeps its own identity pool; this one is {pool_id}")
+            issue += f" --pool {pool_id}"
     return issue
+
+
+def _pool_exists(pool_id: str) -> bool:
+    """Is `pool_id` in this machine's local store (where the `local` profile's pools live)?"""
+    from botocore.exceptions import ClientError
+
+    from cogid import clients
+
+    region = pool_id.partition(":")[0]
+    cognito = clients.client(config.Profile(name="quickstart", region=region), "cognito-identity")
+    try:
+        cognito.describe_identity_pool(IdentityPoolId=pool_id)
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ResourceNotFoundException":
+            return False
+        raise
+    return True
 
 
 def _signed_sts(profile: config.Profile, credentials: dict[str, Any]) -> Any:
