@@ -66,9 +66,18 @@ def _write_all(text: str) -> None:
     binary.flush()
 
 
+def visible(text: str) -> str:
+    """`text` with every character a terminal would act on (an escape sequence in a user id or
+    a token's claim, a line break) written as its Python escape instead."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 def _escaped(value: str) -> str:
-    """A text-output value on one line, unambiguously: backslash, tab, CR and LF as escapes."""
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\r", "\\r").replace("\n", "\\n")
+    """A text-output value on one line, unambiguously: backslashes doubled, control characters
+    (tab, CR, LF, ESC...) as escapes."""
+    return visible(value.replace("\\", "\\\\"))
 
 
 def cell(value: Any) -> str:
@@ -126,6 +135,8 @@ def emit(
     from rich.table import Table
     from rich.text import Text
 
+    headers = [visible(header) for header in headers or []]
+    table_rows = [[visible(value) for value in row] for row in table_rows]
     # Tokens are written whole on lines of their own below the table, where a terminal neither
     # folds nor frames them: copied from there, they work.
     below: list[tuple[str, str]] = []
@@ -157,6 +168,7 @@ def stderr_console() -> Any:
 
 def message(text: str, style: str | None = None) -> None:
     """A status line on stderr: styled on a terminal, plain otherwise."""
+    text = visible(text)
     if sys.stderr.isatty():
         stderr_console().print(text, style=style, markup=False, highlight=False, soft_wrap=True)
     else:
@@ -167,6 +179,5 @@ def message(text: str, style: str | None = None) -> None:
 def error(text: str) -> None:
     """cogid's one-line error report. Control characters from user data (an escape sequence in
     a user id) are shown as escapes, never sent to the terminal."""
-    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in " ".join(text.split()))
-    sys.stderr.write(f"cogid: error: {shown}\n")
+    sys.stderr.write(f"cogid: error: {visible(' '.join(text.split()))}\n")
     sys.stderr.flush()

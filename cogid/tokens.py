@@ -22,9 +22,14 @@ def decode(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     token = token.strip()
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
-        return jwt.get_unverified_header(token), claims
+        header = jwt.get_unverified_header(token)
     except (jwt.InvalidTokenError, UnicodeError) as error:  # UnicodeError: binary input
         raise UsageError(f"TOKEN: not a JWT ({error})") from None
+    try:  # Python's json reads NaN and Infinity, which JSON (RFC 8259), and so a JWT, has not
+        json.dumps([header, claims], allow_nan=False)
+    except ValueError:
+        raise UsageError("TOKEN: not a JWT (its JSON holds NaN or Infinity)") from None
+    return header, claims
 
 
 def _when(value: Any) -> str | None:

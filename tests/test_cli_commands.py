@@ -608,12 +608,26 @@ def _unsigned_token(claims):
 @pytest.mark.parametrize("claims", [
     {"amr": 5}, {"amr": "authenticated"}, {"https://aws.amazon.com/tags": "x"},
     {"https://aws.amazon.com/tags": {"principal_tags": [1]}}, {"https://aws.amazon.com/tags": {"principal_tags": {"a": []}}},
-    {"iat": 1e20, "exp": 1e20}, {"exp": -1e12}, {"exp": float("nan")}, {"exp": "soon"},
+    {"iat": 1e20, "exp": 1e20}, {"exp": -1e12}, {"exp": "soon"},
 ])
 def test_token_decode_shows_claims_of_any_shape(cli, claims):
     for fmt in ("json", "table"):
         result = cli("token", "decode", _unsigned_token(claims), "-o", fmt)
         assert result.exit_code == 0 and result.stderr == "", result.stderr
+
+
+def test_token_decode_refuses_nan_which_json_has_not(cli):
+    result = cli("token", "decode", _unsigned_token({"exp": float("nan")}), "-o", "json")
+    assert result.exit_code == 2 and "not a JWT (its JSON holds NaN or Infinity)" in result.stderr
+
+
+def test_terminal_control_characters_in_data_are_shown_as_escapes(cli, cli_pool):
+    """A token to decode may come from anywhere: its claims never drive the terminal."""
+    token = _unsigned_token({"sub": "\x1b]0;pwned\x07\x1b[31mred", "aud": "a\tb"})
+    for fmt in ("table", "text"):
+        shown = cli("token", "decode", token, "-o", fmt, env={"COLUMNS": "200"}).stdout
+        assert "\x1b" not in shown and "\x07" not in shown and "\\x1b]0;pwned\\x07\\x1b[31mred" in shown
+    assert "a\\tb" in cli("token", "decode", token, "-o", "text").stdout
 
 
 def test_token_decode_of_binary_input_is_a_usage_error(cli):
