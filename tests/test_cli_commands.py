@@ -420,6 +420,25 @@ def test_users_from_reports_an_overlong_line_and_goes_on(cli_pool):
     assert err.decode().splitlines()[2:] == ["cogid: error: 2 user(s) failed"]
 
 
+def test_ctrl_c_while_cogid_starts_exits_130_without_a_traceback():
+    """Ctrl-C lands in the imports of the first ~100 ms as often as in a command."""
+    import subprocess
+    import sys
+
+    starting = (
+        "import sys, cogid.cli\n"
+        "class Interrupted:\n"
+        "    def find_spec(self, name, *args):\n"
+        "        if name == 'cogid.cli.app':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupted())\n"
+        "sys.argv = ['cogid', 'pool', 'list']\n"
+        "cogid.cli.main()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", starting], capture_output=True, text=True, timeout=60)
+    assert (run.returncode, run.stderr) == (130, "")
+
+
 def test_users_from_stops_quietly_on_ctrl_c_and_on_a_closed_pipe_while_input_waits(cli_pool):
     import signal
     import subprocess

@@ -9,12 +9,17 @@ import sys
 
 
 def main() -> None:
-    # `cogid --version` answers before Typer and the command modules are imported.
-    if sys.argv[1:] in (["--version"], ["-V"]):
-        from cogid import __version__, output
+    from cogid.errors import ExitCode
 
-        output.write(f"cogid {__version__}")
-        return
-    from cogid.cli.app import app
+    try:
+        # `cogid --version` answers before Typer and the command modules are imported.
+        if sys.argv[1:] in (["--version"], ["-V"]):
+            from cogid import __version__, output
 
-    app(prog_name="cogid")
+            output.write(f"cogid {__version__}")
+            return
+        from cogid.cli.app import app
+
+        app(prog_name="cogid")
+    except KeyboardInterrupt:  # Ctrl-C before a command runs (while cogid starts): no traceback
+        sys.exit(ExitCode.INTERRUPTED)

@@ -5,14 +5,14 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import FORMATS, OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, confirm
+from cogid.cli.options import FORMATS, OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, confirm, nonempty
 from cogid.cli.options import cognito as cognito_client
 from cogid.errors import ExitCode, UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Look up, show, list, merge and delete identities.")
 UserOption = Annotated[
     str | None,
-    typer.Option("--user", "-u", envvar="COGID_USER", show_default=False, help="Developer user id"),
+    typer.Option("--user", "-u", envvar="COGID_USER", show_default=False, help="Developer user id", callback=nonempty),
 ]
 IdentityArg = Annotated[str | None, typer.Argument(help="Identity id", show_default=False)]
 

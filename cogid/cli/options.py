@@ -51,6 +51,16 @@ RegionOpt = Annotated[
     str | None,
     typer.Option("--region", help="AWS region, instead of the profile's (env COGID_REGION)", show_default=False),
 ]
+
+
+def nonempty(value: str | None) -> str | None:
+    """The check of an option an empty value makes no sense for: `--user "$UNSET"` is refused
+    naming the option, never taken as "not given" nor left for the service to refuse."""
+    if value == "":
+        raise typer.BadParameter("the value is empty")
+    return value
+
+
 UserOpt = Annotated[
     str,
     typer.Option(
@@ -59,6 +69,7 @@ UserOpt = Annotated[
         envvar="COGID_USER",
         help="Developer user id (your login system's user)",
         show_default=False,
+        callback=nonempty,
     ),
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")]
@@ -85,16 +96,18 @@ def key_values(
     need_value: bool = False,
     key_of: Callable[[str], str] = str,
     given: dict[str, str] | None = None,
+    secret: bool = False,
 ) -> dict[str, str]:
     """`--tag k=v --tag k2=v2` style options as a dict (keys spelled by `key_of`, added to what
-    other options `given`); a malformed item, or a key given twice with two values, is a usage error."""
+    other options `given`); a malformed item, or a key given twice with two values, is a usage
+    error, which quotes the item unless its values are `secret` (tokens)."""
     from cogid.errors import UsageError
 
     pairs = dict(given or {})
     for item in values or []:
         name, sep, value = item.partition("=")
         if not sep or not name or (need_value and not value):
-            raise UsageError(f"{option} {item[:40]!r}: expected {form}")
+            raise UsageError(f"{option}{'' if secret else f' {item[:40]!r}'}: expected {form}")
         key = key_of(name)
         if pairs.get(key, value) != value:
             raise UsageError(f"{option} {name[:40]!r}: {key} is given twice, with different values")
@@ -119,7 +132,7 @@ def logins(values: list[str] | None, option: str, given: dict[str, str] | None =
     to the logins other options `given`."""
     from cogid.flows import login_key
 
-    return key_values(values, option, "PROVIDER=TOKEN", need_value=True, key_of=login_key, given=given)
+    return key_values(values, option, "PROVIDER=TOKEN", need_value=True, key_of=login_key, given=given, secret=True)
 
 
 def in_process_only(chosen: Any, what: str) -> None:

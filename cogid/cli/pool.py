@@ -16,6 +16,7 @@ from cogid.cli.options import (
     confirm,
     key_values,
     named_providers,
+    nonempty,
 )
 from cogid.cli.options import profile as resolve
 from cogid.errors import UsageError
@@ -43,6 +44,7 @@ DeveloperProvider = Annotated[
         "--developer-provider",
         help="Developer provider name, e.g. login.example.app (set once, never changed)",
         show_default=False,
+        callback=nonempty,
     ),
 ]
 
@@ -107,10 +109,11 @@ def pool_create(
         ),
     ] = False,
     auth_role: Annotated[
-        str | None, typer.Option("--auth-role", help="Authenticated role ARN", show_default=False)
+        str | None, typer.Option("--auth-role", help="Authenticated role ARN", show_default=False, callback=nonempty)
     ] = None,
     unauth_role: Annotated[
-        str | None, typer.Option("--unauth-role", help="Unauthenticated role ARN", show_default=False)
+        str | None,
+        typer.Option("--unauth-role", help="Unauthenticated role ARN", show_default=False, callback=nonempty),
     ] = None,
     tag: Tag = None,
     use: Annotated[bool, typer.Option("--use", help="Store the pool in the profile")] = False,
@@ -254,9 +257,13 @@ def pool_update(
         current["AllowUnauthenticatedIdentities"] = allow_guests
     if classic_flow is not None:
         current["AllowClassicFlow"] = classic_flow
-    social = {**current.get("SupportedLoginProviders", {}), **_social(facebook, google, amazon, apple, twitter)}
-    oidc = list(dict.fromkeys([*current.get("OpenIdConnectProviderARNs", []), *(oidc_provider or [])]))
+    new_social = _social(facebook, google, amazon, apple, twitter)
     added = _user_pools(user_pool)  # replaces a configuration of the same user pool and client
+    for gone in remove_provider or []:
+        if flows.login_key(gone) in {*new_social, *(oidc_provider or []), *(p["ProviderName"] for p in added)}:
+            raise UsageError(f"--remove-provider {gone}: that provider is also being added; give one or the other")
+    social = {**current.get("SupportedLoginProviders", {}), **new_social}
+    oidc = list(dict.fromkeys([*current.get("OpenIdConnectProviderARNs", []), *(oidc_provider or [])]))
     user_pools = [
         p
         for p in current.get("CognitoIdentityProviders", [])
@@ -299,10 +306,11 @@ def pool_delete(
 def pool_roles(
     pool_id: PoolArg = None,
     auth_role: Annotated[
-        str | None, typer.Option("--auth-role", help="Authenticated role ARN", show_default=False)
+        str | None, typer.Option("--auth-role", help="Authenticated role ARN", show_default=False, callback=nonempty)
     ] = None,
     unauth_role: Annotated[
-        str | None, typer.Option("--unauth-role", help="Unauthenticated role ARN", show_default=False)
+        str | None,
+        typer.Option("--unauth-role", help="Unauthenticated role ARN", show_default=False, callback=nonempty),
     ] = None,
     mappings: Annotated[
         typer.FileText | None, typer.Option("--mappings", help="RoleMappings as JSON (file or -)", show_default=False)

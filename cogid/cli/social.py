@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 
 from cogid import output
-from cogid.cli.options import FORMATS, OutputOpt, PoolOpt, ProfileOpt, in_process_only
+from cogid.cli.options import FORMATS, OutputOpt, PoolOpt, ProfileOpt, in_process_only, nonempty
 from cogid.cli.options import profile as resolve
 from cogid.config import data_dir
 from cogid.errors import ConfigError, UsageError
@@ -19,7 +19,12 @@ def social_token(
     subject: Annotated[str, typer.Option("--subject", help="The user's id at the provider", show_default=False)],
     audience: Annotated[
         str | None,
-        typer.Option("--audience", show_default=False, help="App / client id (default: the pool's for this provider)"),
+        typer.Option(
+            "--audience",
+            show_default=False,
+            help="App / client id (default: the pool's for this provider)",
+            callback=nonempty,
+        ),
     ] = None,
     duration: Annotated[int, typer.Option("--duration", min=60, max=86400, help="Lifetime in seconds")] = 3600,
     pool: PoolOpt = None,

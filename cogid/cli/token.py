@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import FORMATS, OutputOpt, PoolOpt, ProfileOpt, RegionOpt, key_values, logins
+from cogid.cli.options import FORMATS, OutputOpt, PoolOpt, ProfileOpt, RegionOpt, key_values, logins, nonempty
 from cogid.cli.options import profile as resolve
 from cogid.errors import ExitCode, UsageError
 
@@ -20,7 +20,9 @@ app = typer.Typer(no_args_is_help=True, help="Issue, decode and verify Cognito O
 def token_issue(
     user: Annotated[
         str | None,
-        typer.Option("--user", "-u", envvar="COGID_USER", show_default=False, help="Developer user id"),
+        typer.Option(
+            "--user", "-u", envvar="COGID_USER", show_default=False, help="Developer user id", callback=nonempty
+        ),
     ] = None,
     users_from: Annotated[
         typer.FileBinaryRead | None,
