@@ -28,6 +28,8 @@ PATTERNS = {
         "REGION:UUID, e.g. us-east-1:0c1d...",
     ),
     "endpoint_url": (re.compile(r"(?i:https?)://[^\s/?#]+(/\S*)?"), "an http:// or https:// URL"),
+    # botocore's DeveloperProviderName shape
+    "developer_provider": (re.compile(r"[\w._-]{1,128}"), "a name of 1 to 128 letters, digits, '.', '_' and '-'"),
 }
 
 
@@ -120,6 +122,8 @@ def check_setting(key: str, value: Any, where: str, error: type[CogidError] = Co
         raise error(f"{where}: unknown setting {key!r} (known: {', '.join(SETTINGS)})")
     if not isinstance(value, str) or not value:
         raise error(f"{where}: {key} must be a non-empty string")
+    if not value.isprintable():  # a line break, an escape sequence, bytes that are not UTF-8
+        raise error(f"{where}: {key} {value[:80]!r} holds a character that cannot be printed")
     if key == "backend" and value not in BACKENDS:
         raise error(f"{where}: backend must be one of {', '.join(BACKENDS)}, not {value!r}")
     if key in PATTERNS and not PATTERNS[key][0].fullmatch(value):

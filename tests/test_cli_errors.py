@@ -77,6 +77,9 @@ CASES = [
     (["profile", "add", "other", "--backend", "azure"], 2, "backend must be one of local, aws"),
     (["profile", "use", "nope"], 3, "profile 'nope' does not exist"),
     (["profile", "set", "colour", "blue"], 2, "unknown setting 'colour'"),
+    (["profile", "set", "developer_provider", "bad name!"], 2, "is not a name of 1 to 128 letters, digits"),
+    (["profile", "set", "aws_profile", "x\ny"], 2, "aws_profile 'x\\ny' holds a character that cannot be printed"),
+    (["profile", "add", "uu", "--backend", "aws", "--aws-profile", "\udcff"], 2, "holds a character that cannot"),
     # Empty values given (a script's unset variable) are refused, never taken as "not given".
     (["pool", "delete", "", "--yes"], 2, "POOL_ID: identity_pool_id must be a non-empty string"),
     (["pool", "delete", "--pool", "", "--yes"], 2, "--pool: identity_pool_id must be a non-empty string"),
