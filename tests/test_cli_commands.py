@@ -691,6 +691,19 @@ def test_a_damaged_store_is_a_config_error_naming_it(cli, cli_pool, isolated):
     assert f"local store: {store}: file is not a database" in result.stderr
 
 
+def test_a_store_damaged_past_its_first_page_is_a_config_error_naming_it(cli, cli_pool, isolated):
+    """Damage found mid-call (not on opening) is the store's, not a service fault to retry."""
+    from cogid.local.service import close_services
+
+    close_services()  # checkpoints the WAL into the file
+    store = isolated / "local.sqlite3"
+    intact = store.read_bytes()[:4096]  # the header and the schema
+    store.write_bytes(intact + b"\xff" * (store.stat().st_size - 4096))
+    result = cli("pool", "list")
+    assert result.exit_code == 3 and result.stderr.count("\n") == 1
+    assert f"local store: {store}: database disk image is malformed" in result.stderr
+
+
 def test_errors_show_control_characters_as_escapes(cli, cli_pool):
     result = cli("identity", "lookup", "--user", "\x1b[31mred\x07")
     assert result.exit_code == 4 and "\\x1b[31mred\\x07" in result.stderr and "\x1b" not in result.stderr

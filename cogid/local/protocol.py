@@ -171,7 +171,7 @@ def _handle_json(service: Service, request: Request, request_id: str, verify: bo
     except errors.FetchNeeded:
         raise
     except Exception as error:  # every failure is an AWS error reply, never a crash
-        error = _service_error(error)
+        error = _service_error(error, service)
         headers["x-amzn-ErrorType"] = f"{error.code}:"
         # Latin-1 only, as HTTP headers are; the body carries the message whole.
         headers["x-amzn-ErrorMessage"] = printable(error.message[:512]).encode("latin-1", "replace").decode("latin-1")
@@ -179,9 +179,14 @@ def _handle_json(service: Service, request: Request, request_id: str, verify: bo
         return Response(error.status, headers, body)
 
 
-def _service_error(error: Exception) -> errors.ServiceError:
+def _service_error(error: Exception, service: Service) -> errors.ServiceError:
     if isinstance(error, errors.ServiceError):
         return error
+    if type(error) is sqlite3.DatabaseError:
+        # The store file is damaged ("database disk image is malformed"): no reply helps, and
+        # whoever runs the service must learn which file. The CLI reports it as a store error,
+        # `cogid serve` as a 500 with the cause in its log.
+        raise sqlite3.DatabaseError(f"{service.store.path}: {error}") from error
     if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
         # The store stayed locked past its busy timeout: a throttle, which SDKs retry.
         return errors.ServiceError("The local store is busy; retry the request.", code="TooManyRequestsException")
@@ -299,7 +304,7 @@ def _handle_query(service: Service, request: Request, request_id: str, verify: b
     except errors.FetchNeeded:
         raise
     except Exception as error:
-        error = _service_error(error)
+        error = _service_error(error, service)
         if isinstance(error, errors.AuthFailure):  # the Query protocol's names for these
             error = errors.ServiceError(error.message, code=error.query_code, status=error.query_status)
         elif isinstance(error, (errors.Validation, errors.Serialization)):
