@@ -38,7 +38,7 @@ def _when(value: Any) -> str | None:
         return None
     try:
         return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except (OverflowError, OSError, ValueError):  # NaN, or past year 9999 either way
+    except (OverflowError, OSError, ValueError):  # before year 1 or past year 9999
         return None
 
 

@@ -716,9 +716,12 @@ class CognitoIdentity:
 
     def _authenticate(
         self, pool: Pool, identity: Identity, logins: dict[str, str] | None
-    ) -> tuple[Identity, list[Login]]:
+    ) -> tuple[Identity, list[Login], dict[str, Any] | None]:
         """E6-E14 for GetOpenIdToken / GetCredentialsForIdentity: the identity the call is
-        for after implicit links and merges, and the logins that proved it (none: a guest)."""
+        for after implicit links and merges, and the logins that proved it (none: a guest) or
+        else the claims of the Cognito token for it that did (spec §1.1, §2.1)."""
+        if logins and COGNITO_KEY in logins:
+            return identity, [], self._cognito_token(pool, identity, logins)
         if identity.state == "disabled":  # E8
             raise errors.NotAuthorized(f"Access to Identity '{identity.id}' is forbidden.")
         if not logins:
@@ -726,9 +729,9 @@ class CognitoIdentity:
                 raise errors.NotAuthorized(LOGINS_DONT_MATCH)
             if not pool.allows_guests:  # E6
                 raise errors.NotAuthorized(UNAUTH_NOT_SUPPORTED)
-            return identity, []
+            return identity, [], None
         presented = self._external_logins(pool, logins)
-        return self._gather(pool, identity, presented, self._owners(pool, presented)), presented  # E9-E14
+        return self._gather(pool, identity, presented, self._owners(pool, presented)), presented, None  # E9-E14
 
     def _amr_of(self, presented: list[Login]) -> list[str]:
         return self._amr(presented) if presented else ["unauthenticated"]
@@ -746,14 +749,9 @@ class CognitoIdentity:
                 )
             if not pool.doc.get("AllowClassicFlow"):
                 raise errors.InvalidParameter("Basic (classic) flow is not enabled, please use enhanced flow.")
-            if logins and COGNITO_KEY in logins:
-                # Spec §1.1, §2.1: a token call may prove the identity with a Cognito token for
-                # it (a developer identity has no other login it may present); the new token
-                # says what that one said.
-                amr = self._cognito_token(pool, identity, logins)["amr"]
-            else:
-                identity, presented = self._authenticate(pool, identity, logins)
-                amr = self._amr_of(presented)
+            identity, presented, token_claims = self._authenticate(pool, identity, logins)
+            # A Cognito token's proof (a developer identity's only one here) is passed on as it is.
+            amr = token_claims["amr"] if token_claims else self._amr_of(presented)
             issued = Issued(identity.id, self._claims(pool, identity.id, amr, OPEN_ID_TOKEN_DURATION))
         return self._issue(issued)
 
@@ -767,15 +765,12 @@ class CognitoIdentity:
         self._prefetch_keys(caller, logins, identity_id=identity_id)
         with self.store.write():
             pool, identity = self._identity_in(caller, identity_id)
-            if logins and COGNITO_KEY in logins:
-                # Spec Q27: no external login, so role mappings and CustomRoleArn do not apply.
-                presented: list[Login] = []
-                claims = self._cognito_token(pool, identity, logins)
-            else:
-                identity, presented = self._authenticate(pool, identity, logins)
-                claims = self._claims(
-                    pool, identity.id, self._amr_of(presented), ENHANCED_SESSION, self._principal_tags(pool, presented)
-                )
+            identity, presented, token_claims = self._authenticate(pool, identity, logins)
+            # A Cognito token's claims are the session's; with no external login presented,
+            # role mappings and CustomRoleArn do not apply to it (spec Q27).
+            claims = token_claims or self._claims(
+                pool, identity.id, self._amr_of(presented), ENHANCED_SESSION, self._principal_tags(pool, presented)
+            )
             role = self._choose_role(pool, claims, presented, custom_role_arn)
             # Cognito calls STS itself (spec §11.1 step 6): a refusal is a pool problem, and
             # it is known before this transaction commits, so the call changes nothing.
@@ -820,7 +815,7 @@ class CognitoIdentity:
             raise errors.InvalidIdentityPoolConfiguration(INVALID_POOL_CONFIGURATION) from None
 
     def _cognito_token(self, pool: Pool, identity: Identity, logins: dict[str, str]) -> dict[str, Any]:
-        """The claims of a token this pool issued for this identity (spec §7.3), presented alone."""
+        """The claims of a token this pool issued for this identity, presented alone (spec §7.3)."""
         if len(logins) > 1:
             raise errors.InvalidParameter(f"A {COGNITO_KEY} token cannot be combined with other logins")
         if identity.state == "disabled":  # E8 comes first, as for external logins
