@@ -743,7 +743,7 @@ def test_a_reply_that_is_not_http_is_a_failed_fetch():
     import socket
     import threading
 
-    from cogid.local.federation import fetch_json
+    from cogid.local.identity.federation import fetch_json
 
     listener = socket.create_server(("127.0.0.1", 0))
 

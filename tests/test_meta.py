@@ -135,9 +135,9 @@ def _imports(path):
 
 
 def test_the_local_service_imports_nothing_else_of_cogid():
-    for path in (ROOT / "cogid" / "local").glob("*.py"):
+    for path in (ROOT / "cogid" / "local").rglob("*.py"):
         outside = [m for m in _imports(path) if m.startswith("cogid") and not m.startswith("cogid.local")]
-        assert outside == [], f"{path.name} imports {outside}"
+        assert outside == [], f"{path.relative_to(ROOT)} imports {outside}"
 
 
 def test_only_the_cli_imports_typer_and_only_output_writes_stdout():

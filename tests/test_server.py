@@ -31,7 +31,7 @@ from conftest import standard_trust_policy
 
 import cogid.local
 from cogid.local.hook import attach
-from cogid.local.model import ISSUER
+from cogid.local.identity.pool import ISSUER
 from cogid.local.server import MAX_BODY, running_server
 from cogid.local.service import STORE_FILE, Service
 

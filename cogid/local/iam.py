@@ -19,7 +19,7 @@ from urllib.parse import quote
 import jwt
 
 from cogid.local import errors
-from cogid.local.model import ACCOUNT, ISSUER, TAGS_CLAIM, Caller, utc_datetime
+from cogid.local.identity.pool import ACCOUNT, ISSUER, TAGS_CLAIM, Caller, utc_datetime
 from cogid.local.signing import KeyRing
 from cogid.local.store import Store
 

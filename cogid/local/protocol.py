@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from cogid.local import errors, shapes
-from cogid.local.model import Caller
+from cogid.local.identity.pool import Caller
 from cogid.local.validate import validate
 
 if TYPE_CHECKING:

@@ -33,8 +33,8 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from cogid.local import SERVICES, errors, protocol
-from cogid.local.federation import fetch_json
-from cogid.local.model import ISSUER
+from cogid.local.identity.federation import fetch_json
+from cogid.local.identity.pool import ISSUER
 from cogid.local.service import STORE_FILE, Service
 from cogid.local.signing import ALGORITHM
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cogid.local.federation import Federation
 from cogid.local.iam import IAM, STS
-from cogid.local.model import CognitoIdentity
+from cogid.local.identity.federation import Federation
+from cogid.local.identity.model import CognitoIdentity
 from cogid.local.signing import KeyRing
 from cogid.local.store import Store
 

@@ -14,16 +14,14 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jwt
 
 from cogid.local import errors
+from cogid.local.identity.pool import Pool
 from cogid.local.signing import KeyRing
 from cogid.local.store import Store
-
-if TYPE_CHECKING:
-    from cogid.local.model import Pool
 
 COGNITO_KEY = "cognito-identity.amazonaws.com"
 TEST_IDP_ISSUER = "https://test-idp.cogid.local"

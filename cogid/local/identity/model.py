@@ -15,20 +15,23 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import cached_property
 from typing import Any
 
 from cogid.local import errors
-from cogid.local.federation import COGNITO_KEY, PUBLIC_PROVIDERS, Federation, Login
+from cogid.local.identity.federation import COGNITO_KEY, PUBLIC_PROVIDERS, Federation, Login
+from cogid.local.identity.pool import (
+    ACCOUNT,
+    ISSUER,
+    POOL_ARN_CLAIM,
+    POOL_MEMBERS,
+    TAGS_CLAIM,
+    Caller,
+    Identity,
+    Pool,
+    utc_datetime,
+)
 from cogid.local.signing import KeyRing
 from cogid.local.store import Store
-
-ACCOUNT = "000000000000"
-# Spec Q13: the real issuer string by default, so trust policies and STS `Provider` look real.
-ISSUER = "https://cognito-identity.amazonaws.com"
-POOL_ARN_CLAIM = "https://cognito-identity.amazonaws.com/identity-pool-arn"
-TAGS_CLAIM = "https://aws.amazon.com/tags"
 
 MAX_POOLS = 1000
 MAX_LOGINS = 20
@@ -45,79 +48,10 @@ UNAUTH_NOT_SUPPORTED = "Unauthenticated access is not supported for this identit
 INVALID_POOL_CONFIGURATION = "Invalid identity pool configuration. Check assigned IAM roles for this pool."
 UNSUPPORTED_DEVELOPER_PROVIDER = "This identity pool does not support the specified developer provider"
 
-# The IdentityPool shape's members, in AWS's order, and the keywords the operations take.
-POOL_MEMBERS = {
-    "IdentityPoolName": "identity_pool_name",
-    "AllowUnauthenticatedIdentities": "allow_unauthenticated_identities",
-    "AllowClassicFlow": "allow_classic_flow",
-    "SupportedLoginProviders": "supported_login_providers",
-    "DeveloperProviderName": "developer_provider_name",
-    "OpenIdConnectProviderARNs": "open_id_connect_provider_arns",
-    "CognitoIdentityProviders": "cognito_identity_providers",
-    "SamlProviderARNs": "saml_provider_arns",
-    "IdentityPoolTags": "identity_pool_tags",
-}
-
 _USER_POOL_PROVIDER = re.compile(r"cognito-idp\.([a-z0-9-]+)\.amazonaws\.com/[\w-]+_[0-9a-zA-Z]+")
 _OIDC_ARN = re.compile(r"arn:aws[\w-]*:iam::\d{12}:oidc-provider/(.+)")
 _SAML_ARN = re.compile(r"arn:aws[\w-]*:iam::\d{12}:saml-provider/[\w+=,.@-]+")
 _ROLE_ARN = re.compile(r"arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+")
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who sent a request and where: the region of the endpoint (or of the id, if unsigned)."""
-
-    region: str
-    principal: dict[str, Any] | None = None  # None: an unsigned in-process call, the account
-
-
-class Pool:
-    """A pool as stored. Its roles and role mappings are parsed on first use: most calls (every
-    token call) need neither."""
-
-    def __init__(self, row: sqlite3.Row):
-        self.id: str = row["id"]
-        self.region: str = row["region"]
-        self.doc: dict[str, Any] = json.loads(row["doc"])
-        self._roles: str = row["roles"]
-        self._role_mappings: str = row["role_mappings"]
-
-    @cached_property
-    def roles(self) -> dict[str, str]:
-        roles: dict[str, str] = json.loads(self._roles)
-        return roles
-
-    @cached_property
-    def role_mappings(self) -> dict[str, Any]:
-        mappings: dict[str, Any] = json.loads(self._role_mappings)
-        return mappings
-
-    @property
-    def arn(self) -> str:
-        return f"arn:aws:cognito-identity:{self.region}:{ACCOUNT}:identitypool/{self.id}"
-
-    @property
-    def developer_provider(self) -> str | None:
-        return self.doc.get("DeveloperProviderName")
-
-    @property
-    def allows_guests(self) -> bool:
-        return bool(self.doc.get("AllowUnauthenticatedIdentities"))
-
-
-@dataclass
-class Identity:
-    id: str
-    pool_id: str
-    state: str  # guest | authenticated | disabled
-    created: float
-    modified: float
-    seq: int = 0  # creation order in the store (0: not read back yet)
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Identity:
-        return cls(row["id"], row["pool_id"], row["state"], row["created"], row["modified"], row["seq"])
 
 
 @dataclass(frozen=True)
@@ -176,11 +110,6 @@ def _claim_values(value: Any) -> list[str]:
     if value is None:
         return []
     return [v if isinstance(v, str) else json.dumps(v) for v in (value if isinstance(value, list) else [value])]
-
-
-def utc_datetime(epoch: float) -> datetime:
-    """An epoch as the aware datetime botocore would parse it into."""
-    return datetime.fromtimestamp(epoch, UTC)
 
 
 def _page_token(seq: int) -> str:
