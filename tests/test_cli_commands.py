@@ -530,7 +530,7 @@ def test_tagged_tokens_exchange_with_created_roles(cli, cli_pool):
 
 
 def test_pool_create_rolls_back_when_roles_fail(cli, local, monkeypatch):
-    from cogid.local.iam import IAM
+    from cogid.local.iam.iam import IAM
 
     def refuse(*_args, **_kwargs):
         from cogid.local.errors import LimitExceeded

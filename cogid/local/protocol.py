@@ -57,7 +57,7 @@ def service_model(name: str) -> Any:
 @cache
 def _query_operations() -> dict[str, str]:
     """Query-protocol action name -> service, for the operations the service implements."""
-    from cogid.local.iam import IAM_OPERATIONS, STS_OPERATIONS
+    from cogid.local.iam.names import IAM_OPERATIONS, STS_OPERATIONS
 
     return {**dict.fromkeys(STS_OPERATIONS, "sts"), **dict.fromkeys(IAM_OPERATIONS, "iam")}
 

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cogid.local.iam import IAM, STS
+from cogid.local.iam.iam import IAM
+from cogid.local.iam.sts import STS
 from cogid.local.identity.federation import Federation
 from cogid.local.identity.model import CognitoIdentity
 from cogid.local.signing import KeyRing

@@ -1,0 +1,172 @@
+"""Trust policies: their grammar (what CreateRole and UpdateAssumeRolePolicy accept) and their
+evaluation for web-identity federation, as AWS does it for Cognito's tokens."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from cogid.local import errors
+from cogid.local.iam.names import COGNITO_PRINCIPAL, CONDITION_KEYS, TAG_SESSION_ACTION, WEB_IDENTITY_ACTION
+from cogid.local.identity.pool import TAGS_CLAIM
+
+
+@functools.cache
+def _glob(pattern: str) -> re.Pattern[str]:
+    """IAM's StringLike: `*` any run of characters, `?` any one."""
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL)
+
+
+_OPERATORS: dict[str, Callable[[str, str], bool]] = {
+    "StringEquals": lambda have, want: have == want,
+    "StringEqualsIgnoreCase": lambda have, want: have.lower() == want.lower(),
+    "StringLike": lambda have, want: _glob(want).fullmatch(have) is not None,
+}
+_NEGATED = {
+    "StringNotEquals": "StringEquals",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+    "StringNotLike": "StringLike",
+}
+_QUALIFIERS = ("ForAnyValue", "ForAllValues")
+_VERSIONS = ("2012-10-17", "2008-10-17")
+_STATEMENT_ELEMENTS = {"Sid", "Effect", "Principal", "Action", "Condition"}
+AUD_KEY = f"{COGNITO_PRINCIPAL}:aud"
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _strings(value: Any) -> bool:
+    return all(isinstance(v, str) for v in _as_list(value)) and value != []
+
+
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return _as_list(document.get("Statement", []))
+
+
+def _names_cognito(principal: Any) -> bool:
+    """Does this Principal take in Cognito's federated users ("*" and {"AWS": "*"} are everyone)?"""
+    if principal == "*":
+        return True
+    return isinstance(principal, dict) and (
+        COGNITO_PRINCIPAL in _as_list(principal.get("Federated", [])) or "*" in _as_list(principal.get("AWS", []))
+    )
+
+
+def _grants(actions: Any, action: str) -> bool:
+    return any(_glob(a.lower()).fullmatch(action.lower()) for a in _as_list(actions))
+
+
+def _check_statement(statement: Any) -> None:
+    if not isinstance(statement, dict):
+        raise errors.MalformedPolicyDocument("Each Statement must be a JSON object.")
+    unknown = set(statement) - _STATEMENT_ELEMENTS
+    if unknown:
+        raise errors.MalformedPolicyDocument(f"Unsupported policy element in a trust policy: {sorted(unknown)[0]}")
+    if statement.get("Effect") not in ("Allow", "Deny"):
+        raise errors.MalformedPolicyDocument("Effect must be Allow or Deny.")
+    if "Sid" in statement and not isinstance(statement["Sid"], str):
+        raise errors.MalformedPolicyDocument("Sid must be a string.")
+    principal, actions = statement.get("Principal"), statement.get("Action")
+    if principal is None or actions is None:
+        raise errors.MalformedPolicyDocument("A trust policy statement needs a Principal and an Action.")
+    if principal != "*" and not (
+        isinstance(principal, dict) and principal and all(_strings(v) for v in principal.values())
+    ):
+        raise errors.MalformedPolicyDocument('Principal must be "*" or an object of principal names.')
+    if not _strings(actions):
+        raise errors.MalformedPolicyDocument("Action must be a string or a list of strings.")
+    conditions = statement.get("Condition", {})
+    if not isinstance(conditions, dict) or not all(isinstance(c, dict) for c in conditions.values()):
+        raise errors.MalformedPolicyDocument("Condition must map operators to objects of condition keys.")
+    if not _names_cognito(principal):
+        return  # other principals never assume a role through this service
+    for operator, tests in conditions.items():
+        qualifier, _, base = operator.rpartition(":")
+        if qualifier not in ("", *_QUALIFIERS) or (base not in _OPERATORS and base not in _NEGATED):
+            raise errors.MalformedPolicyDocument(f"Unsupported condition operator: {operator}")
+        for key, wanted in tests.items():
+            if key.lower() not in CONDITION_KEYS:
+                raise errors.MalformedPolicyDocument(f"Unsupported condition key for {COGNITO_PRINCIPAL}: {key}")
+            if not _strings(wanted):
+                raise errors.MalformedPolicyDocument(f"Condition values of {key} must be strings.")
+    # IAM will not let a role trust every identity pool (Cognito guide, "IAM roles").
+    keys = {key.lower() for tests in conditions.values() for key in tests}
+    if statement["Effect"] == "Allow" and _grants(actions, WEB_IDENTITY_ACTION) and AUD_KEY not in keys:
+        raise errors.MalformedPolicyDocument(
+            f"A statement trusting {COGNITO_PRINCIPAL} needs a condition on {AUD_KEY}."
+        )
+
+
+def parse_trust_policy(text: str) -> dict[str, Any]:
+    """Parse and check a trust policy; anything this service would not evaluate is refused."""
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than any policy has
+        raise errors.MalformedPolicyDocument("Syntax errors in policy.") from None
+    if not isinstance(document, dict) or not isinstance(document.get("Statement"), (list, dict)):
+        raise errors.MalformedPolicyDocument("The policy must be a JSON object with a Statement.")
+    unknown = set(document) - {"Version", "Id", "Statement"}
+    if unknown:
+        raise errors.MalformedPolicyDocument(f"Unsupported policy element: {sorted(unknown)[0]}")
+    if "Version" in document and document["Version"] not in _VERSIONS:
+        raise errors.MalformedPolicyDocument(f"Version must be one of {', '.join(_VERSIONS)}.")
+    if not _statements(document):
+        raise errors.MalformedPolicyDocument("The policy needs at least one Statement.")
+    for statement in _statements(document):
+        _check_statement(statement)
+    return dict(document)
+
+
+def _condition_holds(operator: str, wanted: Any, have: list[str]) -> bool:
+    qualifier, _, base = operator.rpartition(":")
+    negated = base in _NEGATED
+    test = _OPERATORS[_NEGATED.get(base, base)]
+
+    def holds(value: str) -> bool:  # a negated operator holds when no listed value matches
+        hit = any(test(value, str(w)) for w in _as_list(wanted))
+        return hit != negated
+
+    if qualifier == "ForAnyValue":
+        return any(holds(v) for v in have)
+    if qualifier == "ForAllValues":
+        return all(holds(v) for v in have)
+    # Single-valued operators: a missing key fails a positive operator and passes a negated
+    # one, as in IAM; on the multi-valued amr a positive one needs some value to match.
+    if not have:
+        return negated
+    return all(holds(v) for v in have) if negated else any(holds(v) for v in have)
+
+
+def _allows(document: dict[str, Any], context: dict[str, list[str]], action: str) -> bool:
+    allowed = False
+    for statement in _statements(document):
+        if not _names_cognito(statement["Principal"]) or not _grants(statement["Action"], action):
+            continue
+        applies = all(
+            _condition_holds(operator, wanted, context.get(key.lower(), []))
+            for operator, tests in statement.get("Condition", {}).items()
+            for key, wanted in tests.items()
+        )
+        if applies and statement["Effect"] == "Deny":
+            return False  # an explicit Deny always wins
+        allowed = allowed or applies
+    return allowed
+
+
+def trust_refusal(document: dict[str, Any], claims: dict[str, Any]) -> str | None:
+    """The action this trust policy refuses a holder of these Cognito token claims, if any."""
+    context = {
+        f"{COGNITO_PRINCIPAL}:aud": [str(claims.get("aud", ""))],
+        f"{COGNITO_PRINCIPAL}:sub": [str(claims.get("sub", ""))],
+        f"{COGNITO_PRINCIPAL}:amr": [str(v) for v in claims.get("amr", [])],
+    }
+    if not _allows(document, context, WEB_IDENTITY_ACTION):
+        return WEB_IDENTITY_ACTION
+    # The token's principal tags become session tags, which the role must also let in (spec §8.1).
+    tagged = bool((claims.get(TAGS_CLAIM) or {}).get("principal_tags"))
+    return TAG_SESSION_ACTION if tagged and not _allows(document, context, TAG_SESSION_ACTION) else None
