@@ -8,11 +8,13 @@ from conftest import DEV, error_code
 
 from cogid.local import protocol
 from cogid.local.service import open_service
+from cogid.local.wire import shapes
+from cogid.local.wire.request import Request
 
 
 def raw(isolated, target, body, content_type="application/x-amz-json-1.1"):
     headers = {"x-amz-target": target, "content-type": content_type}
-    return protocol.handle(open_service(isolated), protocol.Request("POST", "/", headers, body))
+    return protocol.handle(open_service(isolated), Request("POST", "/", headers, body))
 
 
 def snapshot(cognito, pool):
@@ -135,7 +137,7 @@ def test_every_operation_in_the_model_is_served(isolated):
     from botocore import xform_name
 
     service = open_service(isolated)
-    names = protocol.service_model("cognito-identity").operation_names
+    names = shapes.service_model("cognito-identity").operation_names
     assert len(names) == 23
     assert [n for n in names if not callable(getattr(service.cognito, xform_name(n), None))] == []
 
@@ -153,7 +155,7 @@ def test_edge_inputs_are_invalid_parameters_not_faults(cognito, pool, call):
 
 
 def test_non_utf8_form_body_is_a_validation_error(isolated):
-    reply = protocol.handle(open_service(isolated), protocol.Request(
+    reply = protocol.handle(open_service(isolated), Request(
         "POST", "/", {"content-type": "application/x-www-form-urlencoded"}, b"Action=GetCallerIdentity&x=\xff"))
     assert reply.status == 400 and b"<Code>ValidationError</Code>" in reply.body
 

@@ -13,8 +13,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from cogid.local import protocol, shapes
+from cogid.local import protocol
 from cogid.local.service import Service
+from cogid.local.wire import shapes
+from cogid.local.wire.json11 import JSON_CONTENT_TYPE, JSON_TARGET_PREFIX
+from cogid.local.wire.request import Request
 
 
 def _datetimes(shape: shapes.Shape, value: Any) -> Any:
@@ -48,8 +51,8 @@ class DirectClient:
         return lambda **params: self._call(operation, params)
 
     def _call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        headers = {"x-amz-target": protocol.JSON_TARGET_PREFIX + operation, "content-type": protocol.JSON_CONTENT_TYPE}
-        request = protocol.Request("POST", "/", headers, json.dumps(params).encode(), self._region)
+        headers = {"x-amz-target": JSON_TARGET_PREFIX + operation, "content-type": JSON_CONTENT_TYPE}
+        request = Request("POST", "/", headers, json.dumps(params).encode(), self._region)
         reply = protocol.handle(self._service, request)
         body = json.loads(reply.body) if reply.body else {}
         metadata = {"RequestId": reply.headers.get("x-amzn-RequestId"), "HTTPStatusCode": reply.status}

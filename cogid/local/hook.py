@@ -22,6 +22,7 @@ from botocore.parsers import create_parser
 
 from cogid.local import protocol
 from cogid.local.service import Service
+from cogid.local.wire.request import Request
 
 _FORM = "application/x-www-form-urlencoded; charset=utf-8"  # what botocore sends a Query body as
 
@@ -54,7 +55,7 @@ def attach(client: Any, service: Service) -> Any:
             body = body.read()
         lowered = {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in headers.items()}
         path = "/" + url.split("://", 1)[-1].partition("/")[2]
-        reply = protocol.handle(service, protocol.Request(method, path, lowered, body, region))
+        reply = protocol.handle(service, Request(method, path, lowered, body, region))
         return AWSResponse(url, reply.status, reply.headers, _Raw(reply.body))
 
     def before_call(model: Any, params: dict[str, Any], context: dict[str, Any], **_kwargs: Any) -> Any:

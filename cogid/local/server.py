@@ -37,6 +37,9 @@ from cogid.local.identity.federation import fetch_json
 from cogid.local.identity.pool import ISSUER
 from cogid.local.service import STORE_FILE, Service
 from cogid.local.signing import ALGORITHM
+from cogid.local.wire import shapes
+from cogid.local.wire.json11 import JSON_CONTENT_TYPE
+from cogid.local.wire.request import Request, escape, is_json
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +69,12 @@ def _error(headers: dict[str, str], status: int, code: str, message: str) -> Rep
     """An AWS error reply for a request refused before it reaches the protocol, in the format
     its client expects (protocol.handle tells the two protocols apart the same way)."""
     request_id = str(uuid.uuid4())
-    if protocol.is_json(headers):
+    if is_json(headers):
         body = json.dumps({"__type": code, "message": message}).encode()
         return (
             status,
             [
-                ("Content-Type", protocol.JSON_CONTENT_TYPE),
+                ("Content-Type", JSON_CONTENT_TYPE),
                 ("x-amzn-RequestId", request_id),
                 ("x-amzn-ErrorType", f"{code}:"),
             ],
@@ -80,7 +83,7 @@ def _error(headers: dict[str, str], status: int, code: str, message: str) -> Rep
     kind = "Receiver" if status >= 500 else "Sender"
     xml = (
         f'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>{kind}</Type>'
-        f"<Code>{code}</Code><Message>{protocol.escape(message)}</Message></Error>"
+        f"<Code>{code}</Code><Message>{escape(message)}</Message></Error>"
         f"<RequestId>{request_id}</RequestId></ErrorResponse>"
     )
     return status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], xml.encode()
@@ -206,7 +209,7 @@ class Endpoint:
                 headers, 405, "MethodNotAllowed", f"The method {method} is not allowed here."
             )
             return status, [*error_headers, ("Allow", "GET, POST, OPTIONS")], error  # RFC 9110 §15.5.6
-        request = protocol.Request(method, _target(scope), headers, body)
+        request = Request(method, _target(scope), headers, body)
         reply = protocol.handle(self.service, request, verify=True)
         return reply.status, list(reply.headers.items()), reply.body
 
@@ -419,7 +422,7 @@ def _prepare(home: Path) -> None:
     service.keys.kid  # noqa: B018
     service.store.close()
     for name in SERVICES:
-        protocol.service_model(name)
+        shapes.service_model(name)
 
 
 def default_workers() -> int:

@@ -1,7 +1,7 @@
 """Amazon Cognito Identity: one method per operation, with AWS's semantics.
 
 Methods take the request members as snake_case keywords (already checked against botocore's
-shapes by validate.py) and return the response members as AWS names. They know nothing of JSON,
+shapes by wire/validate.py) and return the response members as AWS names. They know nothing of JSON,
 XML or HTTP. Section and case numbers (E4, D9, Q3 ...) refer to spec/cognito-identity.md.
 """
 

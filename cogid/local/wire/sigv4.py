@@ -21,11 +21,11 @@ from urllib.parse import parse_qs, urlsplit
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 
 from cogid.local.errors import AuthFailure
-from cogid.local.protocol import presigned
+from cogid.local.wire.request import presigned
 
 if TYPE_CHECKING:
-    from cogid.local.protocol import Request
     from cogid.local.service import Service
+    from cogid.local.wire.request import Request
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = 300  # seconds between X-Amz-Date and the service clock, as AWS allows

@@ -1,0 +1,60 @@
+"""AWS JSON 1.1 (Cognito Identity): the operation from X-Amz-Target, the body checked against
+botocore's shapes, one call into the model, the result or error as AWS's JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from cogid.local import errors
+from cogid.local.wire import shapes
+from cogid.local.wire.caller import _caller
+from cogid.local.wire.request import Request, Response, _service_error, printable
+from cogid.local.wire.validate import validate
+
+if TYPE_CHECKING:
+    from cogid.local.service import Service
+
+JSON_TARGET_PREFIX = "AWSCognitoIdentityService."
+JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _handle_json(service: Service, request: Request, request_id: str, verify: bool = False) -> Response:
+    headers = {"Content-Type": JSON_CONTENT_TYPE, "x-amzn-RequestId": request_id}
+    try:
+        target = request.headers.get("x-amz-target", "")
+        name = target[len(JSON_TARGET_PREFIX) :] if target.startswith(JSON_TARGET_PREFIX) else ""
+        model = shapes.service_model("cognito-identity")
+        if name not in model.operation_names:
+            raise errors.UnknownOperation(f"Unknown operation '{target}'")
+        operation = model.operation_model(name)
+        try:
+            raw = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise errors.Serialization("Request body is not valid JSON") from None
+        # Who is asking comes first, as on AWS: an unsigned request is refused before its
+        # parameters are looked at.
+        signed = operation.auth_type != "none"
+        caller = _caller(
+            service, request, raw if isinstance(raw, dict) else {}, signed, verify, model.signing_name, name
+        )
+        params = validate(operation.input_shape, raw)
+        method = getattr(service.cognito, shapes.snake(name))
+        result = method(caller, **{shapes.snake(k): v for k, v in params.items()})
+        return Response(200, headers, json.dumps(result, default=_json_default).encode())
+    except errors.FetchNeeded:
+        raise
+    except Exception as error:  # every failure is an AWS error reply, never a crash
+        error = _service_error(error, service)
+        headers["x-amzn-ErrorType"] = f"{error.code}:"
+        # Latin-1 only, as HTTP headers are; the body carries the message whole.
+        headers["x-amzn-ErrorMessage"] = printable(error.message[:512]).encode("latin-1", "replace").decode("latin-1")
+        body = json.dumps({"__type": error.code, "message": error.message}).encode()
+        return Response(error.status, headers, body)
