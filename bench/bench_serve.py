@@ -190,7 +190,9 @@ def free_port() -> int:
 
 def start_cogid(home: Path) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "cogid.local.server", str(home), "--port", "0"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "cogid.local.transport.server", str(home), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert process.stdout is not None
     return process, process.stdout.readline().strip()

@@ -174,7 +174,7 @@ def served_by(service, service_name="cognito-identity", **kwargs):
     from botocore import UNSIGNED
     from botocore.config import Config
 
-    from cogid.local.hook import attach
+    from cogid.local.transport.inprocess import attach
 
     if not _boto3_sessions:  # one session for all: a new one reloads the service models
         _boto3_sessions.append(boto3.session.Session(region_name="us-east-1"))

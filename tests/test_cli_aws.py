@@ -11,7 +11,7 @@ from conftest import DEV
 @pytest.fixture
 def remote(cli, isolated, tmp_path, monkeypatch, local):
     """Profile `remote`: backend aws, boto3 profile `dev` holding a key the server accepts."""
-    from cogid.local.server import running_server
+    from cogid.local.transport.server import running_server
 
     key = local("iam").create_access_key()["AccessKey"]
     credentials = tmp_path / "aws-credentials"

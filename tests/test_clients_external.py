@@ -17,7 +17,7 @@ import pytest
 from conftest import standard_trust_policy
 
 import cogid.local
-from cogid.local.server import running_server
+from cogid.local.transport.server import running_server
 
 PROVIDER = "login.example.app"
 JS_HARNESS = Path(__file__).parent / "js"

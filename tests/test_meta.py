@@ -145,6 +145,6 @@ def test_only_the_cli_imports_typer_and_only_output_writes_stdout():
         relative = path.relative_to(ROOT / "cogid").as_posix()
         if not relative.startswith("cli/"):
             assert "typer" not in list(_imports(path)), f"{relative} imports typer"
-        if relative not in ("output.py",) and not relative.startswith("local/server"):
+        if relative not in ("output.py",) and not relative.startswith("local/transport/server"):
             text = path.read_text()
             assert "sys.stdout.write" not in text and "print(" not in text, f"{relative} writes stdout"

@@ -30,10 +30,10 @@ from botocore.exceptions import ClientError
 from conftest import standard_trust_policy
 
 import cogid.local
-from cogid.local.hook import attach
 from cogid.local.identity.pool import ISSUER
-from cogid.local.server import MAX_BODY, running_server
 from cogid.local.service import STORE_FILE, Service
+from cogid.local.transport.inprocess import attach
+from cogid.local.transport.server import MAX_BODY, running_server
 
 PROVIDER = "login.example.app"
 NOWHERE = "https://{}.us-east-1.cogid.invalid"
@@ -481,7 +481,7 @@ def test_a_pipelined_request_with_large_headers_behind_a_backlog_is_answered(ser
 
 def test_head_answers_like_get_without_a_body_or_a_log_line(tmp_path):
     process = subprocess.Popen(
-        [sys.executable, "-m", "cogid.local.server", str(tmp_path), "--port", "0", "--workers", "1"],
+        [sys.executable, "-m", "cogid.local.transport.server", str(tmp_path), "--port", "0", "--workers", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -502,7 +502,7 @@ def test_head_answers_like_get_without_a_body_or_a_log_line(tmp_path):
 def test_the_faster_header_checks_agree_with_gunicorns_byte_for_byte():
     from gunicorn.asgi import parser
 
-    from cogid.local.server import _INVALID_IN_HEADER, _TOKEN
+    from cogid.local.transport.server import _INVALID_IN_HEADER, _TOKEN
 
     gunicorn = parser.PythonProtocol
     for text in [b"", *(bytes([byte]) for byte in range(256)), b"X-Amz-Date", b"a b", b"AWS4-HMAC-SHA256 x=\x7f"]:
@@ -535,7 +535,7 @@ def _start(home: Path, code: str) -> tuple[subprocess.Popen[str], str]:
 
 
 def test_serve_binds_localhost_and_prints_the_url_first(tmp_path):
-    process, url = _start(tmp_path, "import sys; from cogid.local.server import serve; serve(sys.argv[1], port=0)")
+    process, url = _start(tmp_path, "import sys; from cogid.local.transport.server import serve; serve(sys.argv[1], port=0)")
     try:
         parts = urlsplit(url)
         assert (parts.scheme, parts.hostname) == ("http", "127.0.0.1") and parts.port > 0
@@ -550,7 +550,7 @@ def test_stopping_keeps_every_acknowledged_write(tmp_path, stop):
     key = cogid.local.client("iam", home=tmp_path).create_access_key()["AccessKey"]
     pool_id = cogid.local.client("cognito-identity", home=tmp_path).create_identity_pool(
         IdentityPoolName="app", AllowUnauthenticatedIdentities=False, DeveloperProviderName=PROVIDER)["IdentityPoolId"]
-    process, url = _start(tmp_path, "import sys; from cogid.local.server import main; main([sys.argv[1], '--port=0'])")
+    process, url = _start(tmp_path, "import sys; from cogid.local.transport.server import main; main([sys.argv[1], '--port=0'])")
     acknowledged: dict[str, str] = {}
 
     def issue_until_refused():
@@ -581,7 +581,7 @@ def test_stopping_keeps_every_acknowledged_write(tmp_path, stop):
 
 
 def test_a_connection_that_never_finishes_its_headers_is_closed(tmp_path):
-    process, url = _start(tmp_path, "import sys; import cogid.local.server as server; server.IO_TIMEOUT = 1;"
+    process, url = _start(tmp_path, "import sys; import cogid.local.transport.server as server; server.IO_TIMEOUT = 1;"
                                     " server.serve(sys.argv[1], port=0, workers=1)")
     try:
         with _connect(url) as idle, _connect(url) as partial:
@@ -596,7 +596,7 @@ def test_a_connection_that_never_finishes_its_headers_is_closed(tmp_path):
 
 
 def test_stopping_does_not_wait_for_connections_without_a_request(tmp_path):
-    process, url = _start(tmp_path, "import sys; from cogid.local.server import serve; serve(sys.argv[1], port=0)")
+    process, url = _start(tmp_path, "import sys; from cogid.local.transport.server import serve; serve(sys.argv[1], port=0)")
     with _connect(url) as idle, _connect(url) as partial, _connect(url) as used:
         partial.sendall(b"GET /.well-known/jwks_uri HTTP/1.1\r\nHo")
         used.sendall(b"GET /.well-known/jwks_uri HTTP/1.1\r\nHost: x\r\n\r\n")

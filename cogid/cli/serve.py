@@ -25,7 +25,7 @@ def serve(
     """
     from cogid.config import data_dir
     from cogid.errors import Unavailable
-    from cogid.local.server import serve as run
+    from cogid.local.transport.server import serve as run
 
     try:
         run(data_dir(), host=host, port=port, workers=workers)

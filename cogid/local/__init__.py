@@ -60,7 +60,7 @@ def client(
     from botocore import UNSIGNED
     from botocore.config import Config
 
-    from cogid.local.hook import attach
+    from cogid.local.transport.inprocess import attach
 
     signed = "aws_access_key_id" in client_kwargs
     config = Config(retries={"total_max_attempts": 1}, signature_version=None if signed else UNSIGNED)
@@ -116,6 +116,6 @@ def jwks(home: str | os.PathLike[str] | None = None) -> dict[str, Any]:
 def direct_client(home: str | os.PathLike[str] | None = None, region: str = "us-east-1") -> Any:
     """A Cognito Identity client with boto3's interface that calls the local service directly,
     without boto3 (for one-shot commands, where boto3's start-up would dominate)."""
-    from cogid.local.direct import DirectClient
+    from cogid.local.transport.direct import DirectClient
 
     return DirectClient(_service(home), region)

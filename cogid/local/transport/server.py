@@ -502,7 +502,7 @@ def running_server(home: Path | str, workers: int | None = 1, timeout: float = 3
     `workers` None means default_workers(). On exit the server gets SIGTERM and is waited for, so
     its writes are all in the store.
     """
-    command = [sys.executable, "-m", "cogid.local.server", str(home), "--port", "0"]
+    command = [sys.executable, "-m", "cogid.local.transport.server", str(home), "--port", "0"]
     if workers is not None:
         command += ["--workers", str(workers)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
@@ -524,10 +524,10 @@ def running_server(home: Path | str, workers: int | None = 1, timeout: float = 3
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m cogid.local.server HOME`: the server without the CLI (tests, benchmarks)."""
+    """`python -m cogid.local.transport.server HOME`: the server without the CLI (tests, benchmarks)."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m cogid.local.server", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m cogid.local.transport.server", description=main.__doc__)
     parser.add_argument("home", type=Path)
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
