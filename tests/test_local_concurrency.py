@@ -84,10 +84,10 @@ def iter_identities(cognito, pool):
 def test_a_checkpoint_follows_every_so_many_commits(tmp_path, monkeypatch):
     """The WAL is copied into the database file by the commit that reaches CHECKPOINT_EVERY,
     long before SQLite's own threshold, and no write is lost to it."""
-    from cogid.local import store as store_module
+    from cogid.local.store import Store, core
 
-    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 20)
-    store = store_module.Store(tmp_path / "s.sqlite3")
+    monkeypatch.setattr(core, "CHECKPOINT_EVERY", 20)
+    store = Store(tmp_path / "s.sqlite3")
     sizes = []
     for n in range(25):
         with store.write():
@@ -96,4 +96,4 @@ def test_a_checkpoint_follows_every_so_many_commits(tmp_path, monkeypatch):
     assert len(set(sizes[:15])) == 1  # the schema's commit and 15 more: nothing copied yet
     assert sizes[-1] > sizes[0]
     store.close()
-    assert len(store_module.Store(tmp_path / "s.sqlite3").access_keys()) == 25
+    assert len(Store(tmp_path / "s.sqlite3").access_keys()) == 25

@@ -1,0 +1,18 @@
+"""SQLite persistence for the local service: `Store`, the only SQL.
+
+core.py holds the file, connections, transactions and the schema; each service's statements are
+a mixin that `Store` inherits (identity.py, iam.py), so callers write `store.pool(...)` or
+`store.role(...)` whichever service they belong to. A new service adds its mixin here.
+"""
+
+from __future__ import annotations
+
+from cogid.local.store.core import StoreCore, create_private_file
+from cogid.local.store.iam import IamSQL
+from cogid.local.store.identity import IdentitySQL
+
+__all__ = ["Store", "StoreCore", "create_private_file"]
+
+
+class Store(IdentitySQL, IamSQL):
+    """The SQLite file, with one connection per thread, and every service's SQL."""

@@ -1,0 +1,230 @@
+"""The store's core: the SQLite file, its connections (one per thread), transactions,
+checkpoints, and the schema with its migrations (PRAGMA user_version).
+
+One file holds everything. Every operation runs in one transaction; writers take the lock up
+front (BEGIN IMMEDIATE) so concurrent processes serialise instead of failing on upgrade, and the
+UNIQUE constraints make the linking invariants impossible to break even then.
+
+The tables of every service are created here, so one version number covers the whole file; the
+statements that read and write them live in one mixin per service (identity.py, iam.py), which
+`Store` (store/__init__.py) inherits. A service that needs tables adds them to SCHEMA, with a
+migration in `_migrate` for files written at an older SCHEMA_VERSION, and its own mixin.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any, Self
+
+SCHEMA_VERSION = 1
+# Commits between two checkpoints (~3,500 WAL pages, ~14 MB, for a token call's commit).
+CHECKPOINT_EVERY = 500
+
+SCHEMA = """
+CREATE TABLE pools (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    region TEXT NOT NULL,
+    developer_provider TEXT UNIQUE,        -- spec Q18: unique within the account
+    doc TEXT NOT NULL,                     -- the IdentityPool shape (JSON), tags included
+    roles TEXT NOT NULL DEFAULT '{}',
+    role_mappings TEXT NOT NULL DEFAULT '{}',
+    created REAL NOT NULL
+);
+CREATE INDEX pools_region ON pools(region, seq);
+
+CREATE TABLE principal_tag_maps (
+    pool_id TEXT NOT NULL REFERENCES pools(id) ON DELETE CASCADE,
+    provider TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (pool_id, provider)
+);
+
+CREATE TABLE identities (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    pool_id TEXT NOT NULL REFERENCES pools(id) ON DELETE CASCADE,
+    state TEXT NOT NULL CHECK (state IN ('guest', 'authenticated', 'disabled')),
+    created REAL NOT NULL,
+    modified REAL NOT NULL
+);
+CREATE INDEX identities_pool ON identities(pool_id, seq);
+
+CREATE TABLE logins (
+    seq INTEGER PRIMARY KEY,               -- link order
+    pool_id TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    identity_id TEXT NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
+    developer INTEGER NOT NULL,
+    UNIQUE (pool_id, provider, subject)    -- N1: one owner per login
+);
+CREATE INDEX logins_identity ON logins(identity_id, seq);
+-- N2: one subject per external provider on an identity
+CREATE UNIQUE INDEX logins_one_external ON logins(identity_id, provider) WHERE developer = 0;
+
+CREATE TABLE signing_keys (
+    kid TEXT PRIMARY KEY,
+    purpose TEXT NOT NULL,                 -- 'cognito' tokens or the local 'test-idp'
+    pem TEXT NOT NULL,
+    created REAL NOT NULL
+);
+
+CREATE TABLE issuers (                    -- OIDC issuers registered for offline verification
+    issuer TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+);
+
+CREATE TABLE sessions (
+    access_key TEXT PRIMARY KEY,
+    doc TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+
+CREATE TABLE roles (
+    seq INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    doc TEXT NOT NULL
+);
+
+CREATE TABLE access_keys (
+    access_key TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+);
+"""
+
+
+def create_private_file(path: Path) -> None:
+    """Create `path` (and its directory) readable by the owner only, if it does not exist."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+class StoreCore:
+    """The SQLite file, with one connection per thread; the services' SQL is in the mixins."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._commits = 0
+        # A forked child must open its own connection: SQLite connections never cross a fork.
+        os.register_at_fork(after_in_child=self._forget_connections)
+        if str(path) != ":memory:":
+            create_private_file(self.path)
+        try:
+            self._migrate()
+        except sqlite3.DatabaseError as error:
+            # Whoever reads this must know which file: a damaged or foreign one, or locked.
+            raise type(error)(f"{self.path}: {error}") from None
+
+    # -- connections and transactions -------------------------------------------------------
+
+    def _forget_connections(self) -> None:
+        self._local = threading.local()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=60, check_same_thread=True)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 60000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            # Checkpoints follow every CHECKPOINT_EVERY commits, out of the writers' lock (see
+            # _checkpoint); SQLite makes one inside a commit only if the WAL grows past this
+            # (~40 MB), as it may while other processes keep writing during a checkpoint.
+            conn.execute("PRAGMA wal_autocheckpoint = 10000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[Self]:
+        """One write transaction: all or nothing, serialised with every other writer."""
+        with self._writers_queue():
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        self._commits += 1  # racy across threads at worst by a few counts: harmless
+        if self._commits % CHECKPOINT_EVERY == 0:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the database file, after the commit has let the writers' lock go.
+
+        SQLite's own checkpoint (~15 ms: the copy and a sync) would run inside the commit,
+        holding every other writer up meanwhile; a PASSIVE one blocks no writer or reader. The
+        commit it follows is already durable in the WAL, so a failure here is left to the next.
+        """
+        with suppress(sqlite3.Error):
+            self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    @contextmanager
+    def _writers_queue(self) -> Iterator[None]:
+        """Writers of this store queue on a file lock before taking SQLite's.
+
+        SQLite's busy handler polls, sleeping a millisecond or more each time it finds the
+        lock taken; a blocking flock wakes the next writer as soon as the lock is free, which
+        is what keeps many short transactions from several processes fast.
+        """
+        if str(self.path) == ":memory:":
+            yield
+            return
+        lock: int | None = getattr(self._local, "lock", None)
+        if lock is None:  # one open file per thread: flock excludes across them too
+            lock = self._local.lock = os.open(f"{self.path}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+    @contextmanager
+    def read(self) -> Iterator[Self]:
+        """One consistent snapshot for reading; inside a transaction already open on this
+        thread (a check made in the middle of an operation), that transaction's."""
+        if self.db.in_transaction:
+            yield self
+            return
+        self.db.execute("BEGIN")
+        try:
+            yield self
+        finally:
+            self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.write():
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version > SCHEMA_VERSION:
+                raise RuntimeError(f"{self.path} was written by a newer cogid (schema {version})")
+
+    def close(self) -> None:
+        """Close this thread's connection and lock file (others close with their threads)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+        lock = getattr(self._local, "lock", None)
+        if lock is not None:
+            os.close(lock)
+            self._local.lock = None
+
+    def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.db.execute(sql, args).fetchone()
+        return row
