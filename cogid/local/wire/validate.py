@@ -3,7 +3,7 @@
 Types, required members, lengths, ranges, enums and patterns all come from the model, so every
 operation is checked the same way and the messages read like AWS's (Coral) validation errors:
 ``1 validation error detected: Value 'x' at 'identityPoolName' failed to satisfy constraint: ...``.
-Rules the model cannot express live in model.py.
+Rules the model cannot express live in identity/model.py.
 """
 
 from __future__ import annotations
