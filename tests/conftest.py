@@ -1,5 +1,8 @@
 import pytest
 
+# The Cognito Sync test world (fixtures `world`, `clocked_world`, `sync_server`).
+pytest_plugins = ["sync_world"]
+
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):

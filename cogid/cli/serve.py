@@ -12,8 +12,15 @@ def serve(
         int | None,
         typer.Option("--workers", min=1, max=64, show_default=False, help="Worker processes (default: one per core)"),
     ] = None,
+    expose_outbox: Annotated[
+        bool,
+        typer.Option(
+            "--expose-outbox",
+            help="Also answer GET /_cogid/cognito-sync/outbox with what Cognito Sync would have pushed or streamed",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the local Cognito Identity, STS and IAM over HTTP until interrupted.
+    """Serve the local Cognito Identity, Cognito Sync, STS and IAM over HTTP until interrupted.
 
     The first line on stdout is the endpoint URL. Developer operations need SigV4 with a key
     from `cogid keys create`; GetId, GetCredentialsForIdentity and the other device calls are open,
@@ -28,7 +35,7 @@ def serve(
     from cogid.local.transport.server import serve as run
 
     try:
-        run(data_dir(), host=host, port=port, workers=workers)
+        run(data_dir(), host=host, port=port, workers=workers, expose_outbox=expose_outbox)
     except OSError as error:  # e.g. the port is taken: say so in one line
         raise Unavailable(f"cannot serve on {host}:{port}: {error.strerror or error}") from None
 

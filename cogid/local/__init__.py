@@ -1,4 +1,5 @@
-"""The embedded Amazon Cognito Identity service (with the STS and IAM calls it needs).
+"""The embedded Amazon Cognito Identity and Cognito Sync services (with the STS and IAM calls
+they need).
 
     from cogid.local import client
     cognito = client("cognito-identity", home=tmp_path)
@@ -14,13 +15,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 # A library stays quiet unless its user configures logging (`cogid serve` does).
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-SERVICES = ("cognito-identity", "sts", "iam")
+SERVICES = ("cognito-identity", "cognito-sync", "sts", "iam")
 # A host that cannot resolve: should a request ever escape the hook, it fails, never reaching AWS.
 _NOWHERE = "https://{service}.{region}.cogid.invalid"
 _sessions: dict[str, Any] = {}
@@ -111,6 +113,26 @@ def register_issuer(
 def jwks(home: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """The JWKS that verifies the local service's tokens (what `cogid serve` publishes)."""
     return dict(_service(home).jwks())
+
+
+def register_sync_trigger(
+    function_arn: str, handler: Callable[[dict[str, Any]], Any], home: str | os.PathLike[str] | None = None
+) -> None:
+    """Run `handler` as the Lambda function `function_arn` when a pool's Cognito Sync trigger
+    names it: it gets the SyncTrigger event of an identity's UpdateRecords and returns it, with
+    `datasetRecords` changed as the function wants (spec sync §8.3). In this process only."""
+    _service(home).sync.triggers[function_arn] = handler
+
+
+def sync_outbox(
+    home: str | os.PathLike[str] | None = None,
+    kind: str | None = None,
+    identity_pool_id: str | None = None,
+    clear: bool = False,
+) -> list[dict[str, Any]]:
+    """What Cognito Sync would have sent to SNS (`push`), Kinesis (`stream`) and Lambda
+    (`event`), oldest first; `clear` deletes the entries returned."""
+    return list(_service(home).sync.outbox(kind, identity_pool_id, clear))
 
 
 def direct_client(home: str | os.PathLike[str] | None = None, region: str = "us-east-1") -> Any:

@@ -2,8 +2,8 @@
 
 `handle` turns one HTTP-shaped request into one HTTP-shaped response. It is the only door into
 the service: the in-process transports and `cogid serve` all go through it. AWS JSON 1.1
-(Cognito Identity) is told apart from AWS Query (STS, IAM) by the request's headers; the
-protocols themselves live in wire/.
+(Cognito Identity) is told apart from AWS Query (STS, IAM) by the request's headers, and
+REST-JSON (Cognito Sync) by its path; the protocols themselves live in wire/.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
+from cogid.local import errors
+from cogid.local.wire import rest_json
 from cogid.local.wire.json11 import _handle_json
 from cogid.local.wire.query import _handle_query
-from cogid.local.wire.request import Request, Response, is_json
+from cogid.local.wire.request import Request, Response, is_json, json_error
 
 if TYPE_CHECKING:
     from cogid.local.service import Service
@@ -23,6 +25,13 @@ def handle(service: Service, request: Request, *, verify: bool = False) -> Respo
     """Answer one request. `verify` checks SigV4 signatures (the network transport); the
     in-process hook leaves it off, its callers being this process itself."""
     request_id = str(uuid.uuid4())
+    # Sync's requests carry JSON and no X-Amz-Target: their path tells them apart first (S71).
+    if rest_json.is_rest_json(request.path):
+        return rest_json.handle(service, request, request_id, verify)
     if is_json(request.headers):
         return _handle_json(service, request, request_id, verify)
-    return _handle_query(service, request, request_id, verify)
+    if request.path.partition("?")[0] == "/":
+        return _handle_query(service, request, request_id, verify)
+    # No service answers this path: say so in JSON, never in another protocol's XML (S75).
+    unknown = errors.UnknownOperation(f"No operation matches {request.method} {request.path.partition('?')[0]}")
+    return json_error(unknown, {"Content-Type": "application/json", "x-amzn-RequestId": request_id}, 404)

@@ -1,4 +1,4 @@
-"""The local service: one store, its keys, and the three AWS services built on them."""
+"""The local service: one store, its keys, and the AWS services built on them."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from cogid.local.identity.federation import Federation
 from cogid.local.identity.model import CognitoIdentity
 from cogid.local.signing import KeyRing
 from cogid.local.store import Store
+from cogid.local.sync.model import CognitoSync
 
 STORE_FILE = "local.sqlite3"
 
@@ -34,6 +35,8 @@ class Service:
         self.sts = STS(self.store, self.iam, self.keys, clock)
         extra = {"new_id": new_id} if new_id else {}
         self.cognito = CognitoIdentity(self.store, self.keys, self.federation, self.sts, clock, **extra)
+        self.sync = CognitoSync(self.store, clock)
+        self.cognito.merge_listeners.append(self.sync.identity_merged)
 
     def jwks(self) -> dict[str, Any]:
         return self.keys.jwks()

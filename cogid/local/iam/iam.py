@@ -165,7 +165,17 @@ class IAM:
                 raise errors.AuthFailure("The security token included in the request is invalid.", "unrecognized")
             if doc["Expiration"] <= self.clock():
                 raise errors.AuthFailure("The security token included in the request is expired", "expired")
-            return {"Secret": doc["SecretAccessKey"], "Arn": doc["Arn"], "UserId": doc["UserId"], "Session": True}
+            return {
+                "Secret": doc["SecretAccessKey"],
+                "Arn": doc["Arn"],
+                "UserId": doc["UserId"],
+                "Session": True,
+                # The Cognito identity the credentials were vended to, and its pool (Cognito Sync
+                # scopes each identity to its own data). Sessions stored before the pool was
+                # recorded have none: their identity alone then decides.
+                "IdentityId": doc["IdentityId"],
+                "IdentityPoolId": doc.get("IdentityPoolId"),
+            }
         if kind == "key" and session_token is None:  # a permanent key takes no session token
             return {
                 "Secret": doc["SecretAccessKey"],

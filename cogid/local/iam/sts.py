@@ -123,6 +123,7 @@ class STS:
                 "UserId": user_id,
                 "RoleArn": role_arn,
                 "IdentityId": claims["sub"],
+                "IdentityPoolId": claims["aud"],
                 "Guest": guest,
             }
             self.store.purge_sessions(self.clock() - 86400)

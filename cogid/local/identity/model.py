@@ -146,6 +146,9 @@ class CognitoIdentity:
         self.sts = sts  # iam.STS: the enhanced flow assumes roles through it
         self.clock = clock
         self.new_id = new_id
+        # Called inside every merge's transaction as (loser, survivor, pool id): the data other
+        # services keep per identity follows it (Cognito Sync's datasets, spec sync §6).
+        self.merge_listeners: list[Callable[[str, str, str], None]] = []
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -468,6 +471,8 @@ class CognitoIdentity:
         self.store.set_identity_state(source_id, "disabled", now)
         target.state = "authenticated"
         self.store.set_identity_state(target.id, target.state, now)
+        for listener in self.merge_listeners:
+            listener(source_id, target.id, target.pool_id)
 
     def _converge(
         self, pool: Pool, logins: list[Login], limit: type[errors.ServiceError], preferred: Login | None = None

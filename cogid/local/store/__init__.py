@@ -1,7 +1,7 @@
 """SQLite persistence for the local service: `Store`, the only SQL.
 
 core.py holds the file, connections, transactions and the schema; each service's statements are
-a mixin that `Store` inherits (identity.py, iam.py), so callers write `store.pool(...)` or
+a mixin that `Store` inherits (identity.py, iam.py, sync.py), so callers write `store.pool(...)` or
 `store.role(...)` whichever service they belong to. A new service adds its mixin here.
 """
 
@@ -10,9 +10,10 @@ from __future__ import annotations
 from cogid.local.store.core import StoreCore, create_private_file
 from cogid.local.store.iam import IamSQL
 from cogid.local.store.identity import IdentitySQL
+from cogid.local.store.sync import SyncSQL
 
 __all__ = ["Store", "StoreCore", "create_private_file"]
 
 
-class Store(IdentitySQL, IamSQL):
+class Store(IdentitySQL, IamSQL, SyncSQL):
     """The SQLite file, with one connection per thread, and every service's SQL."""

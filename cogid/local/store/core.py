@@ -6,9 +6,10 @@ front (BEGIN IMMEDIATE) so concurrent processes serialise instead of failing on 
 UNIQUE constraints make the linking invariants impossible to break even then.
 
 The tables of every service are created here, so one version number covers the whole file; the
-statements that read and write them live in one mixin per service (identity.py, iam.py), which
-`Store` (store/__init__.py) inherits. A service that needs tables adds them to SCHEMA, with a
-migration in `_migrate` for files written at an older SCHEMA_VERSION, and its own mixin.
+statements that read and write them live in one mixin per service (identity.py, iam.py,
+sync.py), which `Store` (store/__init__.py) inherits. A service that needs tables adds them as
+the next entry of MIGRATIONS (a new file gets SCHEMA and every migration, an older one the
+migrations it lacks), and its own mixin.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Self
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Commits between two checkpoints (~3,500 WAL pages, ~14 MB, for a token call's commit).
 CHECKPOINT_EVERY = 500
 
@@ -98,6 +99,84 @@ CREATE TABLE access_keys (
     doc TEXT NOT NULL
 );
 """
+
+# Schema 2: Cognito Sync (statements in sync.py).
+SYNC_TABLES = """
+CREATE TABLE sync_datasets (
+    seq INTEGER PRIMARY KEY,
+    identity_id TEXT NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    live INTEGER NOT NULL,
+    sync_count INTEGER NOT NULL,
+    deleted_at INTEGER,                    -- DeletedAtSyncCount of the name's last deletion
+    created INTEGER NOT NULL,
+    modified INTEGER NOT NULL,
+    modified_by TEXT NOT NULL,
+    merged_from TEXT,                      -- the name it had under a merged identity (S53)
+    records INTEGER NOT NULL DEFAULT 0,    -- live records
+    bytes INTEGER NOT NULL DEFAULT 0,      -- UTF-8 bytes of live keys and values
+    UNIQUE (identity_id, name)
+);
+
+CREATE TABLE sync_records (
+    dataset INTEGER NOT NULL REFERENCES sync_datasets(seq) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT,                            -- NULL: removed
+    sync_count INTEGER NOT NULL,
+    modified INTEGER NOT NULL,
+    modified_by TEXT NOT NULL,
+    device_modified INTEGER,
+    PRIMARY KEY (dataset, key)
+) WITHOUT ROWID;
+CREATE INDEX sync_records_order ON sync_records(dataset, sync_count, key);
+
+CREATE TABLE sync_sessions (
+    token TEXT PRIMARY KEY,
+    identity_id TEXT NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
+    pool_id TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE INDEX sync_sessions_dataset ON sync_sessions(identity_id, dataset);
+CREATE INDEX sync_sessions_expiry ON sync_sessions(expires);
+
+CREATE TABLE sync_identities (             -- an identity's last Sync write
+    identity_id TEXT PRIMARY KEY REFERENCES identities(id) ON DELETE CASCADE,
+    modified INTEGER NOT NULL
+);
+
+CREATE TABLE sync_pools (
+    pool_id TEXT PRIMARY KEY REFERENCES pools(id) ON DELETE CASCADE,
+    doc TEXT NOT NULL DEFAULT '{}',        -- PushSync, CognitoStreams, Events, BulkPublish
+    sessions INTEGER NOT NULL DEFAULT 0,   -- SyncSessionsCount
+    modified INTEGER                       -- the pool's last Sync write
+);
+
+CREATE TABLE sync_devices (
+    id TEXT PRIMARY KEY,
+    identity_id TEXT NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
+    platform TEXT NOT NULL,
+    token TEXT NOT NULL,
+    UNIQUE (identity_id, platform, token)
+);
+
+CREATE TABLE sync_subscriptions (
+    device_id TEXT NOT NULL REFERENCES sync_devices(id) ON DELETE CASCADE,
+    dataset INTEGER NOT NULL REFERENCES sync_datasets(seq) ON DELETE CASCADE,
+    PRIMARY KEY (device_id, dataset)
+) WITHOUT ROWID;
+CREATE INDEX sync_subscriptions_dataset ON sync_subscriptions(dataset);
+
+CREATE TABLE sync_outbox (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    pool_id TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+"""
+
+# What takes a file from the version before each to that version, in order.
+MIGRATIONS = {2: SYNC_TABLES}
 
 
 def create_private_file(path: Path) -> None:
@@ -206,13 +285,19 @@ class StoreCore:
     def _migrate(self) -> None:
         with self.write():
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                for statement in SCHEMA.split(";"):
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(f"{self.path} was written by a newer cogid (schema {version})")
+            # A new file gets schema 1 and every migration; an older one the migrations it lacks,
+            # in this same transaction, so it keeps every row it had.
+            steps = ([SCHEMA] if version == 0 else []) + [
+                tables for target, tables in sorted(MIGRATIONS.items()) if target > max(version, 1)
+            ]
+            for script in steps:
+                for statement in script.split(";"):
                     if statement.strip():
                         self.db.execute(statement)
+            if version != SCHEMA_VERSION:
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            elif version > SCHEMA_VERSION:
-                raise RuntimeError(f"{self.path} was written by a newer cogid (schema {version})")
 
     def close(self) -> None:
         """Close this thread's connection and lock file (others close with their threads)."""

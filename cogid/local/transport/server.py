@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from cogid.local import SERVICES, errors, protocol
 from cogid.local.identity.federation import fetch_json
@@ -40,12 +40,16 @@ from cogid.local.signing import ALGORITHM
 from cogid.local.wire import shapes
 from cogid.local.wire.json11 import JSON_CONTENT_TYPE
 from cogid.local.wire.request import Request, escape, is_json
+from cogid.local.wire.rest_json import is_rest_json
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8800
 MAX_BODY = 1024 * 1024  # far above any Cognito, STS or IAM request; bounds memory per request
+# Cognito Sync writes up to a mebibyte per value, which JSON's \uXXXX escapes make ~6.3 MB (S74).
+MAX_SYNC_BODY = 8 * 1024 * 1024
+OUTBOX_PATH = "/_cogid/cognito-sync/outbox"
 IO_TIMEOUT = 10.0  # seconds a client may take to send a request body
 GRACEFUL_TIMEOUT = 10  # seconds workers get to finish requests in flight when stopping
 MAX_FETCHES = 32  # documents one request may have fetched (discovery and keys of each issuer)
@@ -65,16 +69,19 @@ CORS_ALLOWED_HEADERS = (
 Reply = tuple[int, list[tuple[str, str]], bytes]
 
 
-def _error(headers: dict[str, str], status: int, code: str, message: str) -> Reply:
+def _error(headers: dict[str, str], status: int, code: str, message: str, path: str = "/") -> Reply:
     """An AWS error reply for a request refused before it reaches the protocol, in the format
-    its client expects (protocol.handle tells the two protocols apart the same way)."""
+    its client expects (protocol.handle tells the protocols apart the same way): Query's XML
+    only for the root path that protocol serves; JSON for JSON 1.1, Cognito Sync's REST-JSON
+    paths and paths no service answers."""
     request_id = str(uuid.uuid4())
-    if is_json(headers):
+    rest = path.partition("?")[0] != "/"
+    if rest or is_json(headers):
         body = json.dumps({"__type": code, "message": message}).encode()
         return (
             status,
             [
-                ("Content-Type", JSON_CONTENT_TYPE),
+                ("Content-Type", "application/json" if rest else JSON_CONTENT_TYPE),
                 ("x-amzn-RequestId", request_id),
                 ("x-amzn-ErrorType", f"{code}:"),
             ],
@@ -101,7 +108,8 @@ class _Refused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-TOO_LARGE = (413, "RequestEntityTooLarge", f"Request bodies are limited to {MAX_BODY} bytes.")
+def _too_large(limit: int) -> _Refused:
+    return _Refused(413, "RequestEntityTooLarge", f"Request bodies are limited to {limit} bytes.")
 
 
 class Endpoint:
@@ -112,8 +120,9 @@ class Endpoint:
     never has the store's lock contended inside a process.
     """
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, expose_outbox: bool = False):
         self.path = Path(home) / STORE_FILE
+        self.expose_outbox = expose_outbox
         self._service: Service | None = None
         self._fetched: dict[str, Any] = {}  # documents fetched for the request being answered
 
@@ -168,13 +177,16 @@ class Endpoint:
         headers = _headers(scope["headers"])
         try:
             method = scope["method"]
-            body = await _body(headers, receive) if method == "POST" else b""
+            limit = MAX_SYNC_BODY if is_rest_json(scope["path"]) else MAX_BODY
+            body = await _body(headers, receive, limit) if method in ("POST", "PUT") else b""
             status, reply_headers, reply = await self._answer(method, scope, headers, body)
         except _Refused as refused:
-            status, reply_headers, reply = _error(headers, refused.status, refused.code, refused.message)
+            status, reply_headers, reply = _error(headers, refused.status, refused.code, refused.message, scope["path"])
         except Exception:  # a bug here must still answer as AWS would, never with a traceback
             log.exception("internal error")
-            status, reply_headers, reply = _error(headers, 500, "InternalFailure", "An internal error occurred.")
+            status, reply_headers, reply = _error(
+                headers, 500, "InternalFailure", "An internal error occurred.", scope["path"]
+            )
         reply_headers = [*reply_headers, *CORS, ("Content-Length", str(len(reply)))]
         await send(
             {
@@ -204,9 +216,14 @@ class Endpoint:
                     "id_token_signing_alg_values_supported": [ALGORITHM],
                 }
             )
-        if method not in ("GET", "POST"):
+        if method == "GET" and path == OUTBOX_PATH and self.expose_outbox:
+            query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+            entries = self.service.sync.outbox(query.get("kind"), query.get("identityPoolId"))
+            return _json({"Entries": entries})
+        # Cognito Sync's routes take DELETE too, and say themselves which methods they allow.
+        if method not in ("GET", "POST") and not is_rest_json(path):
             status, error_headers, error = _error(
-                headers, 405, "MethodNotAllowed", f"The method {method} is not allowed here."
+                headers, 405, "MethodNotAllowed", f"The method {method} is not allowed here.", path
             )
             return status, [*error_headers, ("Allow", "GET, POST, OPTIONS")], error  # RFC 9110 §15.5.6
         request = Request(method, _target(scope), headers, body)
@@ -225,12 +242,12 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-async def _body(headers: dict[str, str], receive: Receive) -> bytes:
-    """The request body, refused past MAX_BODY (before reading it, when its length is announced)
-    or when the client takes longer than IO_TIMEOUT to send it."""
+async def _body(headers: dict[str, str], receive: Receive, limit: int = MAX_BODY) -> bytes:
+    """The request body, refused past `limit` bytes (before reading it, when its length is
+    announced) or when the client takes longer than IO_TIMEOUT to send it."""
     length = headers.get("content-length", "")
-    if length and (not length.isdigit() or int(length) > MAX_BODY):
-        raise _Refused(*TOO_LARGE)
+    if length and (not length.isdigit() or int(length) > limit):
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     try:
@@ -241,8 +258,8 @@ async def _body(headers: dict[str, str], receive: Receive) -> bytes:
                     raise _Refused(400, "RequestTimeout", "The client went away before sending the request body.")
                 chunk = message.get("body", b"")
                 size += len(chunk)
-                if size > MAX_BODY:  # a chunked body, which announces no length
-                    raise _Refused(*TOO_LARGE)
+                if size > limit:  # a chunked body, which announces no length
+                    raise _too_large(limit)
                 chunks.append(chunk)
                 if not message.get("more_body"):
                     return b"".join(chunks)
@@ -258,7 +275,7 @@ def _preflight(headers: dict[str, str]) -> Reply:
     return (
         200,
         [
-            ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+            ("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"),
             ("Access-Control-Allow-Headers", allowed),
             ("Access-Control-Max-Age", "86400"),
         ],
@@ -443,12 +460,14 @@ def serve(
     port: int = DEFAULT_PORT,
     out: IO[str] | None = None,
     workers: int | None = None,
+    expose_outbox: bool = False,
 ) -> None:
     """Serve the local service stored under `home` until SIGINT or SIGTERM.
 
     Binds first (port 0 picks a free port) and writes the endpoint URL as the first line of
     `out` (default stdout); an address that cannot be bound raises OSError at once. `workers`
-    defaults to one process per core (see default_workers).
+    defaults to one process per core (see default_workers). `expose_outbox` answers
+    GET OUTBOX_PATH with Cognito Sync's outbox (off by default: it holds every user's data).
     """
     home = Path(home)
     out = out or sys.stdout
@@ -457,7 +476,7 @@ def serve(
     _prepare(home)
     out.write(endpoint_url(listener) + "\n")
     out.flush()
-    endpoint = Endpoint(home)
+    endpoint = Endpoint(home, expose_outbox)
     options = {
         "bind": [f"fd://{listener.detach()}"],  # gunicorn owns the bound socket from here on
         "workers": workers or default_workers(),
@@ -496,7 +515,9 @@ def serve(
 
 
 @contextmanager
-def running_server(home: Path | str, workers: int | None = 1, timeout: float = 30.0) -> Iterator[str]:
+def running_server(
+    home: Path | str, workers: int | None = 1, timeout: float = 30.0, expose_outbox: bool = False
+) -> Iterator[str]:
     """Run `serve` for `home` on a free port in a child process; yields its URL.
 
     `workers` None means default_workers(). On exit the server gets SIGTERM and is waited for, so
@@ -505,6 +526,8 @@ def running_server(home: Path | str, workers: int | None = 1, timeout: float = 3
     command = [sys.executable, "-m", "cogid.local.transport.server", str(home), "--port", "0"]
     if workers is not None:
         command += ["--workers", str(workers)]
+    if expose_outbox:
+        command.append("--expose-outbox")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -532,8 +555,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--expose-outbox", action="store_true")
     args = parser.parse_args(argv)
-    serve(args.home, args.host, args.port, workers=args.workers)
+    serve(args.home, args.host, args.port, workers=args.workers, expose_outbox=args.expose_outbox)
 
 
 if __name__ == "__main__":

@@ -26,10 +26,14 @@ def _caller(
     verify: bool = False,
     signing_name: str = "",
     operation: str = "",
+    identities: bool = False,
 ) -> Caller:
+    """Who sent `request`. Temporary credentials this service vended are refused unless the
+    operation is GetCallerIdentity or the service takes `identities` (Cognito Sync)."""
     caller = _identify(service, request, params, signed, verify, signing_name)
     principal = caller.principal
-    if signed and principal is not None and principal.get("Session") and operation != "GetCallerIdentity":
+    vended = principal is not None and principal.get("Session")
+    if signed and principal is not None and vended and not identities and operation != "GetCallerIdentity":
         # Credentials this service vended act as their role, whose only rights here are the
         # ones no IAM policy can take away: the identity pool's roles carry no permissions.
         raise errors.AuthFailure(

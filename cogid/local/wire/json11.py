@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from cogid.local import errors
 from cogid.local.wire import shapes
 from cogid.local.wire.caller import _caller
-from cogid.local.wire.request import Request, Response, _service_error, printable
+from cogid.local.wire.request import Request, Response, _service_error, json_error
 from cogid.local.wire.validate import validate
 
 if TYPE_CHECKING:
@@ -53,8 +53,4 @@ def _handle_json(service: Service, request: Request, request_id: str, verify: bo
         raise
     except Exception as error:  # every failure is an AWS error reply, never a crash
         error = _service_error(error, service)
-        headers["x-amzn-ErrorType"] = f"{error.code}:"
-        # Latin-1 only, as HTTP headers are; the body carries the message whole.
-        headers["x-amzn-ErrorMessage"] = printable(error.message[:512]).encode("latin-1", "replace").decode("latin-1")
-        body = json.dumps({"__type": error.code, "message": error.message}).encode()
-        return Response(error.status, headers, body)
+        return json_error(error, headers, error.status)

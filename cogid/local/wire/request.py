@@ -5,6 +5,7 @@ AWS error (`_service_error`) and text made safe for a header or an XML document.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sqlite3
@@ -84,3 +85,12 @@ def printable(text: str) -> str:
 def escape(text: str) -> str:
     """XML character data."""
     return printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def json_error(error: errors.ServiceError, headers: dict[str, str], status: int) -> Response:
+    """An AWS JSON error reply (JSON 1.1 and REST-JSON alike): the code in x-amzn-ErrorType and
+    the body's `__type`, the message in the body and, Latin-1-safe, in x-amzn-ErrorMessage."""
+    headers["x-amzn-ErrorType"] = f"{error.code}:"
+    headers["x-amzn-ErrorMessage"] = printable(error.message[:512]).encode("latin-1", "replace").decode("latin-1")
+    body = json.dumps({"__type": error.code, "message": error.message}).encode()
+    return Response(status, headers, body)

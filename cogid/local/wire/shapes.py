@@ -16,7 +16,12 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-API_VERSIONS = {"cognito-identity": "2014-06-30", "sts": "2011-06-15", "iam": "2010-05-08"}
+API_VERSIONS = {
+    "cognito-identity": "2014-06-30",
+    "cognito-sync": "2014-06-30",
+    "sts": "2011-06-15",
+    "iam": "2010-05-08",
+}
 
 
 @dataclass(eq=False)
@@ -64,6 +69,8 @@ class Operation:
     input_shape: Shape | None
     output_shape: Shape | None
     auth_type: str  # "none" for the operations AWS serves unsigned
+    method: str = "POST"  # REST protocols: the HTTP method and path template
+    request_uri: str = "/"
 
 
 class ServiceModel:
@@ -96,6 +103,8 @@ class ServiceModel:
             self.shape(definition["input"]["shape"]) if "input" in definition else None,
             self.shape(definition["output"]["shape"]) if "output" in definition else None,
             "none" if unsigned else "v4",
+            definition.get("http", {}).get("method", "POST"),
+            definition.get("http", {}).get("requestUri", "/"),
         )
 
 
