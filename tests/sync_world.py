@@ -126,18 +126,33 @@ def _http_maker(server):
     return make
 
 
+def _local_world(home):
+    from cogid.local import client
+
+    def make(service, region="us-east-1", **credentials):
+        return client(service, home=home, region=region, **credentials)
+
+    return World(make, "inprocess", home)
+
+
 @pytest.fixture(params=TRANSPORTS)
 def world(request, isolated):
     """The test world over each transport in turn."""
     if request.param == "http":
-        server = request.getfixturevalue("sync_server")
-        return World(_http_maker(server), "http", server.home)
-    from cogid.local import client
+        return request.getfixturevalue("http_world")
+    return _local_world(isolated)
 
-    def make(service, region="us-east-1", **credentials):
-        return client(service, home=isolated, region=region, **credentials)
 
-    return World(make, "inprocess", isolated)
+@pytest.fixture
+def local_world(isolated):
+    """The test world in process only (raw requests, handlers, the clock)."""
+    return _local_world(isolated)
+
+
+@pytest.fixture
+def http_world(sync_server):
+    """The test world over HTTP only (the server's own limits)."""
+    return World(_http_maker(sync_server), "http", sync_server.home)
 
 
 @pytest.fixture

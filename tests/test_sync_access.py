@@ -175,8 +175,6 @@ def test_t50_deleting_an_identity_deletes_its_data(two):
 
 
 def test_t51_deleting_a_pool_deletes_its_data_but_not_the_outbox(world):
-    if world.transport == "http":
-        pytest.skip("the outbox is read in process (cogid.local.sync_outbox)")
     from cogid.local import sync_outbox
 
     pool = world.pool()

@@ -151,9 +151,9 @@ def award(event):
     return event
 
 
-def test_t63_t65_the_sync_trigger_runs_for_identities_only(world):
-    if world.transport == "http":
-        pytest.skip("handlers run in process; `cogid serve` passes events through (S83)")
+def test_t63_t65_the_sync_trigger_runs_for_identities_only(local_world):
+    """Handlers run in process; `cogid serve` passes events through (S83)."""
+    world = local_world
     pool = world.pool()
     alice = world.user(pool, "alice")
     device = world.device(alice)
@@ -168,9 +168,8 @@ def test_t63_t65_the_sync_trigger_runs_for_identities_only(world):
     assert len(sync_outbox(home=world.home, kind="event", identity_pool_id=pool)) == 1
 
 
-def test_t64_invalid_trigger_output_writes_nothing(world):
-    if world.transport == "http":
-        pytest.skip("handlers run in process")
+def test_t64_invalid_trigger_output_writes_nothing(local_world):
+    world = local_world
     pool = world.pool()
     alice = world.user(pool, "alice")
     device = world.device(alice)
