@@ -172,7 +172,11 @@ class SyncSQL(StoreCore):
             "INSERT INTO sync_sessions (token, identity_id, pool_id, dataset, expires) VALUES (?, ?, ?, ?, ?)",
             (token, identity_id, pool_id, dataset, expires),
         )
-        self.db.execute("UPDATE sync_pools SET sessions = sessions + 1 WHERE pool_id = ?", (pool_id,))
+        self.db.execute(
+            "INSERT INTO sync_pools (pool_id, sessions) VALUES (?, 1)"
+            " ON CONFLICT (pool_id) DO UPDATE SET sessions = sessions + 1",
+            (pool_id,),
+        )
 
     def renew_sync_session(self, token: str, expires: float) -> None:
         self.db.execute("UPDATE sync_sessions SET expires = ? WHERE token = ?", (expires, token))
@@ -197,23 +201,23 @@ class SyncSQL(StoreCore):
                 " ON CONFLICT (identity_id) DO UPDATE SET modified = ?2",
                 (identity_id, now),
             )
-        self.db.execute("UPDATE sync_pools SET modified = ? WHERE pool_id = ?", (now, pool_id))
+        self.db.execute(
+            "INSERT INTO sync_pools (pool_id, modified) VALUES (?1, ?2)"
+            " ON CONFLICT (pool_id) DO UPDATE SET modified = ?2",
+            (pool_id, now),
+        )
 
     # -- pool settings -------------------------------------------------------------------------
-
-    def sync_pool(self, pool_id: str) -> sqlite3.Row:
-        """A pool's Sync settings and counters, made (empty) on first use."""
-        self.db.execute("INSERT OR IGNORE INTO sync_pools (pool_id) VALUES (?)", (pool_id,))
-        row = self._one("SELECT * FROM sync_pools WHERE pool_id = ?", pool_id)
-        assert row is not None
-        return row
 
     def peek_sync_pool(self, pool_id: str) -> sqlite3.Row | None:
         """A pool's Sync settings for a reader (None: never set, all defaults)."""
         return self._one("SELECT * FROM sync_pools WHERE pool_id = ?", pool_id)
 
     def set_sync_pool(self, pool_id: str, doc: dict[str, Any]) -> None:
-        self.db.execute("UPDATE sync_pools SET doc = ? WHERE pool_id = ?", (json.dumps(doc), pool_id))
+        self.db.execute(
+            "INSERT INTO sync_pools (pool_id, doc) VALUES (?1, ?2) ON CONFLICT (pool_id) DO UPDATE SET doc = ?2",
+            (pool_id, json.dumps(doc)),
+        )
 
     def pools_by_id(self, region: str, after: str, limit: int) -> list[sqlite3.Row]:
         return self.db.execute(

@@ -147,7 +147,6 @@ class Datasets(Admission):
             self.store.renew_sync_session(presented, now + SESSION_LIFETIME)
             return presented
         token = secrets.token_urlsafe(48)  # 64 URL-safe characters
-        self.store.sync_pool(scope.pool_id)
         self.store.purge_sync_sessions(now)
         self.store.insert_sync_session(token, scope.pool_id, identity_id, dataset, now + SESSION_LIFETIME)
         return token

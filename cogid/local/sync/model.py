@@ -64,7 +64,6 @@ class CognitoSync(Datasets):
         return settings
 
     def _save(self, pool_id: str, settings: dict[str, Any]) -> None:
-        self.store.sync_pool(pool_id)
         self.store.set_sync_pool(pool_id, settings)
 
     # -- configuration (S42) ------------------------------------------------------------------
