@@ -122,7 +122,7 @@ def test_t60_t61_bulk_publish_jobs(clocked_world):
     details = world.sync.get_bulk_publish_details(IdentityPoolId=pool)
     assert details["BulkPublishStatus"] == "SUCCEEDED"
     assert details["BulkPublishStartTime"] == details["BulkPublishCompleteTime"]
-    published = world.service.sync.outbox(kind="stream", identity_pool_id=pool)
+    published = world.service.sync.outbox.entries(kind="stream", identity_pool_id=pool)
     assert sum(1 for e in published if e["data"].get("bulkPublish")) == 2
     assert refused(lambda: world.sync.bulk_publish(IdentityPoolId=pool))[0] == "AlreadyStreamedException"
     world.clock.advance(86401)

@@ -121,7 +121,7 @@ def register_sync_trigger(
     """Run `handler` as the Lambda function `function_arn` when a pool's Cognito Sync trigger
     names it: it gets the SyncTrigger event of an identity's UpdateRecords and returns it, with
     `datasetRecords` changed as the function wants (spec sync §8.3). In this process only."""
-    _service(home).sync.triggers[function_arn] = handler
+    _service(home).sync.outbox.triggers[function_arn] = handler
 
 
 def sync_outbox(
@@ -132,7 +132,7 @@ def sync_outbox(
 ) -> list[dict[str, Any]]:
     """What Cognito Sync would have sent to SNS (`push`), Kinesis (`stream`) and Lambda
     (`event`), oldest first; `clear` deletes the entries returned."""
-    return list(_service(home).sync.outbox(kind, identity_pool_id, clear))
+    return list(_service(home).sync.outbox.entries(kind, identity_pool_id, clear))
 
 
 def direct_client(home: str | os.PathLike[str] | None = None, region: str = "us-east-1") -> Any:

@@ -1,4 +1,4 @@
 """Amazon Cognito Sync: per-identity datasets of records, synchronised across devices
-(spec/cognito-sync.md). access.py: who may call and what every operation checks first;
-datasets.py: datasets, records and merges; model.py: the service, with push sync, streams,
-events and bulk publish written to the local outbox."""
+(spec/cognito-sync.md). access.py: who may call, and what every operation checks first;
+datasets.py: datasets, records, sync sessions and merges; outbox.py: what AWS would have sent to
+SNS, Kinesis and Lambda; model.py: the service, with its pool-level operations."""

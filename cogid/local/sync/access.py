@@ -82,6 +82,15 @@ class Admission:
         return Scope(pool, identity, own[0] if own else ACCOUNT, own is not None)
 
 
+@dataclass
+class Write:
+    """One record as an UpdateRecords leaves it: its new value (None: removed) and device date."""
+
+    key: str
+    value: str | None
+    device_modified: int | None = None
+
+
 # -- times (S8) -------------------------------------------------------------------------------
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from dataclasses import dataclass
 from typing import Any
 
 from cogid.local import errors
@@ -19,6 +18,7 @@ from cogid.local.sync.access import (
     NOT_VALID,
     Admission,
     Scope,
+    Write,
     dataset_position,
     identity_of,
     millis,
@@ -28,6 +28,7 @@ from cogid.local.sync.access import (
     record_position,
     seconds,
 )
+from cogid.local.sync.outbox import Outbox
 
 SESSION_LIFETIME = 3600  # seconds (SQ3)
 MAX_DATASETS = 20
@@ -70,17 +71,10 @@ def dataset_out(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-@dataclass
-class Write:
-    """One record as an UpdateRecords leaves it: its new value (None: removed) and device date."""
-
-    key: str
-    value: str | None
-    device_modified: int | None = None
-
-
 class Datasets(Admission):
     """The dataset and record operations; CognitoSync adds the pool-level ones."""
+
+    outbox: Outbox
 
     def _live(self, identity_id: str, name: str) -> sqlite3.Row | None:
         row = self.store.dataset(identity_id, name)
@@ -206,7 +200,7 @@ class Datasets(Admission):
                 for p in patches
             ]
             if scope.as_identity:  # U5; developer writes never run the Sync Trigger (S69)
-                writes = self.run_trigger(scope, identity_id, dataset_name, dataset, writes)
+                writes = self.outbox.run_trigger(scope, identity_id, dataset_name, dataset, writes)
                 current = self._current(dataset, [write.key for write in writes])
             seq, count, live, total = self._room(scope, identity_id, dataset_name, dataset, writes, current)
             now = self.now_ms()
@@ -224,7 +218,7 @@ class Datasets(Admission):
             rows = self.store.records(seq, [write.key for write in writes])
             written = [rows[write.key] for write in writes]  # patch order, then the trigger's (S64)
             if writes:
-                self.publish(scope, identity_id, dataset_name, seq, count, device_id, written, now)
+                self.outbox.publish(scope, identity_id, dataset_name, seq, count, device_id, written, now)
         return {"Records": [record_out(row) for row in written]}
 
     def _current(self, dataset: sqlite3.Row | None, keys: list[str]) -> dict[str, sqlite3.Row]:
@@ -263,25 +257,6 @@ class Datasets(Admission):
         if stored > MAX_BYTES:
             raise errors.LimitExceeded(f"Dataset '{name}' would exceed {MAX_BYTES} bytes")
         return seq, start, records, stored
-
-    # Supplied by the pool-level half (sync/settings.py).
-    def run_trigger(
-        self, scope: Scope, identity_id: str, name: str, dataset: sqlite3.Row | None, writes: list[Write]
-    ) -> list[Write]:
-        raise NotImplementedError
-
-    def publish(
-        self,
-        scope: Scope,
-        identity_id: str,
-        name: str,
-        seq: int,
-        count: int,
-        device_id: str | None,
-        written: list[sqlite3.Row],
-        now: int,
-    ) -> None:
-        raise NotImplementedError
 
     # -- DescribeDataset, DeleteDataset, ListDatasets (S34-S38) -------------------------------
 

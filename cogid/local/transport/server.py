@@ -218,7 +218,7 @@ class Endpoint:
             )
         if method == "GET" and path == OUTBOX_PATH and self.expose_outbox:
             query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-            entries = self.service.sync.outbox(query.get("kind"), query.get("identityPoolId"))
+            entries = self.service.sync.outbox.entries(query.get("kind"), query.get("identityPoolId"))
             return _json({"Entries": entries})
         # Cognito Sync's routes take DELETE too, and say themselves which methods they allow.
         if method not in ("GET", "POST") and not is_rest_json(path):
