@@ -14,6 +14,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 4
     DENIED = 5
     UNAVAILABLE = 6
+    CONFLICT = 7  # a stale Cognito Sync write: someone else synced first
     INTERRUPTED = 130
     BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a writer whose reader went away
 
@@ -42,6 +43,14 @@ class Denied(CogidError):
 
 class Unavailable(CogidError):
     exit_code = ExitCode.UNAVAILABLE
+
+
+class Conflict(CogidError):
+    """A Cognito Sync write refused because the records moved since they were read. Raised by
+    the sync commands only: Cognito Identity's ResourceConflictException means other things
+    (a developer provider name taken...) and keeps exit code 1."""
+
+    exit_code = ExitCode.CONFLICT
 
 
 # AWS error codes (Cognito Identity, STS, IAM, SigV4) -> exit code; anything else is ERROR.
