@@ -109,7 +109,8 @@ class SyncSQL(StoreCore):
         row = self._one("SELECT * FROM sync_datasets WHERE seq = ?", seq)
         assert row is not None
         self.db.execute(
-            "UPDATE sync_datasets SET identity_id = ?, name = ?, merged_from = ? WHERE seq = ?",
+            # Under its new name it has never been deleted: no deletion count comes along (S33).
+            "UPDATE sync_datasets SET identity_id = ?, name = ?, merged_from = ?, deleted_at = NULL WHERE seq = ?",
             (identity_id, name, origin, seq),
         )
         self.db.execute(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import re
 import sqlite3
 from collections.abc import Callable
@@ -23,6 +22,7 @@ NOT_VALID = "These credentials are not valid for accessing this resource"
 MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z, in seconds
 _POOL_ID = re.compile(r"[\w-]+:[0-9a-f-]+", re.ASCII)
 _DATASET_NAME = re.compile(r"[a-zA-Z0-9_.:-]{1,200}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Who an operation admits (spec §5): developers only, identities only, or both.
 DEVELOPER, IDENTITY, BOTH = "developer", "identity", "both"
@@ -102,17 +102,25 @@ def seconds(millis: int) -> float:
 def millis(value: Any, member: str) -> int:
     """An incoming timestamp (epoch seconds, whole or fractional, or ISO 8601 with a zone) in
     whole milliseconds; SerializationException for anything else (S8)."""
+    seconds: float | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if math.isfinite(value) and abs(value) <= MAX_TIMESTAMP:
-            return round(value * 1000)
+        seconds = value
     elif isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
             moment = None
         if moment is not None and moment.tzinfo is not None:
-            return round(moment.timestamp() * 1000)
+            seconds = moment.timestamp()
+    # An int of any size compares without overflow; NaN fails every comparison.
+    if seconds is not None and -MAX_TIMESTAMP <= seconds <= MAX_TIMESTAMP:
+        return round(seconds * 1000)
     raise errors.Serialization(f"Value at '{member}' is not a timestamp (epoch seconds or ISO 8601 with a zone)")
+
+
+def text(value: str) -> bool:
+    """Is `value` text a store can hold (JSON can spell a lone surrogate, which is not)?"""
+    return value.isascii() or not _SURROGATE.search(value)
 
 
 # -- page tokens (S28) ------------------------------------------------------------------------
@@ -162,6 +170,7 @@ def record_position(token: str | None) -> tuple[int, str] | None:
         or not 0 <= count < 2**63
         or not isinstance(key, str)
         or not 1 <= len(key) <= 1024
+        or not text(key)
     ):
         raise errors.InvalidParameter("Invalid pagination token")
     return count, key
@@ -172,5 +181,5 @@ def page_size(max_results: int | None, default: int | None, cap: int) -> int | N
     if max_results is None:
         return default
     if max_results < 1:
-        raise errors.InvalidParameter("MaxResults must be at least 1")
+        raise errors.InvalidParameter("maxResults must be at least 1")
     return min(max_results, cap)

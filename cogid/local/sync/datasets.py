@@ -101,7 +101,7 @@ class Datasets(Admission):
     ) -> dict[str, Any]:
         last = last_sync_count or 0
         if last < 0:
-            raise errors.InvalidParameter("LastSyncCount must not be negative")
+            raise errors.InvalidParameter("lastSyncCount must not be negative")
         limit = page_size(max_results, None, RECORDS_PAGE_CAP)
         after = record_position(next_token)
         with self.store.write():  # a session is issued or renewed: one snapshot, one write
@@ -180,10 +180,11 @@ class Datasets(Admission):
             scope = self.admit(caller, BOTH, identity_pool_id, identity_id)
             if not self._valid_session(sync_session_token, scope.pool_id, identity_id, dataset_name, self.clock()):
                 raise errors.InvalidParameter(TOKEN_INVALID)  # U1
-            seen: set[str] = set()
             for patch in patches:
                 if patch["Op"] == "replace" and "Value" not in patch:  # U2
                     raise errors.InvalidParameter(f"RecordPatch for key '{patch['Key']}': replace needs a Value")
+            seen: set[str] = set()
+            for patch in patches:
                 if patch["Key"] in seen:  # U3
                     raise errors.InvalidParameter(f"Key '{patch['Key']}' appears more than once in RecordPatches")
                 seen.add(patch["Key"])
@@ -330,11 +331,11 @@ class Datasets(Admission):
     def list_identity_pool_usage(
         self, caller: Caller, next_token: str | None = None, max_results: int | None = None
     ) -> dict[str, Any]:
-        if identity_of(caller) is not None:
-            raise errors.NotAuthorized(NOT_VALID)
         limit = page_size(max_results, POOL_USAGE_PAGE, POOL_USAGE_PAGE)
         assert limit is not None
         after = pool_position(next_token)
+        if identity_of(caller) is not None:  # S23, after the parameters' own checks (S22)
+            raise errors.NotAuthorized(NOT_VALID)
         with self.store.read():
             rows = self.store.pools_by_id(caller.region, after, limit + 1)
             page = rows[:limit]
@@ -357,8 +358,7 @@ class Datasets(Admission):
             self.store.move_dataset(row["seq"], survivor, name, row["name"])
         self.store.end_sync_sessions(loser)
         self.store.delete_devices(loser)
-        if moved:
-            self.store.touch_sync(pool_id, [loser, survivor], self.now_ms())
+        self.store.touch_sync(pool_id, [loser, survivor], self.now_ms())  # S57
 
 
 def merged_name(name: str, loser: str, taken: set[str]) -> str:

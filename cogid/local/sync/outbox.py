@@ -15,7 +15,7 @@ from typing import Any
 
 from cogid.local import errors
 from cogid.local.store import Store
-from cogid.local.sync.access import Scope, Write, seconds
+from cogid.local.sync.access import Scope, Write, seconds, text
 
 SyncTrigger = Callable[[dict[str, Any]], Any]
 
@@ -182,9 +182,13 @@ class Outbox:
         }
         handler = self.triggers.get(arn)
         try:
-            response = handler(copy.deepcopy(event)) if handler is not None else copy.deepcopy(event)
+            answer = handler(copy.deepcopy(event)) if handler is not None else event
         except Exception as error:  # the function failed: nothing is written
             raise InvalidTriggerOutput(f"the function raised {type(error).__name__}") from None
+        try:  # what a Lambda function returns reaches the service as JSON
+            response = json.loads(json.dumps(answer, allow_nan=False))
+        except (TypeError, ValueError, RecursionError):
+            raise InvalidTriggerOutput("not JSON") from None
         outcome = _trigger_outcome(event, response)
         self._post(
             "event",
@@ -216,12 +220,12 @@ def _trigger_outcome(event: dict[str, Any], response: Any) -> dict[str, str | No
         raise InvalidTriggerOutput("'datasetRecords' must be an object")
     outcome: dict[str, str | None] = {}
     for key, record in records.items():
-        if not 1 <= len(key) <= MAX_KEY:
-            raise InvalidTriggerOutput(f"key of {len(key)} characters (1 to {MAX_KEY} allowed)")
+        if not 1 <= len(key) <= MAX_KEY or not text(key):
+            raise InvalidTriggerOutput(f"a key must be text of 1 to {MAX_KEY} characters")
         if not isinstance(record, dict) or record.get("op") not in ("replace", "remove"):
             raise InvalidTriggerOutput(f"record '{key}' needs op 'replace' or 'remove'")
         value = None if record["op"] == "remove" else record.get("newValue")
-        if value is not None and (not isinstance(value, str) or len(value) > MAX_VALUE):
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_VALUE or not text(value)):
             raise InvalidTriggerOutput(f"record '{key}': newValue must be a string of at most {MAX_VALUE} characters")
         outcome[key] = value
     return outcome

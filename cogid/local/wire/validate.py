@@ -88,6 +88,9 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+_TYPE_BOUNDS = {"integer": 2**31, "long": 2**63}
+
+
 class _Checker:
     def __init__(self) -> None:
         self.errors: list[str] = []
@@ -143,6 +146,9 @@ class _Checker:
         return value
 
     def _integer(self, shape: Any, value: int, path: Path) -> int:
+        bound = _TYPE_BOUNDS[shape.type_name]
+        if not -bound <= value < bound:  # no Java int or long holds it: the body cannot be read
+            raise Serialization(f"Value at '{_spelled(path)}' does not fit a {shape.type_name}")
         low, high = shape.metadata.get("min"), shape.metadata.get("max")
         if low is not None and value < low:
             self.fail(value, path, f"Member must have value greater than or equal to {low}")
