@@ -34,6 +34,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,19 +58,22 @@ MAX_CLIENT_RATE = 1500
 
 def signed(url: str, creds: Credentials | None, target: str, members: dict[str, Any]) -> bytes:
     """A whole HTTP/1.1 Cognito Identity request, SigV4-signed when `creds` are given."""
-    body = json.dumps(members).encode()
-    request = AWSRequest(
-        "POST",
-        url + "/",
-        data=body,
-        headers={"X-Amz-Target": f"AWSCognitoIdentityService.{target}", "Content-Type": "application/x-amz-json-1.1"},
-    )
+    headers = {"X-Amz-Target": f"AWSCognitoIdentityService.{target}", "Content-Type": "application/x-amz-json-1.1"}
+    return signed_http(url, creds, "cognito-identity", "POST", "/", json.dumps(members).encode(), headers)
+
+
+def signed_http(
+    url: str, creds: Credentials | None, service: str, method: str, target: str, body: bytes, headers: dict[str, str]
+) -> bytes:
+    """A whole HTTP/1.1 request for `target` (a path and query, already URL-encoded), SigV4-signed
+    for `service` when `creds` are given."""
+    request = AWSRequest(method, url + target, data=body, headers=headers)
     if creds is not None:
-        SigV4Auth(creds, "cognito-identity", REGION).add_auth(request)
+        SigV4Auth(creds, service, REGION).add_auth(request)
     head = "".join(f"{name}: {value}\r\n" for name, value in request.headers.items())
     return (
-        f"POST / HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
-    )
+        f"{method} {target} HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\n{head}Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
 
 _LENGTH = re.compile(rb"\r\ncontent-length: *(\d+)", re.IGNORECASE)
@@ -118,21 +122,35 @@ class Connection:
         return chunk
 
 
-def load_client(
-    url: str, creds: Credentials, pool_id: str, name: str, seconds: float, count: int, start: Any, results: Any
-) -> None:
-    """One client: sign `count` requests, wait for the start, send them back to back for `seconds`."""
-    requests = [
-        signed(
-            url,
-            creds,
-            "GetOpenIdTokenForDeveloperIdentity",
-            {"IdentityPoolId": pool_id, "Logins": {PROVIDER: f"{name}-{n}"}},
-        )
-        for n in range(count)
-    ]
+# Prepares one client's load before the start: given the client's connection (for any calls it
+# needs first, such as warming the connection up), a name unique to the client and how many
+# requests it may send, returns the requests, signed, in the order to send them.
+Prepare = Callable[[Connection, str, int], list[bytes]]
+
+
+def token_requests(url: str, creds: Credentials, pool_id: str) -> Prepare:
+    """GetOpenIdTokenForDeveloperIdentity for a new developer user on every request."""
+
+    def prepare(connection: Connection, name: str, count: int) -> list[bytes]:
+        requests = [
+            signed(
+                url,
+                creds,
+                "GetOpenIdTokenForDeveloperIdentity",
+                {"IdentityPoolId": pool_id, "Logins": {PROVIDER: f"{name}-{n}"}},
+            )
+            for n in range(count)
+        ]
+        connection.send(signed(url, creds, "DescribeIdentityPool", {"IdentityPoolId": pool_id}))  # connect, warm up
+        return requests
+
+    return prepare
+
+
+def load_client(url: str, prepare: Prepare, name: str, seconds: float, count: int, start: Any, results: Any) -> None:
+    """One client: prepare `count` requests, wait for the start, send them back to back for `seconds`."""
     connection = Connection(url)
-    connection.send(signed(url, creds, "DescribeIdentityPool", {"IdentityPoolId": pool_id}))  # connect, warm up
+    requests = prepare(connection, name, count)
     start.wait()
     latencies, statuses = [], Counter()
     deadline = time.perf_counter() + seconds
@@ -144,16 +162,18 @@ def load_client(
         statuses[status] += 1
         if ended >= deadline:
             break
-    results.put((latencies, dict(statuses), len(latencies) == count))
+    results.put((latencies, dict(statuses), len(latencies) == len(requests)))
 
 
-def run_load(url: str, creds: Credentials, pool_id: str, clients: int, seconds: float, label: str) -> dict[str, Any]:
+def run_load(url: str, prepare: Prepare, clients: int, seconds: float, label: str) -> dict[str, Any]:
+    """`clients` processes sending what `prepare` makes for `seconds`: requests/s, p50 and p99 in
+    ms, statuses, and the raw figures (latencies in seconds, sorted; elapsed seconds)."""
     context = multiprocessing.get_context("fork")
     start, results = context.Barrier(clients + 1), context.Queue()
     count = int(MAX_CLIENT_RATE * seconds) + 100
     processes = [
         context.Process(
-            target=load_client, args=(url, creds, pool_id, f"{label}-{clients}-{i}", seconds, count, start, results)
+            target=load_client, args=(url, prepare, f"{label}-{clients}-{i}", seconds, count, start, results)
         )
         for i in range(clients)
     ]
@@ -170,13 +190,20 @@ def run_load(url: str, creds: Credentials, pool_id: str, clients: int, seconds: 
     for outcome in outcomes:
         statuses.update(outcome[1])
     if any(outcome[2] for outcome in outcomes):
-        print(f"warning: a {label} client ran out of signed requests; raise MAX_CLIENT_RATE", file=sys.stderr)
+        print(f"warning: a {label} client ran out of requests; raise MAX_CLIENT_RATE", file=sys.stderr)
     return {
         "rate": len(latencies) / elapsed,
-        "p50": latencies[len(latencies) // 2] * 1000,
-        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        "p50": percentile(latencies, 0.5) * 1000,
+        "p99": percentile(latencies, 0.99) * 1000,
         "statuses": dict(statuses),
+        "latencies": latencies,
+        "elapsed": elapsed,
     }
+
+
+def percentile(ordered: list[float], fraction: float) -> float:
+    """The `fraction` quantile of sorted figures (nearest rank)."""
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 # -- servers -----------------------------------------------------------------------------------
@@ -264,7 +291,9 @@ def benchmark(seconds: float, client_counts: list[int]) -> None:
         try:
             pool_id = make_pool(url, creds)
             for clients in client_counts:
-                rows["cogid serve", clients] = run_load(url, creds, pool_id, clients, seconds, "cogid")
+                rows["cogid serve", clients] = run_load(
+                    url, token_requests(url, creds, pool_id), clients, seconds, "cogid"
+                )
         finally:
             print(f"cogid serve stopped with exit code {stop(process)}", file=sys.stderr)
 
@@ -277,7 +306,9 @@ def benchmark(seconds: float, client_counts: list[int]) -> None:
             fake = Credentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
             pool_id = make_pool(url, fake)
             for clients in client_counts:
-                rows["moto_server", clients] = run_load(url, fake, pool_id, clients, seconds, "moto")
+                rows["moto_server", clients] = run_load(
+                    url, token_requests(url, fake, pool_id), clients, seconds, "moto"
+                )
         finally:
             stop(process)
 
