@@ -19,17 +19,33 @@ def in_process(profile: Profile) -> bool:
 
 
 def client(profile: Profile, service: str) -> Any:
-    """A client of `service` (cognito-identity, sts or iam) for `profile`."""
+    """A client of `service` (cognito-identity, cognito-sync, sts or iam) for `profile`."""
     if in_process(profile):
         if service == "cognito-identity":
             # The wire protocol without boto3's start-up: one-shot commands stay fast.
             from cogid.local import direct_client
 
             return direct_client(home=data_dir(), region=profile.region)
+        # The others (cognito-sync included) through boto3, answered by the same store.
         from cogid.local import client as local_client
 
         return local_client(service, home=data_dir(), region=profile.region)
     return _aws_client(profile, service)
+
+
+def signed_client(profile: Profile, service: str, credentials: dict[str, Any]) -> Any:
+    """A client of `service` that signs with `credentials` (credential_process shape: an
+    identity's temporary credentials), as a device's would, wherever the profile points."""
+    keys = {
+        "aws_access_key_id": credentials["AccessKeyId"],
+        "aws_secret_access_key": credentials["SecretAccessKey"],
+        "aws_session_token": credentials["SessionToken"],
+    }
+    if in_process(profile):
+        from cogid.local import client as local_client
+
+        return local_client(service, home=data_dir(), region=profile.region, **keys)
+    return _aws_client(profile, service, keys)
 
 
 def unsigned_client(profile: Profile, service: str) -> Any:
@@ -46,13 +62,17 @@ CONNECT_TIMEOUT = 5  # seconds, for AWS calls; every Cognito and STS call answer
 READ_TIMEOUT = 15
 
 
-def _aws_client(profile: Profile, service: str, **config: Any) -> Any:
+def _aws_client(profile: Profile, service: str, keys: dict[str, str] | None = None, **config: Any) -> Any:
+    """A boto3 client for the profile's AWS profile, or for `keys` (then no AWS profile is read)."""
     import boto3
     import botocore.exceptions
     from botocore.config import Config
 
     try:
-        session = boto3.session.Session(profile_name=profile.aws_profile, region_name=profile.region)
+        if keys:
+            session = boto3.session.Session(region_name=profile.region, **keys)
+        else:
+            session = boto3.session.Session(profile_name=profile.aws_profile, region_name=profile.region)
     except botocore.exceptions.ProfileNotFound:
         source = (
             "COGID_AWS_PROFILE"

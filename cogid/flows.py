@@ -23,7 +23,7 @@ from typing import Any
 
 from cogid import clients
 from cogid.config import Profile, check_pool_region, data_dir, write_private
-from cogid.errors import CogidError, ConfigError, UsageError, from_exception
+from cogid.errors import CogidError, ConfigError, Conflict, NotFound, UsageError, from_exception
 
 COGNITO_KEY = "cognito-identity.amazonaws.com"
 # Short names for the public providers' Logins keys.
@@ -432,3 +432,131 @@ def _cached_credentials(path: Path) -> dict[str, Any] | None:
     if not all(isinstance(cached.get(name), str) and cached[name] for name in fields):
         return None
     return dict(cached) if expires.timestamp() - CACHE_MARGIN > time.time() else None
+
+
+# -- Cognito Sync ----------------------------------------------------------------------------
+
+SYNC_ATTEMPTS = 3  # a forced write reads and writes again at most this many times in all
+SHOWN = 40  # characters of a key or value quoted in a message
+
+
+def identity_of_user(cognito: Any, identity_pool_id: str, user: str) -> str:
+    """The identity id of developer user `user` (LookupDeveloperIdentity: not found, exit 4,
+    when the user has none)."""
+    found = cognito.lookup_developer_identity(IdentityPoolId=identity_pool_id, DeveloperUserIdentifier=user)
+    return str(found["IdentityId"])
+
+
+def identity_credentials(profile: Profile, identity_id: str, user: str | None = None) -> dict[str, Any]:
+    """An identity's own temporary credentials (credential_process shape plus IdentityId), as
+    its device holds them: a developer user's token exchanged (GetOpenIdTokenForDeveloperIdentity,
+    then GetCredentialsForIdentity), else a guest's (GetCredentialsForIdentity with no logins)."""
+    if user is not None:
+        credentials = exchange(profile, user)
+        if credentials["IdentityId"] != identity_id:  # the user moved between the lookup and the token
+            raise CogidError(f"developer user {user!r} now has identity {credentials['IdentityId']}, not {identity_id}")
+        return credentials
+    response = clients.unsigned_client(profile, "cognito-identity").get_credentials_for_identity(IdentityId=identity_id)
+    return {**credential_process(response["Credentials"]), "IdentityId": identity_id}
+
+
+def sync_records(sync: Any, identity_pool_id: str, identity_id: str, dataset: str) -> dict[str, Any]:
+    """Every record of a dataset (removed ones too: no Value) as a device's first sync reads
+    them: ListRecords from sync count 0, following NextToken within one sync session. The last
+    page's answer, with all the Records, each key once (its newest), in key order."""
+    request: dict[str, Any] = {
+        "IdentityPoolId": identity_pool_id,
+        "IdentityId": identity_id,
+        "DatasetName": dataset,
+        "LastSyncCount": 0,
+    }
+    records: dict[str, dict[str, Any]] = {}
+    while True:
+        page = answer(sync.list_records(**request))
+        for record in page.get("Records", []):  # a record written meanwhile comes again, later
+            known = records.get(record["Key"])
+            if known is None or record.get("SyncCount", 0) >= known.get("SyncCount", 0):
+                records[record["Key"]] = record
+        token = page.pop("NextToken", None)
+        if not token:
+            break
+        request.update(NextToken=token, SyncSessionToken=page["SyncSessionToken"])
+    page["Records"] = [records[key] for key in sorted(records)]
+    page["Count"] = len(page["Records"])
+    return page
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= SHOWN else text[:SHOWN] + "…"
+
+
+def _state(key: str, record: dict[str, Any] | None) -> str:
+    if record is None:
+        return f"{_short(key)} has no record now"
+    if "Value" not in record:
+        return f"{_short(key)} is at sync count {record['SyncCount']}, removed"
+    return f"{_short(key)} is at sync count {record['SyncCount']} with value {_short(record['Value'])!r}"
+
+
+def sync_write(
+    sync: Any,
+    identity_pool_id: str,
+    identity_id: str,
+    dataset: str,
+    changes: dict[str, str | None],
+    *,
+    verb: str,
+    device_id: str | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Write `changes` ({key: new value, or None to remove}) as a device syncs: ListRecords for
+    the session token and each key's sync count, then one UpdateRecords. The UpdateRecords answer.
+
+    Removing a key that has no live record is not found (nothing is written). If someone else
+    synced in between (ResourceConflictException), the records are read again and the error
+    (exit 7) names each key that moved with its sync count and value now; with `force` they are
+    written again at the fresh counts instead, up to SYNC_ATTEMPTS times in all.
+    """
+    from botocore.exceptions import ClientError
+
+    where = {"IdentityPoolId": identity_pool_id, "IdentityId": identity_id, "DatasetName": dataset}
+    for attempt in range(SYNC_ATTEMPTS):
+        listed = sync_records(sync, identity_pool_id, identity_id, dataset)
+        current = {record["Key"]: record for record in listed["Records"]}
+        gone = [key for key, value in changes.items() if value is None and "Value" not in current.get(key, {})]
+        if gone and attempt == 0:
+            names = ", ".join(repr(_short(key)) for key in gone)
+            raise NotFound(f"sync {verb}: no record {names} in dataset {dataset!r} of identity {identity_id}")
+        now = datetime.now(UTC)
+        patches: list[dict[str, Any]] = []
+        for key, value in changes.items():
+            if value is None and key in gone:  # removed meanwhile by someone else: done already
+                continue
+            patch = {"Op": "replace" if value is not None else "remove", "Key": key, "DeviceLastModifiedDate": now}
+            patch["SyncCount"] = current.get(key, {}).get("SyncCount", 0)
+            if value is not None:
+                patch["Value"] = value
+            patches.append(patch)
+        if not patches:
+            return {"Records": []}
+        try:
+            return answer(
+                sync.update_records(
+                    **where,
+                    SyncSessionToken=listed["SyncSessionToken"],
+                    RecordPatches=patches,
+                    **({"DeviceId": device_id} if device_id is not None else {}),
+                )
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceConflictException":
+                raise
+            if force and attempt + 1 < SYNC_ATTEMPTS:
+                continue
+            fresh = {r["Key"]: r for r in sync_records(sync, identity_pool_id, identity_id, dataset)["Records"]}
+            moved = [p["Key"] for p in patches if fresh.get(p["Key"], {}).get("SyncCount", 0) != p["SyncCount"]]
+            detail = ", ".join(_state(key, fresh.get(key)) for key in moved)
+            detail = detail or error.response["Error"].get("Message") or "the records moved"
+            hint = f"still moving after {SYNC_ATTEMPTS} attempts" if force else "--force overwrites"
+            raise Conflict(f"sync {verb}: conflict: someone else synced first: {detail} ({hint})") from None
+    raise AssertionError("unreachable")  # the last attempt returns or raises

@@ -162,7 +162,20 @@ def root(
 
 
 def _mount() -> None:
-    from cogid.cli import creds, identity, keys, link, pool, profile, provider, quickstart, serve, social, token
+    from cogid.cli import (
+        creds,
+        identity,
+        keys,
+        link,
+        pool,
+        profile,
+        provider,
+        quickstart,
+        serve,
+        social,
+        sync,
+        token,
+    )
 
     app.add_typer(profile.app, name="profile")
     app.add_typer(pool.app, name="pool")
@@ -171,6 +184,7 @@ def _mount() -> None:
     app.add_typer(identity.app, name="identity")
     app.add_typer(keys.app, name="keys")
     app.add_typer(social.app, name="social")
+    app.add_typer(sync.app, name="sync")
     for module in (quickstart, link, creds, serve):
         module.register(app)
 

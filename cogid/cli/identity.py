@@ -33,9 +33,9 @@ def _identity_of(cognito: Any, pool_id: str, identity_id: str | None, user: str 
     if (identity_id is None) == (user is None):
         raise UsageError("give an IDENTITY_ID or --user USER (one of them)")
     if user is not None:
-        return str(
-            cognito.lookup_developer_identity(IdentityPoolId=pool_id, DeveloperUserIdentifier=user)["IdentityId"]
-        )
+        from cogid.flows import identity_of_user
+
+        return identity_of_user(cognito, pool_id, user)
     assert identity_id is not None
     return identity_id
 
