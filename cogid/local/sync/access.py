@@ -9,7 +9,7 @@ import binascii
 import json
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,9 @@ MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z, in seconds
 _POOL_ID = re.compile(r"[\w-]+:[0-9a-f-]+", re.ASCII)
 _DATASET_NAME = re.compile(r"[a-zA-Z0-9_.:-]{1,200}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+# A record as the store holds it: a row, or the same fields just written.
+Fields = sqlite3.Row | Mapping[str, Any]
 
 # Who an operation admits (spec §5): developers only, identities only, or both.
 DEVELOPER, IDENTITY, BOTH = "developer", "identity", "both"

@@ -17,6 +17,7 @@ from cogid.local.sync.access import (
     DEVELOPER,
     NOT_VALID,
     Admission,
+    Fields,
     Scope,
     Write,
     dataset_position,
@@ -47,7 +48,7 @@ def size(key: str, value: str | None) -> int:
     return 0 if value is None else len(key.encode()) + len(value.encode())
 
 
-def record_out(row: sqlite3.Row) -> dict[str, Any]:
+def record_out(row: Fields) -> dict[str, Any]:
     record: dict[str, Any] = {"Key": row["key"]}
     if row["value"] is not None:
         record["Value"] = row["value"]
@@ -200,9 +201,10 @@ class Datasets(Admission):
                 Write(p["Key"], p.get("Value") if p["Op"] == "replace" else None, p.get("DeviceLastModifiedDate"))
                 for p in patches
             ]
+            settings = self.outbox.settings(scope.pool_id) if writes or scope.as_identity else {}
             if scope.as_identity:  # U5; developer writes never run the Sync Trigger (S69)
-                writes = self.outbox.run_trigger(scope, identity_id, dataset_name, dataset, writes)
-                current = self._current(dataset, [write.key for write in writes])
+                writes = self.outbox.run_trigger(scope, settings, identity_id, dataset_name, dataset, writes)
+                current.update(self._current(dataset, [write.key for write in writes if write.key not in current]))
             seq, count, live, total = self._room(scope, identity_id, dataset_name, dataset, writes, current)
             now = self.now_ms()
             if dataset is None:  # S60: also with no patches
@@ -216,10 +218,14 @@ class Datasets(Admission):
                 self.store.set_dataset(seq, count, live, total, now, scope.writer)
             if dataset is None or writes:
                 self.store.touch_sync(scope.pool_id, [identity_id], now)
-            rows = self.store.records(seq, [write.key for write in writes])
-            written = [rows[write.key] for write in writes]  # patch order, then the trigger's (S64)
+            # The records as now stored, in patch order, then the trigger's (S64).
+            written = [
+                {"key": write.key, "value": write.value, "sync_count": count, "modified": now,
+                 "modified_by": scope.writer, "device_modified": write.device_modified}
+                for write in writes
+            ]  # fmt: skip
             if writes:
-                self.outbox.publish(scope, identity_id, dataset_name, seq, count, device_id, written, now)
+                self.outbox.publish(scope, settings, identity_id, dataset_name, seq, count, device_id, written, now)
         return {"Records": [record_out(row) for row in written]}
 
     def _current(self, dataset: sqlite3.Row | None, keys: list[str]) -> dict[str, sqlite3.Row]:

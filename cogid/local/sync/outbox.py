@@ -10,12 +10,12 @@ import copy
 import json
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cogid.local import errors
 from cogid.local.store import Store
-from cogid.local.sync.access import Scope, Write, seconds, text
+from cogid.local.sync.access import Fields, Scope, Write, seconds, text
 
 SyncTrigger = Callable[[dict[str, Any]], Any]
 
@@ -68,17 +68,17 @@ class Outbox:
     def publish(
         self,
         scope: Scope,
+        settings: dict[str, Any],
         identity_id: str,
         name: str,
         seq: int,
         count: int,
         device_id: str | None,
-        written: list[sqlite3.Row],
+        written: Sequence[Fields],
         now: int,
     ) -> None:
         """After an UpdateRecords that wrote: push to subscribed devices but the writer's (S80),
-        and a stream record while streams are on (S81)."""
-        settings = self.settings(scope.pool_id)
+        and a stream record while streams are on (S81), as the pool's `settings` say."""
         push = settings.get("PushSync", {})
         if push.get("ApplicationArns"):
             for device in self.store.subscribers(seq):
@@ -115,7 +115,7 @@ class Outbox:
         streams: dict[str, Any],
         identity_id: str,
         dataset: sqlite3.Row,
-        records: list[sqlite3.Row],
+        records: Sequence[Fields],
         now: int,
         bulk: bool = False,
     ) -> None:
@@ -155,11 +155,17 @@ class Outbox:
         )
 
     def run_trigger(
-        self, scope: Scope, identity_id: str, name: str, dataset: sqlite3.Row | None, writes: list[Write]
+        self,
+        scope: Scope,
+        settings: dict[str, Any],
+        identity_id: str,
+        name: str,
+        dataset: sqlite3.Row | None,
+        writes: list[Write],
     ) -> list[Write]:
         """U5, S82-S83: the Sync Trigger's event, its handler's answer (or the event itself when
         no handler is registered here), and the writes that answer leaves."""
-        arn = self.settings(scope.pool_id).get("Events", {}).get("SyncTrigger")
+        arn = settings.get("Events", {}).get("SyncTrigger")
         if arn is None:
             return writes
         live = {row["key"]: row["value"] for row in self.store.live_records(dataset["seq"])} if dataset else {}

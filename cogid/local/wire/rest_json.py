@@ -85,11 +85,13 @@ def model() -> shapes.ServiceModel:
 
 
 @cache
-def routes() -> list[Route]:
-    found = []
+def routes() -> dict[int, list[Route]]:
+    """The operations' routes by their number of segments (only those can match a path)."""
+    found: dict[int, list[Route]] = {}
     for name in model().operation_names:
         operation = model().operation_model(name)
-        found.append(Route(operation.method, tuple(operation.request_uri.split("/")[1:]), name))
+        route = Route(operation.method, tuple(operation.request_uri.split("/")[1:]), name)
+        found.setdefault(len(route.segments), []).append(route)
     return found
 
 
@@ -98,7 +100,7 @@ def _route(method: str, path: str) -> tuple[str, dict[str, str]]:
     # `.` or `..` are values, never navigation (S72).
     segments = [unquote(segment) for segment in path.split("/")[1:]]
     allowed = []
-    for route in routes():
+    for route in routes().get(len(segments), []):
         bound = route.bind(segments)
         if bound is not None:
             if route.method == method:
