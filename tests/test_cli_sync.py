@@ -277,3 +277,15 @@ def test_outbox_belongs_to_the_local_backend(cli, cli_pool):
     ok(cli("profile", "add", "remote", "--backend", "aws", "--region", "us-east-1", "--pool", cli_pool))
     error = failed(cli("sync", "outbox", "-p", "remote"), 2)
     assert "the Cognito Sync outbox belongs to the local backend" in error
+
+
+def test_quickstart_syncs_as_the_identity_and_runs_twice(cli):
+    for run, count in ((1, 1), (2, 2)):  # the second run writes at the current count: no conflict
+        result = cli("quickstart")
+        document = ok(result)
+        assert document["Sync"]["DatasetName"] == "settings", run
+        [record] = document["Sync"]["Records"]
+        assert (record["Key"], record["Value"], record["SyncCount"]) == ("theme", "dark", count)
+        assert record["LastModifiedBy"] == document["IdentityId"]  # written with alice's own credentials
+        assert f"6. Cognito Sync: as the identity, put theme=dark in dataset settings (sync count {count})" in (
+            result.stderr)

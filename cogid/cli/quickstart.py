@@ -13,6 +13,7 @@ PROVIDER = "login.quickstart.cogid"
 FACEBOOK_APP = "quickstart-facebook-app"
 FORMATS = ("json", "table")
 MAX_USER = 1024  # characters of a developer user id
+SYNC_DATASET = "settings"
 
 
 def _find_pool(cognito: Any) -> str | None:
@@ -35,7 +36,8 @@ def quickstart(
 
     Creates (once) a pool with a developer provider, Facebook and the standard roles; issues
     a token for a user; links a test Facebook login; decodes and verifies the token; exchanges
-    it for credentials and asks STS who they belong to. Safe to run again.
+    it for credentials and asks STS who they belong to; with them, as the user's device, writes
+    theme=dark to the Cognito Sync dataset `settings` and reads it back. Safe to run again.
     """
     from cogid import clients, flows, tokens
     from cogid.local import mint_social_token
@@ -86,6 +88,18 @@ def quickstart(
     credentials = flows.exchange(profile, user)
     caller = _signed_sts(profile, credentials).get_caller_identity()
     step("5. credentials", f"{credentials['AccessKeyId']} until {credentials['Expiration']} as {caller['Arn']}")
+
+    # As the user's device would: its own credentials, ListRecords then UpdateRecords at the
+    # current sync counts (so a second run writes again instead of conflicting), then read back.
+    sync = clients.signed_client(profile, "cognito-sync", credentials)
+    written = flows.sync_write(sync, pool_id, credentials["IdentityId"], SYNC_DATASET, {"theme": "dark"}, verb="put")
+    records = flows.sync_records(sync, pool_id, credentials["IdentityId"], SYNC_DATASET)["Records"]
+    theme = next(r.get("Value") for r in records if r["Key"] == "theme")
+    sync_count = written["Records"][0]["SyncCount"]
+    step(
+        "6. Cognito Sync",
+        f"as the identity, put theme=dark in dataset {SYNC_DATASET} (sync count {sync_count}), read back {theme!r}",
+    )
     next_step = _adopt(pool_id)
 
     result = {
@@ -99,6 +113,7 @@ def quickstart(
         "Claims": claims,
         "Credentials": {k: v for k, v in credentials.items() if k in ("AccessKeyId", "Expiration")},
         "CallerArn": caller["Arn"],
+        "Sync": {"DatasetName": SYNC_DATASET, "Records": records},
     }
     output.message(f"Next: {next_step}   (cogid --help for the rest)")
     rows = [
@@ -110,6 +125,7 @@ def quickstart(
         ["access key", credentials["AccessKeyId"]],
         ["expires", credentials["Expiration"]],
         ["assumed role", caller["Arn"]],
+        ["sync", f"{SYNC_DATASET}: theme={theme} (sync count {sync_count})"],
     ]
     output.emit(fmt, result, rows=rows, headers=["step", "result"])
 
