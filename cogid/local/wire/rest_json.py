@@ -28,16 +28,8 @@ PREFIX = "/identitypools"
 # Merge products are named `<name>.<identity id>` and may pass the model's 128 (spec S54).
 MAX_DATASET_NAME = 200
 _INTEGER = re.compile(r"[+-]?\d+", re.ASCII)  # not every Unicode digit
-# Codes the model declares no status for.
-_STATUSES = {
-    "ValidationException": 400,
-    "SerializationException": 400,
-    "UnknownOperationException": 404,
-    "MethodNotAllowed": 405,
-    "TooManyRequestsException": 429,
-    "InvalidLambdaFunctionOutputException": 400,
-    "InvalidConfigurationException": 400,
-}
+# The status of a code the model declares none for (the rest are 400, or their class's own).
+_STATUSES = {"UnknownOperationException": 404}
 
 
 def is_rest_json(path: str) -> bool:
@@ -155,6 +147,7 @@ def _parameters(operation: shapes.Operation, request: Request, uri: dict[str, st
 
 
 def status_of(error: errors.ServiceError) -> int:
+    """The HTTP status Sync answers `error` with: the model's, else its own (spec §7.4)."""
     if isinstance(error, errors.AuthFailure):
         return error.query_status  # 403, and 400 for an incomplete signature
     declared = model().shapes.get(error.code, {}).get("error", {}).get("httpStatusCode")
