@@ -23,7 +23,7 @@ from typing import Any
 
 from cogid import clients
 from cogid.config import Profile, check_pool_region, data_dir, write_private
-from cogid.errors import CogidError, ConfigError, Conflict, NotFound, UsageError, from_exception
+from cogid.errors import CogidError, ConfigError, Conflict, Denied, NotFound, UsageError, from_exception
 
 COGNITO_KEY = "cognito-identity.amazonaws.com"
 # Short names for the public providers' Logins keys.
@@ -456,7 +456,18 @@ def identity_credentials(profile: Profile, identity_id: str, user: str | None = 
         if credentials["IdentityId"] != identity_id:  # the user moved between the lookup and the token
             raise CogidError(f"developer user {user!r} now has identity {credentials['IdentityId']}, not {identity_id}")
         return credentials
-    response = clients.unsigned_client(profile, "cognito-identity").get_credentials_for_identity(IdentityId=identity_id)
+    from botocore.exceptions import ClientError
+
+    cognito = clients.unsigned_client(profile, "cognito-identity")
+    try:
+        response = cognito.get_credentials_for_identity(IdentityId=identity_id)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "NotAuthorizedException":
+            raise
+        raise Denied(
+            f"--as-identity with --identity-id works for guest identities only: {identity_id} needs its login"
+            f" ({error.response['Error'].get('Message')}); give its developer user with --user instead"
+        ) from None
     return {**credential_process(response["Credentials"]), "IdentityId": identity_id}
 
 

@@ -169,11 +169,14 @@ def stderr_console() -> Any:
 def message(text: str, style: str | None = None) -> None:
     """A status line on stderr: styled on a terminal, plain otherwise."""
     text = visible(text)
-    if sys.stderr.isatty():
-        stderr_console().print(text, style=style, markup=False, highlight=False, soft_wrap=True)
-    else:
-        sys.stderr.write(text + "\n")
-        sys.stderr.flush()
+    try:
+        if sys.stderr.isatty():
+            stderr_console().print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+        else:
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+    except OSError:  # stderr is full or gone: a status line lost must not fail work that is done
+        pass
 
 
 def error(text: str) -> None:

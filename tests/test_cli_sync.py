@@ -289,3 +289,62 @@ def test_quickstart_syncs_as_the_identity_and_runs_twice(cli):
         assert record["LastModifiedBy"] == document["IdentityId"]  # written with alice's own credentials
         assert f"6. Cognito Sync: as the identity, put theme=dark in dataset settings (sync count {count})" in (
             result.stderr)
+
+
+# -- from an adversarial sweep (each failed before its fix) -------------------------------------
+
+
+def run_cogid(isolated, *args, close=(), stderr=None):
+    """cogid in a real process, with some of its standard streams closed (`<&-`, `>&-`)."""
+    def closing():
+        for fd in close:
+            os.close(fd)
+    return subprocess.run([sys.executable, "-m", "cogid", *args], preexec_fn=closing, capture_output=stderr is None,
+                          stderr=stderr, text=True, env={**os.environ, "COGID_HOME": str(isolated)}, timeout=60)
+
+
+def test_a_closed_stdin_reads_as_empty_and_not_a_terminal(isolated, alice):
+    done = run_cogid(isolated, "sync", "delete", "--user", "alice", "settings", close=(0,))
+    assert done.returncode == 2 and "needs --yes when not run from a terminal" in done.stderr, done.stderr
+    done = run_cogid(isolated, "sync", "put", "--user", "alice", "settings", "--json", "-", close=(0,))
+    assert done.returncode == 2 and done.stderr.startswith("cogid: error: --json -: "), done.stderr
+
+
+def test_a_closed_stdout_is_refused_before_anything_is_done(isolated, alice):
+    done = subprocess.run(f"{sys.executable} -m cogid sync put --user alice settings k=v >&-", shell=True,
+                          capture_output=False, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "COGID_HOME": str(isolated)}, timeout=60)
+    assert done.returncode == 1 and done.stderr == (
+        "cogid: error: stdout is closed: cogid writes its results there (redirect it, to /dev/null if unwanted)\n")
+    assert done.returncode == 1
+
+
+def test_a_status_line_that_cannot_be_written_does_not_fail_a_done_write(cli, isolated, alice):
+    with open("/dev/full", "w") as full:
+        done = run_cogid(isolated, "sync", "put", "--user", "alice", "settings", "k=v", stderr=full)
+    assert done.returncode == 0
+    assert records(cli, "--user", "alice", "settings")["k"]["Value"] == "v"
+
+
+def test_a_json_document_naming_a_key_twice_is_refused(cli, alice):
+    result = cli("sync", "put", "--user", "alice", "s", "--json", "-", input='{"a": "1", "a": "2"}')
+    assert result.exit_code == 2 and "--json -: the key 'a' is given twice" in result.stderr, result.stderr
+    result = cli("sync", "put", "--user", "alice", "s", "--json", "-", input="{}")
+    assert result.exit_code == 2 and "--json -: the object is empty" in result.stderr, result.stderr
+
+
+def test_usage_without_options_is_the_pools_even_with_cogid_user_set(cli, alice):
+    ok(cli("sync", "put", "--user", "alice", "settings", "k=v"))
+    usage = ok(cli("sync", "usage", "-o", "json", env={"COGID_USER": "alice"}))
+    assert "IdentityPoolId" in usage and "IdentityId" not in usage
+    assert ok(cli("sync", "usage", "--user", "alice", "-o", "json"))["IdentityId"] == alice
+
+
+def test_as_identity_with_an_identity_id_says_only_guests_can(cli, alice):
+    message = failed(cli("sync", "get", "--identity-id", alice, "--as-identity", "settings", "k"), 5)
+    assert "--as-identity with --identity-id works for guest identities only" in message
+    assert "--user" in message
+
+
+def test_get_of_a_key_that_is_not_text_is_a_usage_error(cli, alice):
+    assert "not text" in failed(cli("sync", "get", "--user", "alice", "settings", "\udcff"), 2)

@@ -230,6 +230,7 @@ def sync_get(
     from cogid import flows
 
     fmt = output.choose(output_format or "text", ("text", "json"))
+    _text(key, "KEY argument")
     target = _target(ctx, user, identity_id, as_identity, pool, profile, region)
     records = flows.sync_records(target.sync, target.pool_id, target.identity_id, dataset)["Records"]
     record = next((r for r in records if r["Key"] == key and "Value" in r), None)
@@ -252,12 +253,23 @@ def _json_values(source: str) -> dict[str, str]:
         text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"--json {source}: cannot read: {getattr(error, 'strerror', None) or error}") from None
+
+    def once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        named: dict[str, Any] = {}
+        for name, value in pairs:  # json.loads would keep the last silently
+            if name in named:
+                raise UsageError(f"--json {source}: the key {name[:40]!r} is given twice")
+            named[name] = value
+        return named
+
     try:
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=once)
     except ValueError as error:
         raise UsageError(f"--json {source}: not JSON: {error}") from None
     if not isinstance(document, dict):
         raise UsageError(f"--json {source}: expected a JSON object of string values, got {type(document).__name__}")
+    if not document:
+        raise UsageError(f"--json {source}: the object is empty: nothing to write")
     for name, value in document.items():
         if not name:
             raise UsageError(f"--json {source}: a key is empty")
@@ -429,11 +441,15 @@ def sync_usage(
     region: RegionOpt = None,
     output_format: OutputOpt = None,
 ) -> None:
-    """Sync usage of an identity, or of the pool without --user/--identity-id.
+    """Sync usage of an identity, or of the pool without --user/--identity-id (COGID_USER
+    does not count here).
 
     DescribeIdentityUsage, or DescribeIdentityPoolUsage (developer credentials only).
     """
     fmt = output.choose(output_format, FORMATS)
+    source = ctx.get_parameter_source("user")
+    if identity_id is None and source is not None and source.name == "ENVIRONMENT":
+        user = None  # no option given means the pool's usage, whoever COGID_USER names
     if user is None and identity_id is None:
         if as_identity:
             raise UsageError("--as-identity: give --user or --identity-id (the pool's usage is the developer's)")
