@@ -12,6 +12,9 @@ from typing import Any
 from cogid.config import Profile, data_dir
 from cogid.errors import ConfigError
 
+# The services the CLI calls in process without boto3 (cogid.local.direct_client).
+DIRECT = ("cognito-identity", "cognito-sync")
+
 
 def in_process(profile: Profile) -> bool:
     """Is the profile served by the embedded service in this process (not over a network)?"""
@@ -21,12 +24,12 @@ def in_process(profile: Profile) -> bool:
 def client(profile: Profile, service: str) -> Any:
     """A client of `service` (cognito-identity, cognito-sync, sts or iam) for `profile`."""
     if in_process(profile):
-        if service == "cognito-identity":
+        if service in DIRECT:
             # The wire protocol without boto3's start-up: one-shot commands stay fast.
             from cogid.local import direct_client
 
-            return direct_client(home=data_dir(), region=profile.region)
-        # The others (cognito-sync included) through boto3, answered by the same store.
+            return direct_client(home=data_dir(), region=profile.region, service_name=service)
+        # STS and IAM through boto3, answered by the same store.
         from cogid.local import client as local_client
 
         return local_client(service, home=data_dir(), region=profile.region)
@@ -43,7 +46,10 @@ def signed_client(profile: Profile, service: str, credentials: dict[str, Any]) -
     }
     if in_process(profile):
         from cogid.local import client as local_client
+        from cogid.local import direct_client
 
+        if service in DIRECT:
+            return direct_client(home=data_dir(), region=profile.region, service_name=service, **keys)
         return local_client(service, home=data_dir(), region=profile.region, **keys)
     return _aws_client(profile, service, keys)
 

@@ -1,5 +1,5 @@
-"""A Cognito Sync test world over either door into the local service: boto3 served in-process,
-or boto3 over HTTP to one `cogid serve` shared by the whole run (each test makes its own pools,
+"""A Cognito Sync test world over each door into the local service: boto3 served in process, the
+boto3-free client the CLI uses, or boto3 over HTTP to one `cogid serve` shared by the whole run (each test makes its own pools,
 roles and developer provider, so tests never see each other's data)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 COGNITO_KEY = "cognito-identity.amazonaws.com"
-TRANSPORTS = ["inprocess", "http"]
+TRANSPORTS = ["inprocess", "direct", "http"]
 
 
 def trust_policy(pool_id, amr):
@@ -135,12 +135,24 @@ def _local_world(home):
     return World(make, "inprocess", home)
 
 
+def _direct_world(home):
+    """The boto3-free client (the CLI's) for Cognito Identity and Cognito Sync; boto3 for the rest."""
+    from cogid.local import client, direct_client
+
+    def make(service, region="us-east-1", **credentials):
+        if service in ("cognito-identity", "cognito-sync"):
+            return direct_client(home=home, region=region, service_name=service, **credentials)
+        return client(service, home=home, region=region, **credentials)
+
+    return World(make, "direct", home)
+
+
 @pytest.fixture(params=TRANSPORTS)
 def world(request, isolated):
     """The test world over each transport in turn."""
     if request.param == "http":
         return request.getfixturevalue("http_world")
-    return _local_world(isolated)
+    return _direct_world(isolated) if request.param == "direct" else _local_world(isolated)
 
 
 @pytest.fixture

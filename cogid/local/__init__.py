@@ -135,9 +135,21 @@ def sync_outbox(
     return list(_service(home).sync.outbox.entries(kind, identity_pool_id, clear))
 
 
-def direct_client(home: str | os.PathLike[str] | None = None, region: str = "us-east-1") -> Any:
-    """A Cognito Identity client with boto3's interface that calls the local service directly,
-    without boto3 (for one-shot commands, where boto3's start-up would dominate)."""
+def direct_client(
+    home: str | os.PathLike[str] | None = None,
+    region: str = "us-east-1",
+    service_name: str = "cognito-identity",
+    **credentials: str,
+) -> Any:
+    """A Cognito Identity or Cognito Sync client with boto3's interface that calls the local
+    service directly, without boto3 (for one-shot commands, where boto3's start-up would
+    dominate). Without credentials it calls as the account; with `aws_access_key_id` and
+    `aws_session_token` of temporary credentials the service issued, as their identity."""
     from cogid.local.transport.direct import DirectClient
 
-    return DirectClient(_service(home), region)
+    if service_name not in ("cognito-identity", "cognito-sync"):
+        raise ValueError("service_name must be cognito-identity or cognito-sync")
+    temporary = None
+    if credentials:
+        temporary = {"AccessKeyId": credentials["aws_access_key_id"], "SessionToken": credentials["aws_session_token"]}
+    return DirectClient(_service(home), region, service_name, temporary)

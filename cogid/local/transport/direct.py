@@ -1,6 +1,7 @@
-"""A boto3-shaped Cognito Identity client that calls protocol.handle directly.
+"""A boto3-shaped Cognito Identity or Cognito Sync client that calls protocol.handle directly.
 
-It speaks the same JSON 1.1 wire protocol as botocore and answers as a boto3 client does (same
+It speaks the same wire protocols as botocore (JSON 1.1 for Cognito Identity, REST-JSON for
+Cognito Sync, members placed where the model says) and answers as a boto3 client does (same
 dicts, datetimes for timestamps, botocore ClientError with the AWS code), without importing
 boto3 or botocore's request machinery — the ~300 ms a one-shot command would otherwise spend
 before its first call.
@@ -9,9 +10,11 @@ before its first call.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from cogid.local import protocol
 from cogid.local.service import Service
@@ -35,25 +38,75 @@ def _datetimes(shape: shapes.Shape, value: Any) -> Any:
     return value
 
 
-class DirectClient:
-    """client.get_open_id_token_for_developer_identity(...) and the other 22 operations."""
+def _epoch(value: Any) -> Any:
+    """Request timestamps as botocore sends them in JSON: epoch seconds."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(f"cannot send {type(value).__name__}")
 
-    def __init__(self, service: Service, region: str):
+
+class DirectClient:
+    """client.get_open_id_token_for_developer_identity(...), client.list_records(...) and the
+    other operations of `service_name`, called as the account or, given `credentials`, as the
+    holder of those temporary credentials (a Cognito identity's device)."""
+
+    def __init__(
+        self,
+        service: Service,
+        region: str,
+        service_name: str = "cognito-identity",
+        credentials: dict[str, str] | None = None,
+    ):
         self._service = service
         self._region = region
-        self._model = shapes.service_model("cognito-identity")
+        self._name = service_name
+        self._model = shapes.service_model(service_name)
         self._operations = {shapes.snake(name): name for name in self._model.operation_names}
+        self._caller: dict[str, str] = {}
+        if credentials is not None:
+            # In process nothing checks signatures (the in-process transports' callers are this
+            # process): the credential scope says who calls, as a signed request's would.
+            scope = f"{credentials['AccessKeyId']}/{time.strftime('%Y%m%d', time.gmtime())}/{region}"
+            self._caller = {
+                "authorization": f"AWS4-HMAC-SHA256 Credential={scope}/{self._model.signing_name}/aws4_request,"
+                " SignedHeaders=host, Signature=0",
+                "x-amz-security-token": credentials["SessionToken"],
+            }
 
     def __getattr__(self, name: str) -> Callable[..., dict[str, Any]]:
         operation = self._operations.get(name)
         if operation is None:
-            raise AttributeError(f"'cognito-identity' client has no operation {name!r}")
+            raise AttributeError(f"'{self._name}' client has no operation {name!r}")
         return lambda **params: self._call(operation, params)
 
+    def _request(self, operation: str, params: dict[str, Any]) -> Request:
+        if self._model.metadata["protocol"] == "json":
+            headers = {"x-amz-target": JSON_TARGET_PREFIX + operation, "content-type": JSON_CONTENT_TYPE}
+            return Request("POST", "/", {**headers, **self._caller}, json.dumps(params).encode(), self._region)
+        # REST-JSON: each member where the model puts it, as botocore's serializer does.
+        model = self._model.operation_model(operation)
+        path, query, headers, body = model.request_uri, [], dict(self._caller), {}
+        members = model.input_shape.metadata.get("members", {}) if model.input_shape is not None else {}
+        for name, value in params.items():
+            ref = members.get(name, {})
+            location, wire_name = ref.get("location"), ref.get("locationName", name)
+            if location == "uri":
+                path = path.replace("{" + wire_name + "}", quote(str(value), safe=""))
+            elif location == "querystring":
+                query.append((wire_name, str(value)))
+            elif location == "header":
+                headers[wire_name.lower()] = str(value)
+            else:
+                body[name] = value
+        if query:
+            path += "?" + urlencode(query)
+        if body:
+            headers["content-type"] = "application/json"
+        data = json.dumps(body, default=_epoch).encode() if body else b""
+        return Request(model.method, path, headers, data, self._region)
+
     def _call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        headers = {"x-amz-target": JSON_TARGET_PREFIX + operation, "content-type": JSON_CONTENT_TYPE}
-        request = Request("POST", "/", headers, json.dumps(params).encode(), self._region)
-        reply = protocol.handle(self._service, request)
+        reply = protocol.handle(self._service, self._request(operation, params))
         body = json.loads(reply.body) if reply.body else {}
         metadata = {"RequestId": reply.headers.get("x-amzn-RequestId"), "HTTPStatusCode": reply.status}
         if reply.status >= 300:
