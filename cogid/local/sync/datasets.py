@@ -205,7 +205,7 @@ class Datasets(Admission):
             if scope.as_identity:  # U5; developer writes never run the Sync Trigger (S69)
                 writes = self.outbox.run_trigger(scope, settings, identity_id, dataset_name, dataset, writes)
                 current.update(self._current(dataset, [write.key for write in writes if write.key not in current]))
-            seq, count, live, total = self._room(scope, identity_id, dataset_name, dataset, writes, current)
+            seq, count, live, total = self._room(identity_id, dataset_name, dataset, writes, current)
             now = self.now_ms()
             if dataset is None:  # S60: also with no patches
                 seq = self.store.create_dataset(identity_id, dataset_name, count, now, scope.writer)
@@ -233,7 +233,6 @@ class Datasets(Admission):
 
     def _room(
         self,
-        scope: Scope,
         identity_id: str,
         name: str,
         dataset: sqlite3.Row | None,
