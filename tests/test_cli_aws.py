@@ -168,3 +168,18 @@ def test_ctrl_c_stops_bulk_issuing_while_calls_hang(cli, isolated):
     finally:
         child.kill()
         silent.close()
+
+
+def test_cognito_sync_against_an_endpoint(cli, remote):
+    """cogid sync on the aws backend: boto3's cognito-sync client, signed, over HTTP."""
+    ok(cli("pool", "create", "sync", "--developer-provider", DEV, "--create-roles", "--use"))
+    identity = ok(cli("token", "issue", "--user", "alice"))["IdentityId"]
+    written = ok(cli("sync", "put", "--user", "alice", "settings", "theme=dark", "lang=en"))
+    assert [(r["Key"], r["SyncCount"]) for r in written["Records"]] == [("theme", 1), ("lang", 1)]
+    result = cli("sync", "get", "--user", "alice", "--as-identity", "settings", "theme")  # as alice's phone
+    assert (result.exit_code, result.stdout) == (0, "dark\n"), result.stderr
+    ok(cli("sync", "rm", "--user", "alice", "--as-identity", "settings", "lang"))
+    shown = ok(cli("sync", "show", "--user", "alice", "settings", "-o", "json"))
+    assert {r["Key"]: r.get("Value") for r in shown["Records"]} == {"theme": "dark", "lang": None}
+    assert ok(cli("sync", "usage", "--identity-id", identity, "-o", "json"))["DatasetCount"] == 1
+    assert cli("sync", "outbox").exit_code == 2  # the outbox belongs to the local backend
