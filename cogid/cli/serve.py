@@ -5,6 +5,17 @@ from typing import Annotated
 import typer
 
 
+def _public_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from cogid.local.transport.server import checked_public_url
+
+    try:
+        return checked_public_url(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default)")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one")] = 8800,
@@ -19,25 +30,39 @@ def serve(
             help="Also answer GET /_cogid/cognito-sync/outbox with what Cognito Sync would have pushed or streamed",
         ),
     ] = False,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            callback=_public_url,
+            show_default=False,
+            help="URL clients reach the service at (http or https, e.g. behind a proxy), named in the"
+            " OpenID discovery document (default: the bound address's URL)",
+        ),
+    ] = None,
 ) -> None:
     """Serve the local Cognito Identity, Cognito Sync, STS and IAM over HTTP until interrupted.
 
     The first line on stdout is the endpoint URL. Developer operations need SigV4 with a key
     from `cogid keys create`; GetId, GetCredentialsForIdentity and the other device calls are open,
-    as on AWS.
+    as on AWS. Binding an address other than loopback (--host 0.0.0.0) warns on stderr: other
+    machines can then call the service.
 
     Example:
       cogid serve --port 8800 &
       aws --endpoint-url http://127.0.0.1:8800 cognito-identity list-identity-pools --max-results 10
     """
     from cogid.config import data_dir
-    from cogid.errors import Unavailable
+    from cogid.errors import ConfigError, Unavailable
+    from cogid.local.transport.server import CannotBind, StoreNotWritable
     from cogid.local.transport.server import serve as run
 
     try:
-        run(data_dir(), host=host, port=port, workers=workers, expose_outbox=expose_outbox)
-    except OSError as error:  # e.g. the port is taken: say so in one line
+        run(data_dir(), host=host, port=port, workers=workers, expose_outbox=expose_outbox, public_url=public_url)
+    except CannotBind as error:  # e.g. the port is taken: say so in one line
         raise Unavailable(f"cannot serve on {host}:{port}: {error.strerror or error}") from None
+    except StoreNotWritable as error:  # the store's fault, not the address's
+        raise ConfigError(str(error)) from None
 
 
 def register(app: typer.Typer) -> None:

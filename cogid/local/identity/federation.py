@@ -342,13 +342,31 @@ class Federation:
         )
 
 
+FETCH_SCHEMES = ("http", "https")  # an issuer's documents come over HTTP(S), never from files
+
+
+def _fetchable(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in FETCH_SCHEMES:
+        raise ValueError(f"refusing to fetch {scheme or 'a relative'} URL {url[:100]!r}: only http and https")
+    return url
+
+
 def fetch_json(url: str) -> dict[str, Any]:
-    """The JSON document at `url`. Every way of failing is an OSError or a ValueError."""
+    """The JSON document at `url`, over http or https only (a redirect too: no file://, data:
+    or ftp:// URL is ever opened). Every way of failing is an OSError or a ValueError."""
     import http.client
     import urllib.request  # only when an issuer's keys must be fetched
 
+    class HTTPOnlyRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+            return super().redirect_request(req, fp, code, msg, headers, _fetchable(newurl))
+
+    opener = urllib.request.build_opener(HTTPOnlyRedirects)
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - https issuer URLs
+        with opener.open(_fetchable(url), timeout=5) as response:
             document: dict[str, Any] = json.loads(response.read())
     except http.client.HTTPException as error:  # a reply that is not HTTP at all
         raise OSError(f"not an HTTP reply ({type(error).__name__})") from None

@@ -16,6 +16,8 @@ store.
 from __future__ import annotations
 
 import asyncio
+import errno
+import ipaddress
 import json
 import logging
 import os
@@ -23,6 +25,7 @@ import re
 import selectors
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -30,7 +33,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from cogid.local import SERVICES, errors, protocol
 from cogid.local.identity.federation import fetch_json
@@ -120,9 +123,12 @@ class Endpoint:
     never has the store's lock contended inside a process.
     """
 
-    def __init__(self, home: Path, expose_outbox: bool = False):
+    def __init__(
+        self, home: Path, expose_outbox: bool = False, public_url: str = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+    ):
         self.path = Path(home) / STORE_FILE
         self.expose_outbox = expose_outbox
+        self.public_url = public_url.rstrip("/")  # what the discovery document names, never the Host header
         self._service: Service | None = None
         self._fetched: dict[str, Any] = {}  # documents fetched for the request being answered
 
@@ -177,7 +183,8 @@ class Endpoint:
         headers = _headers(scope["headers"])
         try:
             method = scope["method"]
-            limit = MAX_SYNC_BODY if is_rest_json(scope["path"]) else MAX_BODY
+            # As protocol.handle tells Cognito Sync's paths apart: by the path as sent, not decoded.
+            limit = MAX_SYNC_BODY if is_rest_json(_target(scope)) else MAX_BODY
             body = await _body(headers, receive, limit) if method in ("POST", "PUT") else b""
             status, reply_headers, reply = await self._answer(method, scope, headers, body)
         except _Refused as refused:
@@ -205,12 +212,10 @@ class Endpoint:
         if method in ("GET", "HEAD") and path == JWKS_PATH:
             return _json(self.service.jwks())
         if method in ("GET", "HEAD") and path == DISCOVERY_PATH:
-            host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("127.0.0.1", DEFAULT_PORT)))
-            base = f"{scope['scheme']}://{host}"
             return _json(
                 {
                     "issuer": ISSUER,
-                    "jwks_uri": base + JWKS_PATH,
+                    "jwks_uri": self.public_url + JWKS_PATH,
                     "response_types_supported": ["id_token"],
                     "subject_types_supported": ["public"],
                     "id_token_signing_alg_values_supported": [ALGORITHM],
@@ -454,6 +459,58 @@ def endpoint_url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def checked_public_url(value: str) -> str:
+    """`value` as the service's public URL (an absolute http or https URL, perhaps with a path
+    prefix, as a reverse proxy serves it), without a trailing slash; else ValueError."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        raise ValueError(f"not a URL: {value!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an absolute http or https URL: {value!r}")
+    if parts.query or parts.fragment or parts.username is not None:
+        raise ValueError(f"a public URL has no query, fragment or user: {value!r}")
+    return value.rstrip("/")
+
+
+class CannotBind(OSError):
+    """The address given to serve cannot be listened on (taken, not this machine's, ...)."""
+
+
+class StoreNotWritable(Exception):
+    """The store, or its directory, cannot be written, which serving it needs."""
+
+
+def _not_writable(store: Path, error: Exception) -> StoreNotWritable | None:
+    """What to say when preparing `store` failed for want of write permission, else None."""
+    denied = isinstance(error, PermissionError) or (isinstance(error, OSError) and error.errno == errno.EROFS)
+    if not denied and not (isinstance(error, sqlite3.OperationalError) and "readonly" in str(error)):
+        return None
+    if store.exists() and not os.access(store, os.W_OK):
+        why = f"the file is read-only to this user, and cogid serve writes to it (chmod u+w {store})"
+    elif not os.access(store.parent, os.W_OK):
+        why = f"its directory is read-only to this user, and SQLite writes its journal there (chmod u+w {store.parent})"
+    else:
+        why = (error.strerror if isinstance(error, OSError) else None) or str(error).rpartition(": ")[2]
+    return StoreNotWritable(f"local store: {store}: permission denied: {why}")
+
+
+def _reachable_warning(listener: socket.socket) -> str | None:
+    """A warning when the bound address is not loopback: other machines can call the service."""
+    host = listener.getsockname()[0]
+    try:
+        if ipaddress.ip_address(host.partition("%")[0]).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (
+        f"cogid serve: warning: listening on {host}, reachable from the network: anyone who can reach it"
+        " may call the open device operations and try developer keys; cogid serve is a development"
+        " service (bind 127.0.0.1 unless other machines must reach it)"
+    )
+
+
 def serve(
     home: Path | str,
     host: str = DEFAULT_HOST,
@@ -461,22 +518,41 @@ def serve(
     out: IO[str] | None = None,
     workers: int | None = None,
     expose_outbox: bool = False,
+    public_url: str | None = None,
 ) -> None:
     """Serve the local service stored under `home` until SIGINT or SIGTERM.
 
     Binds first (port 0 picks a free port) and writes the endpoint URL as the first line of
-    `out` (default stdout); an address that cannot be bound raises OSError at once. `workers`
-    defaults to one process per core (see default_workers). `expose_outbox` answers
-    GET OUTBOX_PATH with Cognito Sync's outbox (off by default: it holds every user's data).
+    `out` (default stdout); an address that cannot be bound raises CannotBind at once, a store
+    that cannot be written StoreNotWritable. `workers` defaults to one process per core (see
+    default_workers). `expose_outbox` answers GET OUTBOX_PATH with Cognito Sync's outbox (off by
+    default: it holds every user's data). `public_url` is the URL the discovery document names
+    for the JWKS (default: the bound address's URL); the Host header of a request never is.
     """
     home = Path(home)
     out = out or sys.stdout
+    base = checked_public_url(public_url) if public_url is not None else None
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.create_server((host, port), family=family, backlog=1024)
-    _prepare(home)
-    out.write(endpoint_url(listener) + "\n")
+    try:
+        listener = socket.create_server((host, port), family=family, backlog=1024)
+    except OSError as error:
+        raise CannotBind(error.errno, error.strerror or str(error)) from None
+    try:
+        _prepare(home)
+    except Exception as error:
+        listener.close()
+        refused = _not_writable(home / STORE_FILE, error)
+        if refused is not None:
+            raise refused from None
+        raise
+    url = endpoint_url(listener)
+    out.write(url + "\n")
     out.flush()
-    endpoint = Endpoint(home, expose_outbox)
+    warning = _reachable_warning(listener)
+    if warning is not None:
+        sys.stderr.write(warning + "\n")
+        sys.stderr.flush()
+    endpoint = Endpoint(home, expose_outbox, base or url)
     options = {
         "bind": [f"fd://{listener.detach()}"],  # gunicorn owns the bound socket from here on
         "workers": workers or default_workers(),
@@ -516,7 +592,11 @@ def serve(
 
 @contextmanager
 def running_server(
-    home: Path | str, workers: int | None = 1, timeout: float = 30.0, expose_outbox: bool = False
+    home: Path | str,
+    workers: int | None = 1,
+    timeout: float = 30.0,
+    expose_outbox: bool = False,
+    public_url: str | None = None,
 ) -> Iterator[str]:
     """Run `serve` for `home` on a free port in a child process; yields its URL.
 
@@ -528,6 +608,8 @@ def running_server(
         command += ["--workers", str(workers)]
     if expose_outbox:
         command.append("--expose-outbox")
+    if public_url is not None:
+        command += ["--public-url", public_url]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -556,8 +638,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--expose-outbox", action="store_true")
+
+    def url(value: str) -> str:
+        try:
+            return checked_public_url(value)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parser.add_argument("--public-url", type=url, default=None)
     args = parser.parse_args(argv)
-    serve(args.home, args.host, args.port, workers=args.workers, expose_outbox=args.expose_outbox)
+    serve(
+        args.home,
+        args.host,
+        args.port,
+        workers=args.workers,
+        expose_outbox=args.expose_outbox,
+        public_url=args.public_url,
+    )
 
 
 if __name__ == "__main__":
