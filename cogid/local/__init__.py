@@ -46,6 +46,20 @@ def _service(home: str | os.PathLike[str] | None) -> Any:
     return open_service(Path(home) if home is not None else default_home())
 
 
+def _opener(home: str | os.PathLike[str] | None) -> Callable[[], Any]:
+    """The service under `home` (fixed now), opened at its first use and then kept: a client
+    that is never called (its command failed on its input first) creates no store."""
+    where = Path(home) if home is not None else default_home()
+    opened: list[Any] = []
+
+    def service() -> Any:
+        if not opened:
+            opened.append(_service(where))
+        return opened[0]
+
+    return service
+
+
 def client(
     service_name: str, home: str | os.PathLike[str] | None = None, region: str = "us-east-1", **client_kwargs: Any
 ) -> Any:
@@ -84,7 +98,7 @@ def client(
             config=config,
             **client_kwargs,
         )
-    return attach(made, _service(home))
+    return attach(made, _opener(home))
 
 
 def mint_social_token(
@@ -152,4 +166,4 @@ def direct_client(
     temporary = None
     if credentials:
         temporary = {"AccessKeyId": credentials["aws_access_key_id"], "SessionToken": credentials["aws_session_token"]}
-    return DirectClient(_service(home), region, service_name, temporary)
+    return DirectClient(_opener(home), region, service_name, temporary)

@@ -179,10 +179,41 @@ CREATE TABLE sync_outbox (
 MIGRATIONS = {2: SYNC_TABLES}
 
 
-def create_private_file(path: Path) -> None:
-    """Create `path` (and its directory) readable by the owner only, if it does not exist."""
+def create_private_file(path: Path) -> bool:
+    """Create `path` (and its directory) readable by the owner only, if it does not exist.
+    True if this call created it."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        # Opened for writing all the same (never written): a file we may not write is refused
+        # here, naming it, rather than by SQLite at the first write.
+        os.close(os.open(path, os.O_WRONLY))
+        return False
+    return True
+
+
+def stored_version(path: Path) -> int:
+    """The schema version of the store at `path`, read from its header without SQLite, so
+    without writing to it (a connection would switch it to WAL first). Raises DatabaseError
+    for an empty file; -1 for one that is not an SQLite database (SQLite then says so)."""
+    with open(path, "rb") as file:
+        header = file.read(100)
+    if not header:
+        raise sqlite3.DatabaseError(
+            f"empty (0 bytes): the store was truncated or damaged; move it away (mv {path.name}"
+            f" {path.name}.bad) to start a new one, with new signing keys, or restore it from a backup"
+        )
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return -1
+    return int.from_bytes(header[60:64], "big")  # PRAGMA user_version
+
+
+def _newer(version: int) -> sqlite3.DatabaseError:
+    return sqlite3.DatabaseError(
+        f"written by a newer cogid (schema {version}); this cogid reads schema {SCHEMA_VERSION}"
+        " and leaves the store untouched: upgrade cogid, or set COGID_HOME to another directory"
+    )
 
 
 class StoreCore:
@@ -194,10 +225,8 @@ class StoreCore:
         self._commits = 0
         # A forked child must open its own connection: SQLite connections never cross a fork.
         os.register_at_fork(after_in_child=self._forget_connections)
-        if str(path) != ":memory:":
-            create_private_file(self.path)
         try:
-            self._migrate()
+            self._open()
         except sqlite3.DatabaseError as error:
             # Whoever reads this must know which file: a damaged or foreign one, or locked.
             raise type(error)(f"{self.path}: {error}") from None
@@ -282,22 +311,44 @@ class StoreCore:
         finally:
             self.db.execute("COMMIT")
 
+    def _open(self) -> None:
+        """Create the file on first use, refuse one that is empty or newer, else migrate it."""
+        if str(self.path) == ":memory:":
+            with self.write():
+                self._migrate()
+            return
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Openers queue as writers do: a file another process has just created, and not yet
+        # given its schema, is never taken for an empty one.
+        with self._writers_queue():
+            if not create_private_file(self.path):
+                version = stored_version(self.path)  # read-only: nothing is written before this
+                if version > SCHEMA_VERSION:
+                    raise _newer(version)
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self._migrate()
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
     def _migrate(self) -> None:
-        with self.write():
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise RuntimeError(f"{self.path} was written by a newer cogid (schema {version})")
-            # A new file gets schema 1 and every migration; an older one the migrations it lacks,
-            # in this same transaction, so it keeps every row it had.
-            steps = ([SCHEMA] if version == 0 else []) + [
-                tables for target, tables in sorted(MIGRATIONS.items()) if target > max(version, 1)
-            ]
-            for script in steps:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
-            if version != SCHEMA_VERSION:
-                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        """Bring the schema up to SCHEMA_VERSION, inside the caller's write transaction."""
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:  # the header said otherwise: a newer cogid's WAL
+            raise _newer(version)
+        # A new file gets schema 1 and every migration; an older one the migrations it lacks,
+        # in this same transaction, so it keeps every row it had.
+        steps = ([SCHEMA] if version == 0 else []) + [
+            tables for target, tables in sorted(MIGRATIONS.items()) if target > max(version, 1)
+        ]
+        for script in steps:
+            for statement in script.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+        if version != SCHEMA_VERSION:
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         """Close this thread's connection and lock file (others close with their threads)."""

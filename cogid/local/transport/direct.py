@@ -52,12 +52,14 @@ class DirectClient:
 
     def __init__(
         self,
-        service: Service,
+        service: Service | Callable[[], Service],
         region: str,
         service_name: str = "cognito-identity",
         credentials: dict[str, str] | None = None,
     ):
-        self._service = service
+        # A callable opens the service at the first call: a command that fails before calling
+        # (bad input, no pool configured) leaves no store behind.
+        self._open = service if callable(service) else lambda: service
         self._region = region
         self._name = service_name
         self._model = shapes.service_model(service_name)
@@ -106,7 +108,7 @@ class DirectClient:
         return Request(model.method, path, headers, data, self._region)
 
     def _call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        reply = protocol.handle(self._service, self._request(operation, params))
+        reply = protocol.handle(self._open(), self._request(operation, params))
         body = json.loads(reply.body) if reply.body else {}
         metadata = {"RequestId": reply.headers.get("x-amzn-RequestId"), "HTTPStatusCode": reply.status}
         if reply.status >= 300:

@@ -11,7 +11,7 @@ it, because the signature's scope says who is calling.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -35,8 +35,10 @@ class _Raw:
         yield self.body
 
 
-def attach(client: Any, service: Service) -> Any:
-    """Serve every request `client` (made with an endpoint_url) sends from `service`, in this process."""
+def attach(client: Any, service: Service | Callable[[], Service]) -> Any:
+    """Serve every request `client` (made with an endpoint_url) sends from `service`, in this
+    process; a callable opens the service at the first request."""
+    open_service = service if callable(service) else lambda: service
     _skip_network_steps(client)
     region = client.meta.region_name
     service_id = client.meta.service_model.service_id.hyphenize()
@@ -55,7 +57,7 @@ def attach(client: Any, service: Service) -> Any:
             body = body.read()
         lowered = {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in headers.items()}
         path = "/" + url.split("://", 1)[-1].partition("/")[2]
-        reply = protocol.handle(service, Request(method, path, lowered, body, region))
+        reply = protocol.handle(open_service(), Request(method, path, lowered, body, region))
         return AWSResponse(url, reply.status, reply.headers, _Raw(reply.body))
 
     def before_call(model: Any, params: dict[str, Any], context: dict[str, Any], **_kwargs: Any) -> Any:
