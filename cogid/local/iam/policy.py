@@ -14,16 +14,56 @@ from cogid.local.iam.names import COGNITO_PRINCIPAL, CONDITION_KEYS, TAG_SESSION
 from cogid.local.identity.pool import TAGS_CLAIM
 
 
-@functools.cache
-def _glob(pattern: str) -> re.Pattern[str]:
-    """IAM's StringLike: `*` any run of characters, `?` any one."""
-    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL)
+@functools.lru_cache(maxsize=256)
+def _segment(text: str) -> re.Pattern[str]:
+    """A run of a pattern between stars, with `?` in it: literals and `.`, no repetition."""
+    return re.compile("".join("." if c == "?" else re.escape(c) for c in text), re.DOTALL)
+
+
+def _segment_at(text: str, value: str, at: int) -> bool:
+    if "?" not in text:
+        return value.startswith(text, at)
+    return _segment(text).match(value, at) is not None
+
+
+def _find_segment(text: str, value: str, start: int, end: int) -> int:
+    """Where `text` first occurs wholly inside value[start:end], or -1."""
+    if "?" not in text:
+        return value.find(text, start, end)
+    found = _segment(text).search(value, start, end)
+    return -1 if found is None else found.start()
+
+
+def wildcard_match(pattern: str, value: str) -> bool:
+    """IAM's StringLike: `*` matches any run of characters (none too), `?` any one, and
+    everything else itself, case included.
+
+    Each run between stars is placed at its leftmost possible position after the previous one:
+    for `*`-globs that is always a match if any placement is, so nothing is ever retried. The
+    work is linear in practice, len(value) x the longest run at worst (a regex of `.*` chains
+    backtracks exponentially: ten stars took 22 s).
+    """
+    runs = pattern.split("*")
+    if len(runs) == 1:
+        return len(value) == len(pattern) and _segment_at(pattern, value, 0)
+    first, *middle, last = runs
+    end = len(value) - len(last)
+    if end < len(first) or not _segment_at(first, value, 0) or not _segment_at(last, value, end):
+        return False
+    at = len(first)
+    for run in middle:
+        if run:
+            found = _find_segment(run, value, at, end)
+            if found < 0:
+                return False
+            at = found + len(run)
+    return True
 
 
 _OPERATORS: dict[str, Callable[[str, str], bool]] = {
     "StringEquals": lambda have, want: have == want,
     "StringEqualsIgnoreCase": lambda have, want: have.lower() == want.lower(),
-    "StringLike": lambda have, want: _glob(want).fullmatch(have) is not None,
+    "StringLike": lambda have, want: wildcard_match(want, have),
 }
 _NEGATED = {
     "StringNotEquals": "StringEquals",
@@ -58,7 +98,7 @@ def _names_cognito(principal: Any) -> bool:
 
 
 def _grants(actions: Any, action: str) -> bool:
-    return any(_glob(a.lower()).fullmatch(action.lower()) for a in _as_list(actions))
+    return any(wildcard_match(a.lower(), action.lower()) for a in _as_list(actions))
 
 
 def _check_statement(statement: Any) -> None:
@@ -158,15 +198,68 @@ def _allows(document: dict[str, Any], context: dict[str, list[str]], action: str
     return allowed
 
 
-def trust_refusal(document: dict[str, Any], claims: dict[str, Any]) -> str | None:
-    """The action this trust policy refuses a holder of these Cognito token claims, if any."""
-    context = {
+def _context(claims: dict[str, Any]) -> dict[str, list[str]]:
+    return {
         f"{COGNITO_PRINCIPAL}:aud": [str(claims.get("aud", ""))],
         f"{COGNITO_PRINCIPAL}:sub": [str(claims.get("sub", ""))],
         f"{COGNITO_PRINCIPAL}:amr": [str(v) for v in claims.get("amr", [])],
     }
+
+
+def _tagged(claims: dict[str, Any]) -> bool:
+    return bool((claims.get(TAGS_CLAIM) or {}).get("principal_tags"))
+
+
+def trust_refusal(document: dict[str, Any], claims: dict[str, Any]) -> str | None:
+    """The action this trust policy refuses a holder of these Cognito token claims, if any."""
+    context = _context(claims)
     if not _allows(document, context, WEB_IDENTITY_ACTION):
         return WEB_IDENTITY_ACTION
     # The token's principal tags become session tags, which the role must also let in (spec §8.1).
-    tagged = bool((claims.get(TAGS_CLAIM) or {}).get("principal_tags"))
-    return TAG_SESSION_ACTION if tagged and not _allows(document, context, TAG_SESSION_ACTION) else None
+    return TAG_SESSION_ACTION if _tagged(claims) and not _allows(document, context, TAG_SESSION_ACTION) else None
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A stored trust policy, and the condition keys its statements read (lower case)."""
+    document = json.loads(text)
+    keys = {
+        key.lower()
+        for statement in _statements(document)
+        for tests in statement.get("Condition", {}).values()
+        for key in tests
+    }
+    return document, tuple(sorted(keys))
+
+
+class TrustVerdicts:
+    """Trust-policy verdicts, remembered by all they depend on: the policy's text, the claims'
+    values under the keys its conditions read, and whether the token carries principal tags.
+
+    A write transaction asks `known`; whoever gets None evaluates with `evaluate` once the
+    store's lock is let go, so no policy is ever matched while every other writer waits.
+    """
+
+    def __init__(self, size: int = 1024):
+        self._size = size
+        self._verdicts: dict[tuple[Any, ...], str | None] = {}
+
+    @staticmethod
+    def _key(text: str, claims: dict[str, Any]) -> tuple[Any, ...]:
+        context = _context(claims)
+        read = tuple(tuple(context[key]) for key in _parsed(text)[1] if key in context)
+        return text, read, _tagged(claims)
+
+    def known(self, text: str, claims: dict[str, Any]) -> tuple[str | None] | None:
+        """(refusal,) for a verdict already reached, None for one not evaluated yet."""
+        key = self._key(text, claims)
+        verdicts = self._verdicts
+        return (verdicts[key],) if key in verdicts else None
+
+    def evaluate(self, text: str, claims: dict[str, Any]) -> str | None:
+        """Match the policy against the claims and remember the verdict."""
+        refused = trust_refusal(_parsed(text)[0], claims)
+        if len(self._verdicts) >= self._size:
+            self._verdicts = {}  # a bound, not an eviction policy: the next calls refill it
+        self._verdicts[self._key(text, claims)] = refused
+        return refused

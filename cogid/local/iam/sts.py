@@ -7,7 +7,7 @@ import base64
 import json
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 
@@ -23,7 +23,7 @@ from cogid.local.iam.names import (
     WEB_IDENTITY_ACTION,
     _random,
 )
-from cogid.local.iam.policy import trust_refusal
+from cogid.local.iam.policy import TrustVerdicts
 from cogid.local.identity.pool import ACCOUNT, ISSUER, TAGS_CLAIM, Caller, utc_datetime
 from cogid.local.signing import KeyRing
 from cogid.local.store import Store
@@ -40,6 +40,20 @@ def _check_session_tags(tags: dict[str, list[str]]) -> None:
             )
 
 
+_ATTEMPTS = 3
+T = TypeVar("T")
+
+
+class TrustUnevaluated(Exception):
+    """A trust verdict not reached yet, asked for inside a write transaction: it rolls the
+    transaction back, for the verdict to be reached outside the store's lock (STS.unlocked)."""
+
+    def __init__(self, text: str, claims: dict[str, Any]):
+        super().__init__("trust policy not evaluated yet")
+        self.text = text
+        self.claims = claims
+
+
 class STS:
     """AssumeRoleWithWebIdentity for Cognito tokens, and GetCallerIdentity."""
 
@@ -48,6 +62,7 @@ class STS:
         self.iam = iam
         self.keys = keys
         self.clock = clock
+        self.verdicts = TrustVerdicts()
 
     def verify(self, token: str) -> dict[str, Any]:
         """Verify a Cognito token as STS does: signature and `kid`, issuer, audience, expiry."""
@@ -79,11 +94,15 @@ class STS:
             )
         return claims
 
-    def _trusted_role(self, role_arn: str, claims: dict[str, Any], duration: int) -> dict[str, Any]:
+    def _trusted_role(self, role_arn: str, claims: dict[str, Any], duration: int, evaluate: bool) -> dict[str, Any]:
         role = self.iam.role_by_arn(role_arn)
         if role is None:
             raise errors.AccessDenied(NOT_AUTHORIZED.format(WEB_IDENTITY_ACTION))
-        refused = trust_refusal(json.loads(role["AssumeRolePolicyDocument"]), claims)
+        text = role["AssumeRolePolicyDocument"]
+        known = self.verdicts.known(text, claims)
+        if known is None and not evaluate:
+            raise TrustUnevaluated(text, claims)
+        refused = known[0] if known is not None else self.verdicts.evaluate(text, claims)
         if refused is not None:
             raise errors.AccessDenied(NOT_AUTHORIZED.format(refused))
         if duration > role["MaxSessionDuration"]:
@@ -93,11 +112,45 @@ class STS:
         _check_session_tags((claims.get(TAGS_CLAIM) or {}).get("principal_tags") or {})
         return role
 
-    def check(self, role_arn: str, claims: dict[str, Any], duration: int) -> None:
+    def check(self, role_arn: str, claims: dict[str, Any], duration: int, evaluate: bool = True) -> None:
         """Raise what `assume` would for this role, claims and duration; stores nothing, so a
-        caller can ask inside its own transaction and roll back on refusal."""
+        caller can ask inside its own transaction and roll back on refusal. With `evaluate`
+        False a trust verdict not reached yet raises TrustUnevaluated instead (see `unlocked`)."""
         with self.store.read():
-            self._trusted_role(role_arn, claims, duration)
+            self._trusted_role(role_arn, claims, duration, evaluate)
+
+    def prepare(self, role_arn: str, claims: dict[str, Any]) -> None:
+        """Reach the trust verdict `check` and `assume` will ask of this role for these claims,
+        before any write lock is taken (nothing to do when it is known or there is no role)."""
+        with self.store.read():
+            role = self.iam.role_by_arn(role_arn)
+        if role is not None and self.verdicts.known(role["AssumeRolePolicyDocument"], claims) is None:
+            self.verdicts.evaluate(role["AssumeRolePolicyDocument"], claims)
+
+    @staticmethod
+    def claims_as_read(token: str) -> dict[str, Any] | None:
+        """A Cognito token's claims as they read, unverified and only if shaped as ours are:
+        enough to reach a trust verdict in advance (a verdict depends on the policy and the
+        claims alone), never to trust the token by."""
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            return None
+        if not isinstance(claims, dict) or not isinstance(claims.get("amr"), list):
+            return None
+        return claims if isinstance(claims.get(TAGS_CLAIM) or {}, dict) else None
+
+    def unlocked(self, transaction: Callable[[bool], T]) -> T:
+        """Run `transaction(evaluate)`, a write transaction that checks trust with `check(...,
+        evaluate=evaluate)`, so that trust policies are matched with the store unlocked: a
+        verdict it lacks rolls it back, is reached here, and the transaction runs again. Should
+        the role keep changing in between, the last attempt evaluates in place."""
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                return transaction(attempt == _ATTEMPTS)
+            except TrustUnevaluated as missing:
+                self.verdicts.evaluate(missing.text, missing.claims)
+        raise AssertionError("unreachable: the last attempt evaluates in place")
 
     def assume(
         self, role_arn: str, session_name: str, claims: dict[str, Any], duration: int, guest: bool = False
@@ -109,8 +162,16 @@ class STS:
         cannot serve as one as it is (':' is outside [\\w+=,.@-]); callers who want the
         identity in the session name use its guid part.
         """
+        self.prepare(role_arn, claims)
+        return self.unlocked(
+            lambda evaluate: self._new_session(role_arn, session_name, claims, duration, guest, evaluate)
+        )
+
+    def _new_session(
+        self, role_arn: str, session_name: str, claims: dict[str, Any], duration: int, guest: bool, evaluate: bool
+    ) -> dict[str, Any]:
         with self.store.write():
-            role = self._trusted_role(role_arn, claims, duration)
+            role = self._trusted_role(role_arn, claims, duration, evaluate)
             expires = int(self.clock()) + duration
             user_id = f"{role['RoleId']}:{session_name}"
             arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role['RoleName']}/{session_name}"

@@ -697,18 +697,26 @@ class CognitoIdentity:
         custom_role_arn: str | None = None,
     ) -> dict[str, Any]:
         self._prefetch_keys(caller, logins, identity_id=identity_id)
-        with self.store.write():
-            pool, identity = self._identity_in(caller, identity_id)
-            identity, presented, token_claims = self._authenticate(pool, identity, logins)
-            # A Cognito token's claims are the session's; with no external login presented,
-            # role mappings and CustomRoleArn do not apply to it (spec Q27).
-            claims = token_claims or self._claims(
-                pool, identity.id, self._amr_of(presented), ENHANCED_SESSION, self._principal_tags(pool, presented)
-            )
-            role = self._choose_role(pool, claims, presented, custom_role_arn)
-            # Cognito calls STS itself (spec §11.1 step 6): a refusal is a pool problem, and
-            # it is known before this transaction commits, so the call changes nothing.
-            self._sts_refusal(lambda: self.sts.check(role, claims, ENHANCED_SESSION))
+        self._prepare_trust(caller, identity_id, logins, custom_role_arn)
+
+        def transaction(evaluate: bool) -> tuple[Identity, str, dict[str, Any]]:
+            with self.store.write():
+                pool, identity = self._identity_in(caller, identity_id)
+                identity, presented, token_claims = self._authenticate(pool, identity, logins)
+                # A Cognito token's claims are the session's; with no external login presented,
+                # role mappings and CustomRoleArn do not apply to it (spec Q27).
+                claims = token_claims or self._claims(
+                    pool, identity.id, self._amr_of(presented), ENHANCED_SESSION, self._principal_tags(pool, presented)
+                )
+                role = self._choose_role(pool, claims, presented, custom_role_arn)
+                # Cognito calls STS itself (spec §11.1 step 6): a refusal is a pool problem, and
+                # it is known before this transaction commits, so the call changes nothing.
+                # A trust verdict not reached yet is reached with the store unlocked, and the
+                # transaction run again (STS.unlocked).
+                self._sts_refusal(lambda: self.sts.check(role, claims, ENHANCED_SESSION, evaluate))
+            return identity, role, claims
+
+        identity, role, claims = self.sts.unlocked(transaction)
         result = self._sts_refusal(
             lambda: self.sts.assume(
                 role, "CognitoIdentityCredentials", claims, ENHANCED_SESSION, guest=claims["amr"] == ["unauthenticated"]
@@ -724,6 +732,25 @@ class CognitoIdentity:
                 "Expiration": credentials["Expiration"],
             },
         }
+
+    def _prepare_trust(
+        self, caller: Caller, identity_id: str, logins: dict[str, str] | None, custom_role_arn: str | None
+    ) -> None:
+        """With a Cognito token alone, reach the trust verdict GetCredentialsForIdentity will
+        ask for before its write transaction opens, from the token's claims as they read (the
+        transaction verifies them); sparing it a run that only finds the verdict missing. Other
+        calls reach theirs on a first miss (STS.unlocked); what is wrong is left to report."""
+        if not logins or set(logins) != {COGNITO_KEY}:
+            return
+        claims = self.sts.claims_as_read(logins[COGNITO_KEY])
+        if claims is None:
+            return
+        try:
+            with self.store.read():
+                pool = self._identity_in(caller, identity_id)[0]
+            self.sts.prepare(self._choose_role(pool, claims, [], custom_role_arn), claims)
+        except errors.ServiceError:
+            return
 
     def _principal_tags(self, pool: Pool, presented: list[Login]) -> dict[str, str]:
         """Session tags from the logins' claims, as the pool's principal-tag maps say (spec §6.8)."""
