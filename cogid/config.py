@@ -78,42 +78,168 @@ def data_dir() -> Path:
     return platformdirs.user_data_path("cogid")
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config of a few profiles is a few hundred bytes
+# tomllib recurses once per level of arrays and inline tables (a RecursionError past a few
+# hundred) and takes time quadratic in a dotted key's length (a 1 MiB one: most of an hour), so
+# both are bounded before it reads the text. cogid's own keys are at most 3 parts, 2 levels deep.
+MAX_DEPTH = 64
+MAX_KEY_PARTS = 32
+_TOKEN = re.compile(r"\"\"\"|'''|[\"'#\[\]{}=,.\n]")
+_BASIC_STRING = re.compile(r'(?:[^"\\\n]|\\.)*"')  # the rest of one, after its opening quote
+_MULTILINE_BASIC = re.compile(r'(?:[^\\]|\\.)*?"""', re.DOTALL)
+
+
 def load() -> dict[str, Any]:
     """The whole config document; an empty one if the file does not exist."""
     path = config_path()
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    data = _read(path)
+    if data is None:
         return {"version": VERSION, "profiles": {}}
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ConfigError(
+            f"{path}: not valid TOML: not UTF-8 (line {line}): byte {data[error.start]:#04x}, {error.reason}"
+        ) from None
+    _check_shape(text, path)
     import tomllib  # imported when a config is read, not by `cogid --help`
 
     try:
-        document = tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        document = tomllib.loads(text)
+    except RecursionError:  # _check_shape should have stopped it; never a traceback if not
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
+    except ValueError as error:  # TOMLDecodeError, or an integer of more than 4300 digits
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     _check(document, path)
     return document
 
 
+def _read(path: Path) -> bytes | None:
+    """config.toml's bytes, None if there is none. Only a regular file of at most
+    MAX_CONFIG_BYTES is read: opened without blocking (a FIFO would wait for a writer) and
+    checked before reading (a directory, a device such as /dev/zero, a 100 MB file)."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kinds = {
+                stat.S_IFDIR: "a directory",
+                stat.S_IFIFO: "a FIFO",
+                stat.S_IFCHR: "a character device",
+                stat.S_IFBLK: "a block device",
+                stat.S_IFSOCK: "a socket",
+            }
+            kind = kinds.get(stat.S_IFMT(mode), "not a regular file")
+            raise ConfigError(f"{path}: is {kind}, not a file: move it away (cogid writes a new one)")
+        chunks, size = [], 0
+        while size <= MAX_CONFIG_BYTES and (chunk := os.read(fd, MAX_CONFIG_BYTES + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    finally:
+        os.close(fd)
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: is larger than 1 MiB, which no cogid config is: is it the right file?")
+    return b"".join(chunks)
+
+
+def _check_shape(text: str, path: Path) -> None:
+    """Refuse, naming the line, arrays and tables nested deeper than MAX_DEPTH and dotted keys
+    (or [table.headers]) of more than MAX_KEY_PARTS parts. Strings and comments are skipped;
+    what this scan cannot follow (an unterminated string) is left to tomllib to report."""
+    line, depth, dots, pos = 1, 0, 0, 0
+    while token := _TOKEN.search(text, pos):
+        kind, pos = token.group(), token.end()
+        if kind == "\n":
+            line, dots = line + 1, 0
+        elif kind == ".":  # a number holds one at most; only a dotted key holds more
+            dots += 1
+            if dots >= MAX_KEY_PARTS:
+                raise ConfigError(f"{path}: a dotted key of more than {MAX_KEY_PARTS} parts (line {line})")
+        elif kind in "[{":
+            depth, dots = depth + 1, 0
+            if depth > MAX_DEPTH:
+                raise ConfigError(
+                    f"{path}: nested too deeply (line {line}): more than {MAX_DEPTH} levels of arrays and tables"
+                )
+        elif kind in "]}":
+            depth, dots = max(depth - 1, 0), 0
+        elif kind in "=,":
+            dots = 0
+        elif kind == "#":
+            pos = text.find("\n", pos)
+            if pos < 0:
+                return
+        elif kind == '"':
+            match = _BASIC_STRING.match(text, pos)
+            if match is None:
+                return
+            pos = match.end()
+        elif kind == "'":
+            end = text.find("'", pos)
+            if end < 0 or "\n" in text[pos:end]:
+                return
+            pos = end + 1
+        else:  # a multi-line string, which may end in up to two quotes more than its delimiter
+            if kind == '"""':
+                match = _MULTILINE_BASIC.match(text, pos)
+                end = match.end() if match else -1
+            else:
+                end = text.find("'''", pos)
+                end = end + 3 if end >= 0 else -1
+            if end < 0:
+                return
+            line += text.count("\n", pos, end)
+            pos = end
+            for _ in range(2):
+                if text.startswith(kind[0], pos):
+                    pos += 1
+
+
+def _shown(value: Any) -> str:
+    """A value from config.toml as a message quotes it: a table or an array by its kind (a
+    repr recurses as deep as the table goes, which dotted keys make thousands of levels)."""
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    shown = repr(value)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
 def _check(document: dict[str, Any], path: Path) -> None:
-    if document.get("version", VERSION) != VERSION:
-        raise ConfigError(f"{path}: version {document.get('version')!r} is not supported (expected {VERSION})")
+    version = document.get("version", VERSION)
+    if type(version) is not int or version != VERSION:  # not true, nor 1.0, which equal 1
+        raise ConfigError(f"{path}: version {_shown(version)} is not supported (expected {VERSION})")
     unknown = set(document) - {"version", "default_profile", "profiles"}
     if unknown:
-        raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r}")
+        raise ConfigError(f"{path}: unknown key {_shown(sorted(unknown)[0])}")
     profiles = document.setdefault("profiles", {})
     if not isinstance(profiles, dict):
         raise ConfigError(f"{path}: 'profiles' must be a table")
     for name, settings in profiles.items():
+        if not name:
+            raise ConfigError(f"{path}: a profile name is empty")
+        if not name.isprintable():  # `profile list` prints it: no escape sequences
+            raise ConfigError(f"{path}: profile name {_shown(name)} holds a character that cannot be printed")
         if not isinstance(settings, dict):
-            raise ConfigError(f"{path}: profile {name!r} must be a table")
+            raise ConfigError(f"{path}: profile {_shown(name)} must be a table")
         for key, value in settings.items():
-            check_setting(key, value, where=f"{path}: profile {name!r}")
+            check_setting(key, value, where=f"{path}: profile {_shown(name)}")
     default = document.get("default_profile", DEFAULT_PROFILE)
     if not isinstance(default, str) or (default not in profiles and default != DEFAULT_PROFILE):
-        raise ConfigError(f"{path}: default_profile {default!r} is not one of its profiles")
+        raise ConfigError(f"{path}: default_profile {_shown(default)} is not one of its profiles")
 
 
 def check_setting(key: str, value: Any, where: str, error: type[CogidError] = ConfigError) -> None:

@@ -638,7 +638,7 @@ def test_review_edge_cases_answer_cleanly(tmp_path):
 
         scope = f"Credential={key['AccessKeyId']}/20261326/us-east-1/cognito-identity/aws4_request"
         status, headers, body = post({"X-Amz-Date": "20261326T000000Z", "Authorization":
-                                      f"AWS4-HMAC-SHA256 {scope}, SignedHeaders=host;x-amz-date, Signature=00"})
+                                      f"AWS4-HMAC-SHA256 {scope}, SignedHeaders=host;x-amz-date;x-amz-target, Signature=00"})
         assert status < 500 and json.loads(body)["__type"] == "IncompleteSignatureException"
         assert headers["x-amzn-ErrorMessage"].startswith("Date must be in ISO-8601")
         status, _, body = post({"X-Amz-Target": "AWSCognitoIdentityService.GetId"}, b"[" * 100_000)

@@ -245,8 +245,19 @@ def verify(service: Service, request: Request, signing_name: str) -> tuple[dict[
         raise AuthFailure("Missing Authentication Token", "missing")
     access_key, date, region, scope_service, _ = claim.scope
     amz_date = claim.amz_date
-    if "host" not in claim.signed:
-        raise AuthFailure("'Host' must be a 'SignedHeader' in the AWS Authorization.", "incomplete")
+    # Headers the signature must cover, or a captured request could be sent again changed:
+    # X-Amz-Date (an Authorization header's signing time; a presigned URL's is in its signed
+    # query) moved to stretch the replay window, X-Amz-Target (AWS JSON 1.1's operation) to
+    # replay a harmless call as another one. Like a missing Host, and as AWS answers one, an
+    # IncompleteSignature: the signature is not wrong, it leaves out what it must include.
+    required = [("host", "Host")]
+    if not presigned(query):
+        required.append(("x-amz-date", "X-Amz-Date"))
+    if "x-amz-target" in request.headers:
+        required.append(("x-amz-target", "X-Amz-Target"))
+    for name, shown in required:
+        if name not in claim.signed:
+            raise AuthFailure(f"'{shown}' must be a 'SignedHeader' in the AWS Authorization.", "incomplete")
     principal = service.iam.credentials(access_key, claim.session_token)
     if scope_service != signing_name:
         raise AuthFailure(f"Credential should be scoped to correct service: '{signing_name}'.", "signature")
