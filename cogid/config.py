@@ -61,6 +61,18 @@ def home() -> Path | None:
 
 
 def config_path() -> Path:
+    """config.toml; its directory (and the data directory) checked first, once a run."""
+    check_places()
+    return _config_path()
+
+
+def data_dir() -> Path:
+    """Where the store and the caches are; checked first (with the config directory), once a run."""
+    check_places()
+    return _data_dir()
+
+
+def _config_path() -> Path:
     base = home()
     if base is not None:
         return base / "config.toml"
@@ -69,13 +81,120 @@ def config_path() -> Path:
     return platformdirs.user_config_path("cogid") / "config.toml"
 
 
-def data_dir() -> Path:
+def _data_dir() -> Path:
     base = home()
     if base is not None:
         return base
     import platformdirs
 
     return platformdirs.user_data_path("cogid")
+
+
+STORE_NAME = "local.sqlite3"  # the local backend's store in the data directory (cogid.local)
+_checked: set[tuple[Path, Path]] = set()  # (config dir, data dir) pairs found safe in this run
+
+
+def new_run() -> None:
+    """Forget what was checked: each command checks (and warns) once. The CLI calls this as a
+    command starts; tests run many commands in one process."""
+    _checked.clear()
+
+
+def check_places() -> None:
+    """Refuse a config or data directory (or the credentials cache in it) that another user owns
+    or can write to: they could read the keys and credentials cogid keeps there, or swap in
+    files and links of their own. Warn (once, and run on) about a store or cached credentials
+    that group or others may read, or a config.toml they may write. Done at the first use of
+    either directory in a run (so not by `cogid --help`)."""
+    config_dir, data = _config_path().parent, _data_dir()
+    if (config_dir, data) in _checked:
+        return
+    for directory in dict.fromkeys((config_dir, data, data / "cache")):
+        check_private_dir(directory)
+    if not os.environ.get("_COGID_COMPLETE"):  # shell completion: no lines on the user's prompt
+        # config.toml holds no secrets and an editor makes it 0644: only others writing to it
+        # matters (they could point a profile at their endpoint). The store and cache hold keys
+        # and credentials: nobody else may even read them.
+        _warn_loose([(_config_path(), 0o022), (data / STORE_NAME, 0o077)])
+        _warn_loose([(path, 0o077) for path in _files_in(data / "cache")])
+    _checked.add((config_dir, data))
+
+
+def check_private_dir(directory: Path) -> None:
+    """Refuse `directory` if it exists and another user owns it or group or others can write to it."""
+    import stat
+
+    if not hasattr(os, "geteuid"):  # not a POSIX system: no owners and modes to compare
+        return
+    try:
+        found = os.stat(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return  # cogid makes it, 0700
+    except OSError as error:
+        raise ConfigError(f"{directory}: cannot use: {error.strerror}") from None
+    if not stat.S_ISDIR(found.st_mode):
+        return  # not a directory: whatever uses it reports that
+    me = os.geteuid()
+    # Root too: root writing keys and credentials into a directory another user owns is the
+    # hostile-neighbour case (they can read them, or replace them with links to root's files);
+    # sudo keeping the invoking user's HOME would do exactly that.
+    if found.st_uid != me:
+        raise ConfigError(
+            f"{directory} is owned by {_user(found.st_uid)}, not by {_user(me)} who runs cogid, and cogid keeps"
+            f" keys and credentials in it: use a directory of your own (COGID_HOME),"
+            f" or chown {_user_name(me)} {directory}"
+        )
+    if found.st_mode & 0o022:
+        who = " and ".join(w for w, bit in (("group", 0o020), ("others", 0o002)) if found.st_mode & bit)
+        raise ConfigError(
+            f"{directory} is writable by {who} (mode {stat.S_IMODE(found.st_mode):04o}), who could replace"
+            f" the keys and credentials cogid keeps in it: chmod 700 {directory}"
+        )
+
+
+def _user(uid: int) -> str:
+    name = _user_name(uid)
+    return f"uid {uid}" if name == str(uid) else f"{name} (uid {uid})"
+
+
+def _user_name(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _files_in(directory: Path) -> list[Path]:
+    try:
+        with os.scandir(directory) as entries:
+            return [Path(entry.path) for entry in entries]
+    except OSError:
+        return []
+
+
+def _warn_loose(files: list[tuple[Path, int]]) -> None:
+    """One line on stderr for each regular file here with any of its mode bits set (group's or
+    others'): a store, config or cached credentials restored from a backup or copied. The
+    command runs all the same."""
+    import stat
+    import sys
+
+    from cogid.output import visible
+
+    for path, too_wide in files:
+        try:
+            found = os.stat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(found.st_mode) and found.st_mode & too_wide and found.st_size:  # 0 bytes: nothing to read
+            line = f"{path} has mode {stat.S_IMODE(found.st_mode):04o}, wider than 0600: chmod 600 {path}"
+            try:
+                sys.stderr.write(f"cogid: warning: {visible(line)}\n")
+                sys.stderr.flush()
+            except OSError:
+                pass
 
 
 MAX_CONFIG_BYTES = 1 << 20  # a config of a few profiles is a few hundred bytes
@@ -282,12 +401,25 @@ def check_pool_region(pool_id: str, region: str, error: type[CogidError] = Confi
         )
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write a file that may hold secrets: 0600 in a 0700 directory, temp file then rename."""
+def write_private(path: Path, data: bytes, follow_symlink: bool = False) -> None:
+    """Write a file that may hold secrets: 0600 in a 0700 directory, temp file then rename.
+
+    A symbolic link at `path` is refused: cogid writes secrets only to files of its own. With
+    `follow_symlink` (config.toml only, which holds no secrets: a dotfiles link is common) the
+    file is written where the link points. Either way nothing is opened through a link: the temp
+    file is created with O_EXCL, and the rename replaces a name, never following it."""
     import tempfile
 
-    path = Path(os.path.realpath(path))  # a symlinked file (dotfiles) is written where it points
+    if follow_symlink:
+        path = Path(os.path.realpath(path))
+    elif os.path.islink(path):
+        raise ConfigError(
+            f"{path} is a symbolic link, and cogid writes keys and credentials only to a file of its own:"
+            f" remove the link (rm {path})"
+        )
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not follow_symlink:  # made by someone else between the check at start and now?
+        check_private_dir(path.parent)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as out:
@@ -310,7 +442,13 @@ def editing() -> Iterator[dict[str, Any]]:
 
     path = config_path()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    lock = os.open(path.parent / f".{path.name}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    check_private_dir(path.parent)
+    lock_path = path.parent / f".{path.name}.lock"
+    flags = os.O_CREAT | os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        lock = os.open(lock_path, flags, 0o600)
+    except OSError as error:  # ELOOP: a link where the lock file goes
+        raise ConfigError(f"{lock_path}: cannot open the lock file: {error.strerror} (remove it)") from None
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         document = load()
@@ -318,7 +456,8 @@ def editing() -> Iterator[dict[str, Any]]:
         yield document
         if document != before:
             document = {"version": VERSION, **{k: v for k, v in document.items() if k != "version"}}
-            write_private(path, tomli_w.dumps(document).encode())
+            # config.toml holds no secrets, and a symlinked one (dotfiles) is written where it points
+            write_private(path, tomli_w.dumps(document).encode(), follow_symlink=True)
     finally:
         os.close(lock)
 

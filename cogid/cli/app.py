@@ -159,6 +159,11 @@ def root(
     """
     if debug:
         os.environ["COGID_DEBUG"] = "1"
+    from cogid import config
+
+    # The config and data directories are checked (owner, mode) at their first use in this
+    # command, and loose files warned about once: not before, so `cogid pool --help` runs anyway.
+    config.new_run()
 
 
 def _mount() -> None:
