@@ -99,6 +99,13 @@ def from_exception(error: BaseException) -> CogidError | None:
         return error
     if isinstance(error, OSError) and error.filename is not None:  # a file or directory cogid needs
         return ConfigError(f"{error.filename}: {error.strerror or error}")
+    if type(error).__module__ == "cogid.local.store.core":  # loaded already: it raised `error`
+        from cogid.local.store.core import StoreBusy, StoreTimeoutError
+
+        if isinstance(error, StoreBusy):  # another process holds the store: retry later
+            return Unavailable(f"local store busy: {error}")
+        if isinstance(error, StoreTimeoutError):
+            return ConfigError(str(error))
     if type(error).__module__ == "sqlite3":  # the local store, which names its file
         return ConfigError(f"local store: {error}")
     if not type(error).__module__.startswith("botocore"):

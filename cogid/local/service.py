@@ -26,8 +26,11 @@ class Service:
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] | None = None,
         fetch: Callable[[str], dict[str, Any]] | None = None,
+        store_timeout: float | None = None,
     ):
-        self.store = Store(path)
+        """`store_timeout`: seconds a wait for the store lasts at most (StoreBusy after); None
+        for COGID_STORE_TIMEOUT's, else 10."""
+        self.store = Store(path, timeout=store_timeout)
         self.clock = clock
         self.keys = KeyRing(self.store, "cognito", clock)
         self.federation = Federation(self.store, KeyRing(self.store, "test-idp", clock), clock, fetch)
@@ -48,7 +51,7 @@ _lock = threading.Lock()
 
 def open_service(home: Path) -> Service:
     """The service stored under `home`, shared by every client of this process."""
-    path = (home / STORE_FILE).resolve()
+    path = Path(home).resolve() / STORE_FILE  # the file itself never resolved: a link there is refused
     with _lock:
         if path not in _services:
             _services[path] = Service(path)

@@ -14,10 +14,12 @@ migrations it lacks), and its own mixin.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -26,6 +28,12 @@ from typing import Any, Self
 SCHEMA_VERSION = 2
 # Commits between two checkpoints (~3,500 WAL pages, ~14 MB, for a token call's commit).
 CHECKPOINT_EVERY = 500
+# Seconds any wait for the store (its writers' lock, SQLite's) lasts at most, unless the
+# environment variable TIMEOUT_VARIABLE or Store(timeout=...) says otherwise.
+DEFAULT_TIMEOUT = 10.0
+TIMEOUT_VARIABLE = "COGID_STORE_TIMEOUT"
+# Sleeps between two attempts at a taken writers' lock: from the first to the longest, doubling.
+_FIRST_POLL, _LONGEST_POLL = 0.00002, 0.001
 
 SCHEMA = """
 CREATE TABLE pools (
@@ -179,16 +187,60 @@ CREATE TABLE sync_outbox (
 MIGRATIONS = {2: SYNC_TABLES}
 
 
+class StoreBusy(sqlite3.OperationalError):
+    """The store stayed locked by another writer longer than the store's timeout."""
+
+    def __init__(self, path: Path, holder: int | None, timeout: float):
+        self.path, self.holder, self.timeout = path, holder, timeout
+        who = f"pid {holder}" if holder is not None else "another process"
+        self.reason = f"held by {who} for more than {timeout:g} s"
+        super().__init__(f"{path} {self.reason}")
+
+
+class StoreTimeoutError(ValueError):
+    """TIMEOUT_VARIABLE is set to something that is not a number of seconds."""
+
+
+def store_timeout(value: float | None = None) -> float:
+    """`value`, else the TIMEOUT_VARIABLE environment variable's, else DEFAULT_TIMEOUT."""
+    if value is not None:
+        return float(value)
+    text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise StoreTimeoutError(f"{TIMEOUT_VARIABLE}={text!r}: expected a number of seconds, such as 10")
+    return seconds
+
+
+def _open_no_link(path: Path | str, flags: int, mode: int = 0o600) -> int:
+    """os.open that refuses a symbolic link in place of `path`, saying so."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW, mode)
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise
+        raise OSError(
+            errno.ELOOP,
+            "is a symbolic link, which cogid does not follow for its store: replace it with the file",
+            str(path),
+        ) from None
+
+
 def create_private_file(path: Path) -> bool:
     """Create `path` (and its directory) readable by the owner only, if it does not exist.
-    True if this call created it."""
+    True if this call created it. A symbolic link in its place is refused, never followed."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.close(_open_no_link(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
     except FileExistsError:
         # Opened for writing all the same (never written): a file we may not write is refused
         # here, naming it, rather than by SQLite at the first write.
-        os.close(os.open(path, os.O_WRONLY))
+        os.close(_open_no_link(path, os.O_WRONLY))
         return False
     return True
 
@@ -209,6 +261,14 @@ def stored_version(path: Path) -> int:
     return int.from_bytes(header[60:64], "big")  # PRAGMA user_version
 
 
+def _holder(lock: int) -> int | None:
+    """The pid the writers' lock file names: its last holder's, who may hold it still."""
+    try:
+        return int(os.pread(lock, 32, 0).split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _newer(version: int) -> sqlite3.DatabaseError:
     return sqlite3.DatabaseError(
         f"written by a newer cogid (schema {version}); this cogid reads schema {SCHEMA_VERSION}"
@@ -219,14 +279,19 @@ def _newer(version: int) -> sqlite3.DatabaseError:
 class StoreCore:
     """The SQLite file, with one connection per thread; the services' SQL is in the mixins."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, timeout: float | None = None):
+        """`timeout`: seconds any wait for the store lasts at most before StoreBusy (None: the
+        TIMEOUT_VARIABLE environment variable's, else DEFAULT_TIMEOUT)."""
         self.path = Path(path)
+        self.timeout = store_timeout(timeout)
         self._local = threading.local()
         self._commits = 0
         # A forked child must open its own connection: SQLite connections never cross a fork.
         os.register_at_fork(after_in_child=self._forget_connections)
         try:
             self._open()
+        except StoreBusy:
+            raise  # names its file already
         except sqlite3.DatabaseError as error:
             # Whoever reads this must know which file: a damaged or foreign one, or locked.
             raise type(error)(f"{self.path}: {error}") from None
@@ -240,9 +305,9 @@ class StoreCore:
     def db(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=60, check_same_thread=True)
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.timeout, check_same_thread=True)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout = 60000")
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             # Checkpoints follow every CHECKPOINT_EVERY commits, out of the writers' lock (see
@@ -257,7 +322,7 @@ class StoreCore:
     def write(self) -> Iterator[Self]:
         """One write transaction: all or nothing, serialised with every other writer."""
         with self._writers_queue():
-            self.db.execute("BEGIN IMMEDIATE")
+            self._begin_immediate()
             try:
                 yield self
             except BaseException:
@@ -278,25 +343,55 @@ class StoreCore:
         with suppress(sqlite3.Error):
             self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
+    def _begin_immediate(self) -> None:
+        """BEGIN IMMEDIATE; SQLite's lock held past the timeout (by a writer that does not
+        queue, such as the sqlite3 shell) is StoreBusy too."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
+            raise StoreBusy(self.path, None, self.timeout) from error
+
     @contextmanager
     def _writers_queue(self) -> Iterator[None]:
         """Writers of this store queue on a file lock before taking SQLite's.
 
         SQLite's busy handler polls, sleeping a millisecond or more each time it finds the
-        lock taken; a blocking flock wakes the next writer as soon as the lock is free, which
-        is what keeps many short transactions from several processes fast.
+        lock taken. The next writer here polls the flock too, but from 20 us doubling to 1 ms,
+        which keeps many short transactions from several processes fast; and it waits at most
+        `timeout` seconds: a holder that never lets go (stopped, kill -STOP) is StoreBusy,
+        naming its pid, which each holder writes into the lock file.
         """
         if str(self.path) == ":memory:":
             yield
             return
         lock: int | None = getattr(self._local, "lock", None)
         if lock is None:  # one open file per thread: flock excludes across them too
-            lock = self._local.lock = os.open(f"{self.path}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-        fcntl.flock(lock, fcntl.LOCK_EX)
+            lock = self._local.lock = _open_no_link(f"{self.path}.lock", os.O_CREAT | os.O_RDWR)
         try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._wait_for(lock)
+        try:
+            os.pwrite(lock, b"%10d\n" % os.getpid(), 0)  # fixed width: never a stale digit left over
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _wait_for(self, lock: int) -> None:
+        """Take the writers' lock held by another, polling until `timeout`; else StoreBusy."""
+        deadline = time.monotonic() + self.timeout
+        pause = _FIRST_POLL
+        while True:
+            time.sleep(pause)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreBusy(self.path, _holder(lock), self.timeout) from None
+            pause = min(pause * 2, _LONGEST_POLL)
 
     @contextmanager
     def read(self) -> Iterator[Self]:
@@ -325,7 +420,7 @@ class StoreCore:
                 version = stored_version(self.path)  # read-only: nothing is written before this
                 if version > SCHEMA_VERSION:
                     raise _newer(version)
-            self.db.execute("BEGIN IMMEDIATE")
+            self._begin_immediate()
             try:
                 self._migrate()
             except BaseException:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cogid.local import errors
+from cogid.local.store.core import StoreBusy
 
 if TYPE_CHECKING:
     from cogid.local.service import Service
@@ -65,8 +66,13 @@ def _service_error(error: Exception, service: Service) -> errors.ServiceError:
         # whoever runs the service must learn which file. The CLI reports it as a store error,
         # `cogid serve` as a 500 with the cause in its log.
         raise sqlite3.DatabaseError(f"{service.store.path}: {error}") from error
+    if isinstance(error, StoreBusy):
+        # The store stayed locked past its timeout: a throttle, which SDKs retry. The message
+        # names who holds it (for whoever runs the service), not where the file is.
+        return errors.ServiceError(
+            f"The local store is busy ({error.reason}); retry the request.", code="TooManyRequestsException"
+        )
     if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
-        # The store stayed locked past its busy timeout: a throttle, which SDKs retry.
         return errors.ServiceError("The local store is busy; retry the request.", code="TooManyRequestsException")
     log.exception("internal error")
     return errors.InternalError("An internal error occurred in the local service.")
