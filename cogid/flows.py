@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -202,10 +202,43 @@ def _start_worker(profile: Profile, provider: str, duration: int | None, tags: d
     )
 
 
-def _start_process(*arguments: Any) -> None:
-    # Ctrl-C reaches the whole process group: the parent stops the workers, quietly.
+def _start_process(parent: int, lifeline: tuple[int, int], *arguments: Any) -> None:
+    # Ctrl-C reaches the whole process group: the parent stops the workers, quietly. SIGTERM
+    # ends a worker at once, as before the parent's handler (see issue_many) was copied by fork.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Results go back through the pool's queues, never to stdout: a worker left holding the
+    # pipeline's stdout would keep its reader from seeing EOF once the parent is gone.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    _die_with_parent(parent, lifeline)
     _start_worker(*arguments)
+
+
+def _die_with_parent(parent: int, lifeline: tuple[int, int]) -> None:
+    """End this worker as soon as its parent ends, however it ended (SIGKILL included): on
+    Linux the kernel sends SIGKILL; everywhere, a thread waits for EOF on the read end of the
+    `lifeline` pipe, whose write end only the parent holds. Whatever a worker was writing to
+    the store is one SQLite transaction, kept whole or not at all."""
+    import sys
+
+    reader, writer = lifeline
+    os.close(writer)  # copied by fork: only the parent may hold it
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG; on failure the thread still watches
+    if os.getppid() != parent:  # the parent died before the kernel was told
+        os._exit(1)
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            os.read(reader, 1)  # nothing is ever written: this returns when the parent is gone
+        os._exit(1)
+
+    threading.Thread(target=watch, name="cogid-lifeline", daemon=True).start()
 
 
 def _issue_batch(users: list[str]) -> list[tuple[str, dict[str, Any] | CogidError]]:
@@ -231,12 +264,14 @@ def _issue_for(user: str) -> tuple[str, dict[str, Any] | CogidError]:
 
 def issue_many(
     profile: Profile, users: Iterable[str], duration: int | None = None, tags: dict[str, str] | None = None
-) -> Iterator[tuple[str, dict[str, Any] | CogidError]]:
+) -> Generator[tuple[str, dict[str, Any] | CogidError], None, None]:
     """Tokens for many users, in input order, each as soon as it is issued; a failure comes
     back as the user's error instead of stopping the rest.
 
     The embedded service signs in worker processes, one per core (RS512 signing is CPU-bound);
-    a remote endpoint is called from threads (its cost is the network).
+    a remote endpoint is called from threads (its cost is the network). SIGTERM raises
+    Terminated here, after the workers are stopped; a worker ends with its parent, however the
+    parent ended. Close the generator to stop them at once.
     """
     from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
@@ -246,24 +281,52 @@ def issue_many(
     arguments = (profile, provider, duration, tags)
     executor: Executor
     threaded = not clients.in_process(profile)
-    if threaded:  # no round trip to a worker to amortise: each user a call of its own, 8 at a time
-        workers, batch = 8, 1
-        executor = ThreadPoolExecutor(workers, initializer=_start_worker, initargs=arguments)
-    else:
-        workers, batch = os.cpu_count() or 1, BATCH
-        executor = ProcessPoolExecutor(workers, get_context("fork"), _start_process, arguments)
-        executor.submit(int).result()  # forks every worker now, before the input thread starts
+    lifeline: tuple[int, int] | None = None
+    with _terminated_on_sigterm():
+        if threaded:  # no round trip to a worker to amortise: each user a call of its own, 8 at a time
+            workers, batch = 8, 1
+            executor = ThreadPoolExecutor(workers, initializer=_start_worker, initargs=arguments)
+        else:
+            workers, batch = os.cpu_count() or 1, BATCH
+            lifeline = os.pipe()  # its write end, held by this process alone, keeps the workers alive
+            initargs = (os.getpid(), lifeline, *arguments)
+            executor = ProcessPoolExecutor(workers, get_context("fork"), _start_process, initargs)
+        try:
+            if not threaded:
+                executor.submit(int).result()  # forks every worker now, before the input thread starts
+            yield from _in_order(executor, _ReadAhead(users, batch), in_flight_limit=2 * workers)
+        except BrokenProcessPool:
+            raise CogidError("a worker process stopped unexpectedly (killed, or out of memory?)") from None
+        finally:
+            # Worker processes finish their batch in milliseconds (even on Ctrl-C or SIGTERM) and
+            # are waited for: not waiting races the pool's thread at exit on Python 3.11, which
+            # closes its wake-up pipe while the exit hook writes to it ("Exception ignored ... Bad
+            # file descriptor"). A thread may sit in a call to an endpoint until its timeout: it
+            # is not waited for here (after Ctrl-C or SIGTERM the CLI leaves such threads at exit).
+            executor.shutdown(wait=not threaded, cancel_futures=True)
+            for end in lifeline or ():
+                os.close(end)
+
+
+class Terminated(BaseException):
+    """SIGTERM came while tokens were being issued: raised on the main thread, as Ctrl-C raises
+    KeyboardInterrupt, so the workers are stopped and waited for before cogid exits."""
+
+
+@contextlib.contextmanager
+def _terminated_on_sigterm() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals (and SIGTERM then ends the process)
+        return
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminated)
     try:
-        yield from _in_order(executor, _ReadAhead(users, batch), in_flight_limit=2 * workers)
-    except BrokenProcessPool:
-        raise CogidError("a worker process stopped unexpectedly (killed, or out of memory?)") from None
+        yield
     finally:
-        # Worker processes finish their batch in milliseconds (even on Ctrl-C) and are waited
-        # for: not waiting races the pool's thread at exit on Python 3.11, which closes its
-        # wake-up pipe while the exit hook writes to it ("Exception ignored ... Bad file
-        # descriptor"). A thread may sit in a call to an endpoint until its timeout: it is not
-        # waited for here (after Ctrl-C the CLI leaves such threads at exit).
-        executor.shutdown(wait=not threaded, cancel_futures=True)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)  # None: not Python's
 
 
 BATCH = 64  # users sent to a worker at once when the input has them ready

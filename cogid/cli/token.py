@@ -1,10 +1,12 @@
 """cogid token: issue developer tokens, decode and verify them."""
 
+import contextlib
 import io
 import os
+import signal
 import sys
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -70,7 +72,10 @@ def token_issue(
         if links or identity_id:
             raise UsageError("--link and --identity-id are for one user: leave them out with --users-from")
         output.choose(output_format or "json", ("json",))
-        failed = _issue_stream(chosen, users_from, duration, tags)
+        try:
+            failed = _issue_stream(chosen, users_from, duration, tags)
+        except flows.Terminated:
+            _terminated()
         raise typer.Exit(ExitCode.ERROR if failed else ExitCode.OK)
     fmt = output.choose(output_format, FORMATS)
     assert user is not None
@@ -108,23 +113,40 @@ def _issue_stream(profile: Any, lines: Any, duration: int | None, tags: dict[str
 
     failed = 0
     progress = _Progress() if sys.stderr.isatty() else None
-    for user, issued in flows.issue_many(profile, users(), duration, tags):
-        number = numbers.popleft()
-        if isinstance(issued, Exception):
-            if issued.exit_code != ExitCode.ERROR:  # not the line's fault: the pool is gone, the
-                raise issued  # credentials are refused, the endpoint is down... for every line
-            failed += 1
-            output.error(f"line {number}: {issued}")
-            continue
-        output.write(output.to_json({"User": user, **issued}, indent=None))
-        if progress:
-            progress.advance()
+    issuing = flows.issue_many(profile, users(), duration, tags)
+    with contextlib.closing(issuing):  # the workers are stopped here, whatever ends the loop
+        for user, issued in issuing:
+            number = numbers.popleft()
+            if isinstance(issued, Exception):
+                if issued.exit_code != ExitCode.ERROR:  # not the line's fault: the pool is gone, the
+                    raise issued  # credentials are refused, the endpoint is down... for every line
+                failed += 1
+                output.error(f"line {number}: {issued}")
+                continue
+            output.write(output.to_json({"User": user, **issued}, indent=None))
+            if progress:
+                progress.advance()
     if progress:
         progress.stop()
     failed += len(unreadable)
     if failed:
         output.error(f"{failed} user(s) failed")
     return failed
+
+
+def _terminated() -> NoReturn:
+    """SIGTERM while issuing: the workers are stopped, every line printed is whole; exit 143
+    (128 + SIGTERM, as a shell reports it) quietly. Threads still in calls to an endpoint (the
+    aws backend) are left, as after Ctrl-C: the interpreter would wait out their timeouts."""
+    import threading
+
+    code = 128 + signal.SIGTERM
+    if any(t is not threading.main_thread() and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError):
+                stream.flush()
+        os._exit(code)
+    raise typer.Exit(code)
 
 
 MAX_LINE = 1 << 16  # bytes of an input line kept: far above any user id (1024 characters)
