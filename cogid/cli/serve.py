@@ -16,6 +16,17 @@ def _public_url(value: str | None) -> str | None:
         raise typer.BadParameter(str(error)) from None
 
 
+def _origins(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return values
+    from cogid.local.transport.server import checked_origin
+
+    try:
+        return [checked_origin(value) for value in values]
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default)")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one")] = 8800,
@@ -40,13 +51,38 @@ def serve(
             " OpenID discovery document (default: the bound address's URL)",
         ),
     ] = None,
+    unsigned_rate: Annotated[
+        float,
+        typer.Option(
+            "--unsigned-rate",
+            min=0,
+            help="Unsigned requests (GetId and the other open operations) a second per client address and"
+            " worker, past the burst; then TooManyRequestsException. 0: no limit",
+        ),
+    ] = 100.0,
+    unsigned_burst: Annotated[
+        int,
+        typer.Option(
+            "--unsigned-burst", min=0, help="Unsigned requests a client address may send at once. 0: no limit"
+        ),
+    ] = 1000,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cors-origin",
+            callback=_origins,
+            show_default=False,
+            help="Origin browsers may call from, e.g. http://localhost:3000; repeatable (default: any, *)",
+        ),
+    ] = None,
 ) -> None:
     """Serve the local Cognito Identity, Cognito Sync, STS and IAM over HTTP until interrupted.
 
     The first line on stdout is the endpoint URL. Developer operations need SigV4 with a key
     from `cogid keys create`; GetId, GetCredentialsForIdentity and the other device calls are open,
-    as on AWS. Binding an address other than loopback (--host 0.0.0.0) warns on stderr: other
-    machines can then call the service.
+    as on AWS, and limited per client address (--unsigned-rate, --unsigned-burst). Binding an
+    address other than loopback (--host 0.0.0.0) warns on stderr: other machines can then call
+    the service.
 
     Example:
       cogid serve --port 8800 &
@@ -58,7 +94,17 @@ def serve(
     from cogid.local.transport.server import serve as run
 
     try:
-        run(data_dir(), host=host, port=port, workers=workers, expose_outbox=expose_outbox, public_url=public_url)
+        run(
+            data_dir(),
+            host=host,
+            port=port,
+            workers=workers,
+            expose_outbox=expose_outbox,
+            public_url=public_url,
+            unsigned_rate=unsigned_rate,
+            unsigned_burst=unsigned_burst,
+            cors_origins=cors_origin or ["*"],
+        )
     except CannotBind as error:  # e.g. the port is taken: say so in one line
         raise Unavailable(f"cannot serve on {host}:{port}: {error.strerror or error}") from None
     except StoreNotWritable as error:  # the store's fault, not the address's

@@ -2,7 +2,8 @@
 
 One endpoint answers Cognito Identity (JSON, `X-Amz-Target`), STS and IAM (Query, `Action`),
 the OpenID discovery document and the JWKS, with CORS for browser SDKs. Requests go through
-`protocol.handle` with SigV4 verification on, exactly as the in-process hook sends them.
+`protocol.handle` with SigV4 verification on, exactly as the in-process hook sends them; unsigned
+requests for the open operations are first rate-limited per client address (UnsignedLimit).
 
 Why gunicorn: its arbiter forks worker processes that each open the SQLite store themselves, so
 throughput grows with cores (writers queue on the store's lock; RS512 signing, the main cost,
@@ -28,9 +29,11 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -41,8 +44,8 @@ from cogid.local.identity.pool import ISSUER
 from cogid.local.service import STORE_FILE, Service
 from cogid.local.signing import ALGORITHM
 from cogid.local.wire import shapes
-from cogid.local.wire.json11 import JSON_CONTENT_TYPE
-from cogid.local.wire.request import Request, escape, is_json
+from cogid.local.wire.json11 import JSON_CONTENT_TYPE, JSON_TARGET_PREFIX
+from cogid.local.wire.request import Request, escape, is_json, presigned
 from cogid.local.wire.rest_json import is_rest_json
 
 log = logging.getLogger(__name__)
@@ -59,14 +62,26 @@ MAX_FETCHES = 32  # documents one request may have fetched (discovery and keys o
 
 JWKS_PATH = "/.well-known/jwks_uri"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
-CORS = [
-    ("Access-Control-Allow-Origin", "*"),
-    ("Access-Control-Expose-Headers", "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,Date"),
-]
+CORS_EXPOSE = ("Access-Control-Expose-Headers", "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,Date")
+CORS = [("Access-Control-Allow-Origin", "*"), CORS_EXPOSE]
 CORS_ALLOWED_HEADERS = (
     "authorization, content-type, x-amz-content-sha256, x-amz-date, x-amz-security-token, x-amz-target,"
     " x-amz-user-agent, amz-sdk-invocation-id, amz-sdk-request"
 )
+
+
+# Unsigned requests for the open operations (botocore's `auth: none`), per client address and
+# per worker process: a token bucket of DEFAULT_UNSIGNED_BURST requests refilled at
+# DEFAULT_UNSIGNED_RATE a second. A device's sign-in is two or three such calls, so 100/s from one
+# address is dozens of sign-ins a second, and a burst of 1,000 lets a test suite make its hundreds
+# of guests at full speed; a loop flooding from one address is held to about a tenth of what a
+# worker answers (a GetId writes to the store's log: unlimited, such a loop grew it by 41 MB a
+# minute). Workers keep their own buckets and a client's connections may land on any of them, so
+# the effective limit is up to workers x the rate (and burst). Validly signed requests are never
+# limited; requests whose signature fails are refused before the store is written to.
+DEFAULT_UNSIGNED_RATE = 100.0
+DEFAULT_UNSIGNED_BURST = 1000
+MAX_LIMITED_CLIENTS = 10_000  # addresses remembered per worker; the least recently seen go first
 
 
 Reply = tuple[int, list[tuple[str, str]], bytes]
@@ -115,6 +130,66 @@ def _too_large(limit: int) -> _Refused:
     return _Refused(413, "RequestEntityTooLarge", f"Request bodies are limited to {limit} bytes.")
 
 
+class UnsignedLimit:
+    """Token buckets, one per client address: `rate` tokens a second up to `burst`; each request
+    takes one, and is refused when none is left. Single-threaded, as a worker's event loop is."""
+
+    def __init__(self, rate: float, burst: int, clients: int = MAX_LIMITED_CLIENTS):
+        self.rate, self.burst, self.clients = float(rate), float(burst), clients
+        self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, when), oldest first
+
+    def allow(self, client: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        tokens, then = self._buckets.pop(client, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - then) * self.rate)
+        allowed = tokens >= 1.0
+        self._buckets[client] = (tokens - 1.0 if allowed else tokens, now)  # now the most recent
+        if len(self._buckets) > self.clients:
+            del self._buckets[next(iter(self._buckets))]
+        return allowed
+
+
+@cache
+def _unsigned_operations() -> tuple[frozenset[str], frozenset[str]]:
+    """The open operations, as botocore's models say (as json11 and query decide `signed`):
+    Cognito Identity's by X-Amz-Target name, STS's and IAM's by Action."""
+
+    def open_ones(name: str) -> set[str]:
+        model = shapes.service_model(name)
+        return {op for op in model.operation_names if model.operation_model(op).auth_type == "none"}
+
+    return frozenset(open_ones("cognito-identity")), frozenset(open_ones("sts") | open_ones("iam"))
+
+
+def _open_operation(method: str, target: str, headers: dict[str, str], body: bytes) -> str | None:
+    """The throttle code for an unsigned request of an open operation (in its protocol's words),
+    else None. Tells the protocols and operations apart as protocol.handle and wire/ do."""
+    if method not in ("GET", "POST") or "authorization" in headers or is_rest_json(target):
+        return None
+    path, _, query = target.partition("?")
+    if presigned(query):
+        return None
+    json_operations, query_operations = _unsigned_operations()
+    if is_json(headers):
+        name = headers.get("x-amz-target", "")
+        open_one = name.startswith(JSON_TARGET_PREFIX) and name[len(JSON_TARGET_PREFIX) :] in json_operations
+        return "TooManyRequestsException" if open_one else None
+    if path != "/":
+        return None
+    text = body.decode(errors="replace")
+    params = dict(parse_qsl((query + "&" + text) if query else text, keep_blank_values=True))
+    return "Throttling" if params.get("Action", "") in query_operations else None
+
+
+def checked_origin(value: str) -> str:
+    """`value` as a CORS origin (`*`, `null`, or SCHEME://HOST[:PORT], without path), lower-cased
+    as browsers send it; else ValueError."""
+    origin = value.strip().rstrip("/").lower()
+    if origin in ("*", "null") or re.fullmatch(r"[a-z][a-z0-9+.-]*://[^/?#@\s]+", origin):
+        return origin
+    raise ValueError(f"not an origin (SCHEME://HOST[:PORT], or *): {value!r}")
+
+
 class Endpoint:
     """The ASGI application: one per worker process, with its own Service on the store.
 
@@ -124,11 +199,20 @@ class Endpoint:
     """
 
     def __init__(
-        self, home: Path, expose_outbox: bool = False, public_url: str = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+        self,
+        home: Path,
+        expose_outbox: bool = False,
+        public_url: str = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}",
+        unsigned_rate: float = DEFAULT_UNSIGNED_RATE,
+        unsigned_burst: int = DEFAULT_UNSIGNED_BURST,
+        cors_origins: Sequence[str] = ("*",),
     ):
         self.path = Path(home) / STORE_FILE
         self.expose_outbox = expose_outbox
         self.public_url = public_url.rstrip("/")  # what the discovery document names, never the Host header
+        self.limit = UnsignedLimit(unsigned_rate, unsigned_burst) if unsigned_rate > 0 and unsigned_burst > 0 else None
+        # None: any origin (`*`); else the origins a browser may call from, each echoed alone.
+        self.cors_origins = None if "*" in cors_origins else frozenset(cors_origins)
         self._service: Service | None = None
         self._fetched: dict[str, Any] = {}  # documents fetched for the request being answered
 
@@ -186,6 +270,7 @@ class Endpoint:
             # As protocol.handle tells Cognito Sync's paths apart: by the path as sent, not decoded.
             limit = MAX_SYNC_BODY if is_rest_json(_target(scope)) else MAX_BODY
             body = await _body(headers, receive, limit) if method in ("POST", "PUT") else b""
+            self._throttle(method, scope, headers, body)
             status, reply_headers, reply = await self._answer(method, scope, headers, body)
         except _Refused as refused:
             status, reply_headers, reply = _error(headers, refused.status, refused.code, refused.message, scope["path"])
@@ -194,7 +279,7 @@ class Endpoint:
             status, reply_headers, reply = _error(
                 headers, 500, "InternalFailure", "An internal error occurred.", scope["path"]
             )
-        reply_headers = [*reply_headers, *CORS, ("Content-Length", str(len(reply)))]
+        reply_headers = [*reply_headers, *self._cors(headers), ("Content-Length", str(len(reply)))]
         await send(
             {
                 "type": "http.response.start",
@@ -204,6 +289,25 @@ class Endpoint:
         )
         # HEAD: GET's status and headers, Content-Length included, without the body (RFC 9110).
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else reply})
+
+    def _throttle(self, method: str, scope: dict[str, Any], headers: dict[str, str], body: bytes) -> None:
+        """Refuse an unsigned request of an open operation past its client address's limit,
+        before it reaches the store."""
+        if self.limit is None:
+            return
+        code = _open_operation(method, _target(scope), headers, body)
+        client = scope.get("client") or ("", 0)
+        if code is not None and not self.limit.allow(str(client[0])):
+            raise _Refused(
+                400, code, "Rate exceeded: too many unsigned requests from this address (cogid serve --unsigned-rate)."
+            )
+
+    def _cors(self, headers: dict[str, str]) -> list[tuple[str, str]]:
+        if self.cors_origins is None:
+            return CORS
+        origin = headers.get("origin", "")
+        allowed = [("Access-Control-Allow-Origin", origin)] if origin in self.cors_origins else []
+        return [*allowed, CORS_EXPOSE, ("Vary", "Origin")]
 
     def respond(self, method: str, scope: dict[str, Any], headers: dict[str, str], body: bytes) -> Reply:
         path = scope["path"]
@@ -445,6 +549,7 @@ def _prepare(home: Path) -> None:
     service.store.close()
     for name in SERVICES:
         shapes.service_model(name)
+    _unsigned_operations()
 
 
 def default_workers() -> int:
@@ -519,6 +624,9 @@ def serve(
     workers: int | None = None,
     expose_outbox: bool = False,
     public_url: str | None = None,
+    unsigned_rate: float = DEFAULT_UNSIGNED_RATE,
+    unsigned_burst: int = DEFAULT_UNSIGNED_BURST,
+    cors_origins: Sequence[str] = ("*",),
 ) -> None:
     """Serve the local service stored under `home` until SIGINT or SIGTERM.
 
@@ -528,10 +636,16 @@ def serve(
     default_workers). `expose_outbox` answers GET OUTBOX_PATH with Cognito Sync's outbox (off by
     default: it holds every user's data). `public_url` is the URL the discovery document names
     for the JWKS (default: the bound address's URL); the Host header of a request never is.
+    Unsigned requests of the open operations are limited per client address and worker to
+    `unsigned_rate` a second in bursts of `unsigned_burst` (either 0: no limit); `cors_origins`
+    are the origins browsers may call from (`*`: any).
     """
     home = Path(home)
     out = out or sys.stdout
     base = checked_public_url(public_url) if public_url is not None else None
+    origins = [checked_origin(origin) for origin in cors_origins] or ["*"]
+    if unsigned_rate < 0 or unsigned_burst < 0:
+        raise ValueError("the unsigned rate and burst are 0 (no limit) or more")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         listener = socket.create_server((host, port), family=family, backlog=1024)
@@ -552,7 +666,7 @@ def serve(
     if warning is not None:
         sys.stderr.write(warning + "\n")
         sys.stderr.flush()
-    endpoint = Endpoint(home, expose_outbox, base or url)
+    endpoint = Endpoint(home, expose_outbox, base or url, unsigned_rate, unsigned_burst, origins)
     options = {
         "bind": [f"fd://{listener.detach()}"],  # gunicorn owns the bound socket from here on
         "workers": workers or default_workers(),
@@ -597,11 +711,14 @@ def running_server(
     timeout: float = 30.0,
     expose_outbox: bool = False,
     public_url: str | None = None,
+    unsigned_rate: float | None = None,
+    unsigned_burst: int | None = None,
+    cors_origins: Sequence[str] = (),
 ) -> Iterator[str]:
     """Run `serve` for `home` on a free port in a child process; yields its URL.
 
-    `workers` None means default_workers(). On exit the server gets SIGTERM and is waited for, so
-    its writes are all in the store.
+    `workers` None means default_workers(); the limits None, serve's defaults. On exit the server
+    gets SIGTERM and is waited for, so its writes are all in the store.
     """
     command = [sys.executable, "-m", "cogid.local.transport.server", str(home), "--port", "0"]
     if workers is not None:
@@ -610,6 +727,12 @@ def running_server(
         command.append("--expose-outbox")
     if public_url is not None:
         command += ["--public-url", public_url]
+    if unsigned_rate is not None:
+        command += ["--unsigned-rate", str(unsigned_rate)]
+    if unsigned_burst is not None:
+        command += ["--unsigned-burst", str(unsigned_burst)]
+    for origin in cors_origins:
+        command += ["--cors-origin", origin]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -645,7 +768,25 @@ def main(argv: list[str] | None = None) -> None:
         except ValueError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
 
+    def origin(value: str) -> str:
+        try:
+            return checked_origin(value)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    def at_least_zero(kind: type[float] | type[int]) -> Callable[[str], float]:
+        def parse(value: str) -> float:
+            number = kind(value)
+            if number < 0:
+                raise argparse.ArgumentTypeError(f"0 (no limit) or more: {value}")
+            return number
+
+        return parse
+
     parser.add_argument("--public-url", type=url, default=None)
+    parser.add_argument("--unsigned-rate", type=at_least_zero(float), default=DEFAULT_UNSIGNED_RATE)
+    parser.add_argument("--unsigned-burst", type=at_least_zero(int), default=DEFAULT_UNSIGNED_BURST)
+    parser.add_argument("--cors-origin", type=origin, action="append", default=[])
     args = parser.parse_args(argv)
     serve(
         args.home,
@@ -654,6 +795,9 @@ def main(argv: list[str] | None = None) -> None:
         workers=args.workers,
         expose_outbox=args.expose_outbox,
         public_url=args.public_url,
+        unsigned_rate=args.unsigned_rate,
+        unsigned_burst=int(args.unsigned_burst),
+        cors_origins=args.cors_origin,
     )
 
 
