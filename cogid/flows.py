@@ -13,6 +13,7 @@ import os
 import queue
 import re
 import signal
+import stat
 import threading
 import time
 from collections import deque
@@ -475,7 +476,7 @@ def cached_exchange(profile: Profile, user: str, **options: Any) -> dict[str, An
     )
     path = data_dir() / "cache" / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".json")
     cached = _cached_credentials(path)
-    if cached is not None:
+    if cached is not None and _still_known(profile, cached["IdentityId"]):
         return cached
     fresh = exchange(profile, user, **options)
     with contextlib.suppress(OSError):  # the cache only saves time: uncached credentials are still good
@@ -484,10 +485,17 @@ def cached_exchange(profile: Profile, user: str, **options: Any) -> dict[str, An
 
 
 def _cached_credentials(path: Path) -> dict[str, Any] | None:
-    """The credentials cached at `path` if they are whole and good for a while yet; anything
-    else there (missing, stale, damaged) is a cache miss, and is overwritten."""
+    """The credentials cached at `path` if they are whole and good for a while yet, in a file
+    of ours that nobody else could have written (a regular file, not a link, owned by this user,
+    not writable by group or others); anything else there is a cache miss, and is overwritten."""
     try:
-        cached = json.loads(path.read_bytes())
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(descriptor, "rb") as file:
+            status = os.fstat(file.fileno())
+            trusted = stat.S_ISREG(status.st_mode) and status.st_uid == os.getuid() and not status.st_mode & 0o022
+            if not trusted:
+                return None
+            cached = json.loads(file.read())
         expires = datetime.strptime(cached["Expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -495,6 +503,21 @@ def _cached_credentials(path: Path) -> dict[str, Any] | None:
     if not all(isinstance(cached.get(name), str) and cached[name] for name in fields):
         return None
     return dict(cached) if expires.timestamp() - CACHE_MARGIN > time.time() else None
+
+
+def _still_known(profile: Profile, identity_id: str) -> bool:
+    """On the embedded service, is the identity the cached credentials are for still there?
+    Deleting it (or its pool, or the store) does not expire them there, as STS would not on AWS;
+    but a cache that outlives the local state it came from only misleads. Elsewhere: trusted."""
+    if not clients.in_process(profile):
+        return True
+    from botocore.exceptions import ClientError
+
+    try:
+        clients.client(profile, "cognito-identity").describe_identity(IdentityId=identity_id)
+    except ClientError:
+        return False
+    return True
 
 
 # -- Cognito Sync ----------------------------------------------------------------------------

@@ -172,3 +172,26 @@ def test_a_loose_store_is_warned_about_in_a_real_process(cli, cli_pool, isolated
                           text=True, env={**os.environ, "COGID_HOME": str(isolated)}, timeout=60)
     assert done.returncode == 0 and [p["IdentityPoolId"] for p in json.loads(done.stdout)] == [cli_pool]
     assert done.stderr.count(f"chmod 600 {store}") == 1
+
+
+# -- the credentials cache: what it is trusted with (issue 15, items 3 and 13) -------------------
+
+
+def test_cached_credentials_another_user_owns_or_others_could_write_are_not_trusted(cli, cli_pool, isolated):
+    first = ok(cli("creds", "--user", "alice", "-o", "json"))
+    [cached] = list((isolated / "cache").iterdir())
+    os.chown(cached, 12345, 12345)  # planted by another user
+    second = ok(cli("creds", "--user", "alice", "-o", "json"))
+    assert second["AccessKeyId"] != first["AccessKeyId"]
+    assert cached.stat().st_uid == os.getuid()  # replaced by a file of ours
+    os.chmod(cached, 0o622)  # writable by others: anyone could have put credentials there
+    assert ok(cli("creds", "--user", "alice", "-o", "json"))["AccessKeyId"] != second["AccessKeyId"]
+
+
+def test_cached_credentials_of_a_deleted_identity_are_not_served(cli, cli_pool, isolated):
+    first = ok(cli("creds", "--user", "alice", "-o", "json"))
+    identity = ok(cli("identity", "lookup", "--user", "alice", "-o", "json"))["IdentityId"]
+    assert cli("identity", "delete", identity, "--yes").exit_code == 0
+    again = ok(cli("creds", "--user", "alice", "-o", "json"))
+    assert again["AccessKeyId"] != first["AccessKeyId"]
+    assert ok(cli("identity", "lookup", "--user", "alice", "-o", "json"))["IdentityId"] != identity
