@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     CONFLICT = 7  # a stale Cognito Sync write: someone else synced first
     INTERRUPTED = 130
     BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a writer whose reader went away
+    TERMINATED = 143  # 128 + SIGTERM: bulk issuing stopped by SIGTERM, its workers with it
 
 
 class CogidError(Exception):

@@ -3,7 +3,6 @@
 import contextlib
 import io
 import os
-import signal
 import sys
 from collections.abc import Iterator
 from typing import Annotated, Any, NoReturn
@@ -140,7 +139,7 @@ def _terminated() -> NoReturn:
     aws backend) are left, as after Ctrl-C: the interpreter would wait out their timeouts."""
     import threading
 
-    code = 128 + signal.SIGTERM
+    code = ExitCode.TERMINATED
     if any(t is not threading.main_thread() and not t.daemon and t.is_alive() for t in threading.enumerate()):
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError):
