@@ -6,6 +6,7 @@ built-in default. With no config at all the profile `local` (local backend, us-e
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Iterator
@@ -425,8 +426,11 @@ def write_private(path: Path, data: bytes, follow_symlink: bool = False) -> None
         with os.fdopen(fd, "wb") as out:
             out.write(data)
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as error:
         os.unlink(temp)
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC and error.filename is None:
+            # Name the file: the CLI says "PATH: disk full" (exit 6), not "unexpected OSError".
+            raise OSError(errno.ENOSPC, error.strerror, str(path)) from None
         raise
 
 

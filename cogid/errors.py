@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from enum import IntEnum
 from typing import Any
 
@@ -98,10 +99,15 @@ def from_exception(error: BaseException) -> CogidError | None:
     """cogid's error for `error` if it is ours or one of boto3/botocore's we understand."""
     if isinstance(error, CogidError):
         return error
+    if isinstance(error, OSError) and error.filename is not None and error.errno == errno.ENOSPC:
+        return Unavailable(f"{error.filename}: disk full")  # 6: it may work once space is freed
     if isinstance(error, OSError) and error.filename is not None:  # a file or directory cogid needs
         return ConfigError(f"{error.filename}: {error.strerror or error}")
     if type(error).__module__ == "cogid.local.store.core":  # loaded already: it raised `error`
-        from cogid.local.store.core import StoreBusy, StoreTimeoutError
+        from cogid.local.store.core import StoreBusy, StoreFull, StoreTimeoutError
+
+        if isinstance(error, StoreFull):  # nothing was written: retry once space is freed
+            return Unavailable(f"local store {error}")
 
         if isinstance(error, StoreBusy):  # another process holds the store: retry later
             return Unavailable(f"local store busy: {error}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
@@ -197,6 +198,38 @@ class StoreBusy(sqlite3.OperationalError):
         super().__init__(f"{path} {self.reason}")
 
 
+class StoreFull(sqlite3.OperationalError):
+    """The filesystem holding the store has no space left: the transaction was rolled back, so
+    the store is as it was before, and usable again once space is freed."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        super().__init__(f"{path}: disk full")
+
+
+# Below this much free space, an I/O error of SQLite's (it names no errno) is taken for a full
+# disk: growing the shared-memory index or the WAL fails so (SQLITE_IOERR_SHMSIZE, _WRITE).
+_NEARLY_FULL = 1 << 20
+
+
+def _disk_full(path: Path, error: BaseException) -> bool:
+    """Did `error` come of the filesystem holding `path` being full?"""
+    if isinstance(error, OSError):
+        return error.errno == errno.ENOSPC
+    if not isinstance(error, sqlite3.Error) or isinstance(error, (StoreBusy, StoreFull)):
+        return False
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    if code == sqlite3.SQLITE_FULL:
+        return True
+    if code != sqlite3.SQLITE_IOERR:
+        return False
+    try:
+        stats = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < _NEARLY_FULL
+
+
 class StoreTimeoutError(ValueError):
     """TIMEOUT_VARIABLE is set to something that is not a number of seconds."""
 
@@ -261,6 +294,9 @@ def stored_version(path: Path) -> int:
     return int.from_bytes(header[60:64], "big")  # PRAGMA user_version
 
 
+log = logging.getLogger(__name__)
+
+
 def _holder(lock: int) -> int | None:
     """The pid the writers' lock file names: its last holder's, who may hold it still."""
     try:
@@ -286,11 +322,12 @@ class StoreCore:
         self.timeout = store_timeout(timeout)
         self._local = threading.local()
         self._commits = 0
+        self._full = False  # the last write found the disk full (logged once, until one succeeds)
         # A forked child must open its own connection: SQLite connections never cross a fork.
         os.register_at_fork(after_in_child=self._forget_connections)
         try:
             self._open()
-        except StoreBusy:
+        except (StoreBusy, StoreFull):
             raise  # names its file already
         except sqlite3.DatabaseError as error:
             # Whoever reads this must know which file: a damaged or foreign one, or locked.
@@ -321,17 +358,36 @@ class StoreCore:
     @contextmanager
     def write(self) -> Iterator[Self]:
         """One write transaction: all or nothing, serialised with every other writer."""
-        with self._writers_queue():
+        with self._full_disk(), self._writers_queue():
             self._begin_immediate()
             try:
                 yield self
+                self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                # A failed COMMIT (a full disk) may have rolled back already, or not.
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
                 raise
-            self.db.execute("COMMIT")
+        if self._full:
+            self._full = False
+            log.warning("%s: space freed: writes succeed again", self.path)
         self._commits += 1  # racy across threads at worst by a few counts: harmless
         if self._commits % CHECKPOINT_EVERY == 0:
             self._checkpoint()
+
+    @contextmanager
+    def _full_disk(self) -> Iterator[None]:
+        """A full disk under the store is StoreFull, naming the file, and logged once (until a
+        write succeeds again), not at every request that finds it so."""
+        try:
+            yield
+        except (sqlite3.Error, OSError) as error:
+            if not _disk_full(self.path, error):
+                raise
+            if not self._full:
+                self._full = True
+                log.warning("%s: disk full (%s): writes fail until space is freed", self.path, error)
+            raise StoreFull(self.path) from error
 
     def _checkpoint(self) -> None:
         """Copy the WAL into the database file, after the commit has let the writers' lock go.
@@ -400,7 +456,8 @@ class StoreCore:
         if self.db.in_transaction:
             yield self
             return
-        self.db.execute("BEGIN")
+        with self._full_disk():  # opening a connection may need room (its shared-memory index)
+            self.db.execute("BEGIN")
         try:
             yield self
         finally:
@@ -415,18 +472,31 @@ class StoreCore:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Openers queue as writers do: a file another process has just created, and not yet
         # given its schema, is never taken for an empty one.
-        with self._writers_queue():
-            if not create_private_file(self.path):
+        with self._full_disk(), self._writers_queue():
+            created = create_private_file(self.path)
+            if not created:
                 version = stored_version(self.path)  # read-only: nothing is written before this
                 if version > SCHEMA_VERSION:
                     raise _newer(version)
-            self._begin_immediate()
             try:
-                self._migrate()
-            except BaseException:
-                self.db.execute("ROLLBACK")
+                self._begin_immediate()
+                try:
+                    self._migrate()
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    if self.db.in_transaction:
+                        self.db.execute("ROLLBACK")
+                    raise
+            except (sqlite3.Error, OSError) as error:
+                if created and _disk_full(self.path, error):
+                    # Left empty, it would be refused as damaged once space returns.
+                    conn = getattr(self._local, "conn", None)
+                    if conn is not None:
+                        conn.close()
+                        self._local.conn = None
+                    with suppress(OSError):
+                        self.path.unlink()
                 raise
-            self.db.execute("COMMIT")
 
     def _migrate(self) -> None:
         """Bring the schema up to SCHEMA_VERSION, inside the caller's write transaction."""

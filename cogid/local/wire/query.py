@@ -123,6 +123,8 @@ def _handle_query(service: Service, request: Request, request_id: str, verify: b
             error = errors.ServiceError(error.message, code=error.query_code, status=error.query_status)
         elif isinstance(error, (errors.Validation, errors.Serialization)):
             error = errors.ValidationError(error.message)
+        elif error.code == "ServiceUnavailableException":  # the store's disk is full
+            error = errors.ServiceError(error.message, code="ServiceUnavailable", status=503)
         elif error.code == "TooManyRequestsException":  # IAM's and STS's name for a throttle
             error = errors.ServiceError(error.message, code="Throttling", status=400)
         kind = "Receiver" if error.status >= 500 else "Sender"
