@@ -673,7 +673,7 @@ def serve(
         "worker_class": _worker_class(),
         "keepalive": 2,
         "graceful_timeout": GRACEFUL_TIMEOUT,
-        # Longer than the store's busy timeout (60 s): a request waiting on a locked store ends
+        # Far longer than the store's bounded wait (COGID_STORE_TIMEOUT, 10 s): a request waiting on a locked store ends
         # with TooManyRequestsException rather than its worker being killed.
         "timeout": 90,
         "limit_request_line": 8190,
