@@ -5,15 +5,20 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import FORMATS, OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, confirm, nonempty
+from cogid.cli.options import (
+    FORMATS,
+    MaybeUserOpt,
+    OutputOpt,
+    PoolOpt,
+    ProfileOpt,
+    RegionOpt,
+    YesOpt,
+    confirm,
+)
 from cogid.cli.options import cognito as cognito_client
 from cogid.errors import ExitCode, UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Look up, show, list, merge and delete identities.")
-UserOption = Annotated[
-    str | None,
-    typer.Option("--user", "-u", envvar="COGID_USER", show_default=False, help="Developer user id", callback=nonempty),
-]
 IdentityArg = Annotated[str | None, typer.Argument(help="Identity id", show_default=False)]
 
 
@@ -43,7 +48,7 @@ def _identity_of(cognito: Any, pool_id: str, identity_id: str | None, user: str 
 @app.command("lookup")
 def identity_lookup(
     identity_id: IdentityArg = None,
-    user: UserOption = None,
+    user: MaybeUserOpt = None,
     pool: PoolOpt = None,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
@@ -67,7 +72,7 @@ def identity_lookup(
 @app.command("show")
 def identity_show(
     identity_id: IdentityArg = None,
-    user: UserOption = None,
+    user: MaybeUserOpt = None,
     pool: PoolOpt = None,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
@@ -156,7 +161,7 @@ def identity_merge(
 @app.command("delete")
 def identity_delete(
     identity_ids: Annotated[list[str] | None, typer.Argument(help="Identity ids", show_default=False)] = None,
-    user: UserOption = None,
+    user: MaybeUserOpt = None,
     yes: YesOpt = False,
     pool: PoolOpt = None,
     profile: ProfileOpt = None,

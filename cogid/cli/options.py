@@ -72,6 +72,18 @@ UserOpt = Annotated[
         callback=nonempty,
     ),
 ]
+# --user where a command can also name an identity otherwise (an argument, --identity-id).
+MaybeUserOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--user",
+        "-u",
+        envvar="COGID_USER",
+        show_default=False,
+        help="Developer user id (env COGID_USER)",
+        callback=nonempty,
+    ),
+]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")]
 
 

@@ -5,7 +5,17 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import FORMATS, OutputOpt, PoolOpt, ProfileOpt, RegionOpt, YesOpt, confirm, nonempty
+from cogid.cli.options import (
+    FORMATS,
+    MaybeUserOpt,
+    OutputOpt,
+    PoolOpt,
+    ProfileOpt,
+    RegionOpt,
+    YesOpt,
+    confirm,
+    nonempty,
+)
 from cogid.cli.options import profile as resolve
 from cogid.errors import NotFound, UsageError
 
@@ -14,17 +24,6 @@ app = typer.Typer(
     help="Cognito Sync: an identity's datasets and records, its pool's usage and configuration.",
 )
 
-UserOption = Annotated[
-    str | None,
-    typer.Option(
-        "--user",
-        "-u",
-        envvar="COGID_USER",
-        show_default=False,
-        help="Developer user whose identity's data it is (env COGID_USER)",
-        callback=nonempty,
-    ),
-]
 IdentityIdOption = Annotated[
     str | None,
     typer.Option("--identity-id", show_default=False, help="Identity id, instead of --user", callback=nonempty),
@@ -130,7 +129,7 @@ def _text(value: str, what: str) -> str:
 @app.command("datasets")
 def sync_datasets(
     ctx: typer.Context,
-    user: UserOption = None,
+    user: MaybeUserOpt = None,
     identity_id: IdentityIdOption = None,
     as_identity: AsIdentity = False,
     pool: PoolOpt = None,
@@ -162,7 +161,7 @@ def sync_datasets(
 def sync_show(
     ctx: typer.Context,
     dataset: DatasetArg,
-    user: UserOption = None,
+    user: MaybeUserOpt = None,
     identity_id: IdentityIdOption = None,
     as_identity: AsIdentity = False,
     pool: PoolOpt = None,
@@ -204,7 +203,7 @@ def sync_get(
     ctx: typer.Context,
     dataset: DatasetArg,
     key: Annotated[str, typer.Argument(help="Record key", show_default=False, callback=nonempty)],
-    user: UserOption = None,
+    user: MaybeUserOpt = None,
     identity_id: IdentityIdOption = None,
     as_identity: AsIdentity = False,
     pool: PoolOpt = None,
@@ -312,7 +311,7 @@ def sync_put(
     ] = None,
     device_id: DeviceId = None,
     force: Force = False,
-    user: UserOption = None,
+    user: MaybeUserOpt = None,
     identity_id: IdentityIdOption = None,
     as_identity: AsIdentity = False,
     pool: PoolOpt = None,
@@ -361,7 +360,7 @@ def sync_rm(
     keys: Annotated[list[str], typer.Argument(metavar="KEY...", help="Record keys to remove", show_default=False)],
     device_id: DeviceId = None,
     force: Force = False,
-    user: UserOption = None,
+    user: MaybeUserOpt = None,
     identity_id: IdentityIdOption = None,
     as_identity: AsIdentity = False,
     pool: PoolOpt = None,
@@ -404,7 +403,7 @@ def sync_delete(
     ctx: typer.Context,
     dataset: DatasetArg,
     yes: YesOpt = False,
-    user: UserOption = None,
+    user: MaybeUserOpt = None,
     identity_id: IdentityIdOption = None,
     as_identity: AsIdentity = False,
     pool: PoolOpt = None,
@@ -433,7 +432,7 @@ def sync_delete(
 @app.command("usage")
 def sync_usage(
     ctx: typer.Context,
-    user: UserOption = None,
+    user: MaybeUserOpt = None,
     identity_id: IdentityIdOption = None,
     as_identity: AsIdentity = False,
     pool: PoolOpt = None,
