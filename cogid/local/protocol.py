@@ -12,10 +12,10 @@ import uuid
 from typing import TYPE_CHECKING
 
 from cogid.local import errors
-from cogid.local.wire import rest_json
+from cogid.local.wire import json11, query, rest_json
 from cogid.local.wire.json11 import _handle_json
 from cogid.local.wire.query import _handle_query
-from cogid.local.wire.request import Request, Response, is_json, json_error
+from cogid.local.wire.request import Request, Response, is_json, json_error, presigned
 
 if TYPE_CHECKING:
     from cogid.local.service import Service
@@ -35,3 +35,22 @@ def handle(service: Service, request: Request, *, verify: bool = False) -> Respo
     # No service answers this path: say so in JSON, never in another protocol's XML (S75).
     unknown = errors.UnknownOperation(f"No operation matches {request.method} {request.path.partition('?')[0]}")
     return json_error(unknown, {"Content-Type": "application/json", "x-amzn-RequestId": request_id}, 404)
+
+
+def throttle_code(request: Request) -> str | None:
+    """For an unsigned request of an operation AWS serves unsigned (GetId, AssumeRoleWithWeb-
+    Identity...), the code its protocol answers a throttle with; else None. Told apart as
+    `handle` tells them, by the protocols' own readings of a request."""
+    path, _, query_string = request.path.partition("?")
+    if "authorization" in request.headers or presigned(query_string) or rest_json.is_rest_json(path):
+        return None  # signed (Cognito Sync always is)
+    if is_json(request.headers):
+        operation = json11.operation_of(request)
+        return "TooManyRequestsException" if operation is not None and operation.auth_type == "none" else None
+    if path != "/":
+        return None
+    try:
+        operation = query.operation_of(request)
+    except errors.ServiceError:  # not form data: refused before the store, unthrottled
+        return None
+    return "Throttling" if operation is not None and operation.auth_type == "none" else None

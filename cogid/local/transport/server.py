@@ -33,7 +33,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -44,8 +43,8 @@ from cogid.local.identity.pool import ISSUER
 from cogid.local.service import STORE_FILE, Service
 from cogid.local.signing import ALGORITHM
 from cogid.local.wire import shapes
-from cogid.local.wire.json11 import JSON_CONTENT_TYPE, JSON_TARGET_PREFIX
-from cogid.local.wire.request import Request, escape, is_json, presigned
+from cogid.local.wire.json11 import JSON_CONTENT_TYPE
+from cogid.local.wire.request import Request, escape, is_json
 from cogid.local.wire.rest_json import is_rest_json
 
 log = logging.getLogger(__name__)
@@ -147,38 +146,6 @@ class UnsignedLimit:
         if len(self._buckets) > self.clients:
             del self._buckets[next(iter(self._buckets))]
         return allowed
-
-
-@cache
-def _unsigned_operations() -> tuple[frozenset[str], frozenset[str]]:
-    """The open operations, as botocore's models say (as json11 and query decide `signed`):
-    Cognito Identity's by X-Amz-Target name, STS's and IAM's by Action."""
-
-    def open_ones(name: str) -> set[str]:
-        model = shapes.service_model(name)
-        return {op for op in model.operation_names if model.operation_model(op).auth_type == "none"}
-
-    return frozenset(open_ones("cognito-identity")), frozenset(open_ones("sts") | open_ones("iam"))
-
-
-def _open_operation(method: str, target: str, headers: dict[str, str], body: bytes) -> str | None:
-    """The throttle code for an unsigned request of an open operation (in its protocol's words),
-    else None. Tells the protocols and operations apart as protocol.handle and wire/ do."""
-    if method not in ("GET", "POST") or "authorization" in headers or is_rest_json(target):
-        return None
-    path, _, query = target.partition("?")
-    if presigned(query):
-        return None
-    json_operations, query_operations = _unsigned_operations()
-    if is_json(headers):
-        name = headers.get("x-amz-target", "")
-        open_one = name.startswith(JSON_TARGET_PREFIX) and name[len(JSON_TARGET_PREFIX) :] in json_operations
-        return "TooManyRequestsException" if open_one else None
-    if path != "/":
-        return None
-    text = body.decode(errors="replace")
-    params = dict(parse_qsl((query + "&" + text) if query else text, keep_blank_values=True))
-    return "Throttling" if params.get("Action", "") in query_operations else None
 
 
 def checked_origin(value: str) -> str:
@@ -295,7 +262,8 @@ class Endpoint:
         before it reaches the store."""
         if self.limit is None:
             return
-        code = _open_operation(method, _target(scope), headers, body)
+        request = Request(method, _target(scope), headers, body)
+        code = protocol.throttle_code(request) if method in ("GET", "POST") else None
         client = scope.get("client") or ("", 0)
         if code is not None and not self.limit.allow(str(client[0])):
             raise _Refused(
@@ -549,7 +517,6 @@ def _prepare(home: Path) -> None:
     service.store.close()
     for name in SERVICES:
         shapes.service_model(name)
-    _unsigned_operations()
 
 
 def default_workers() -> int:

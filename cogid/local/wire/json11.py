@@ -26,15 +26,21 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+def operation_of(request: Request) -> shapes.Operation | None:
+    """The Cognito Identity operation a request's X-Amz-Target names, None for another."""
+    target = request.headers.get("x-amz-target", "")
+    name = target[len(JSON_TARGET_PREFIX) :] if target.startswith(JSON_TARGET_PREFIX) else ""
+    model = shapes.service_model("cognito-identity")
+    return model.operation_model(name) if name in model.operation_names else None
+
+
 def _handle_json(service: Service, request: Request, request_id: str, verify: bool = False) -> Response:
     headers = {"Content-Type": JSON_CONTENT_TYPE, "x-amzn-RequestId": request_id}
     try:
-        target = request.headers.get("x-amz-target", "")
-        name = target[len(JSON_TARGET_PREFIX) :] if target.startswith(JSON_TARGET_PREFIX) else ""
-        model = shapes.service_model("cognito-identity")
-        if name not in model.operation_names:
-            raise errors.UnknownOperation(f"Unknown operation '{target}'")
-        operation = model.operation_model(name)
+        operation = operation_of(request)
+        if operation is None:
+            raise errors.UnknownOperation(f"Unknown operation '{request.headers.get('x-amz-target', '')}'")
+        model, name = shapes.service_model("cognito-identity"), operation.name
         try:
             raw = json.loads(request.body or b"{}")
         except (ValueError, UnicodeDecodeError, RecursionError):

@@ -85,17 +85,28 @@ def _xml(shape: Any, value: Any) -> str:
     return escape(str(value))
 
 
+def form(request: Request) -> dict[str, str]:
+    """A Query request's parameters: its query string's and its form body's."""
+    query = request.path.partition("?")[2]
+    try:
+        body = request.body.decode()
+    except UnicodeDecodeError:
+        raise errors.ValidationError("The request body is not UTF-8 form data") from None
+    return dict(parse_qsl((query + "&" + body) if query else body, keep_blank_values=True))
+
+
+def operation_of(request: Request) -> shapes.Operation | None:
+    """The STS or IAM operation a Query request's Action names, None for another."""
+    action = form(request).get("Action", "")
+    service_name = _query_operations().get(action)
+    return shapes.service_model(service_name).operation_model(action) if service_name else None
+
+
 def _handle_query(service: Service, request: Request, request_id: str, verify: bool = False) -> Response:
     headers = {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}
     namespace = "https://sts.amazonaws.com/doc/2011-06-15/"
     try:
-        query = request.path.partition("?")[2]
-        try:
-            body = request.body.decode()
-        except UnicodeDecodeError:
-            raise errors.ValidationError("The request body is not UTF-8 form data") from None
-        text = (query + "&" + body) if query else body
-        params = dict(parse_qsl(text, keep_blank_values=True))
+        params = form(request)
         action = params.get("Action", "")
         service_name = _query_operations().get(action)
         if service_name is None:
