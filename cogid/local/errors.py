@@ -77,6 +77,23 @@ class InternalError(ServiceError):
     status = 500
 
 
+# Cognito Sync (REST-JSON); it shares the codes above that Cognito Identity has too
+class InvalidConfiguration(ServiceError):
+    code = "InvalidConfigurationException"
+
+
+class InvalidLambdaFunctionOutput(ServiceError):
+    code = "InvalidLambdaFunctionOutputException"
+
+
+class DuplicateRequest(ServiceError):
+    code = "DuplicateRequestException"
+
+
+class AlreadyStreamed(ServiceError):
+    code = "AlreadyStreamedException"
+
+
 # STS and IAM (query protocol)
 class InvalidIdentityToken(ServiceError):
     code = "InvalidIdentityToken"

@@ -25,10 +25,6 @@ BULK_PUBLISH_INTERVAL = 86400  # one successful bulk publish per 24 hours
 _LAMBDA_ARN = re.compile(r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]+)?")
 
 
-class InvalidConfiguration(errors.ServiceError):
-    code = "InvalidConfigurationException"
-
-
 class CognitoSync(Datasets):
     """The Cognito Sync service over one store."""
 
@@ -129,14 +125,12 @@ class CognitoSync(Datasets):
             status, _, complete = self._job(settings)
             now = self.now_ms()
             if status == "IN_PROGRESS":
-                raise errors.ServiceError(
-                    f"A bulk publish is already in progress for identity pool '{identity_pool_id}'",
-                    code="DuplicateRequestException",
+                raise errors.DuplicateRequest(
+                    f"A bulk publish is already in progress for identity pool '{identity_pool_id}'"
                 )
             if complete is not None and now - complete < BULK_PUBLISH_INTERVAL * 1000:
-                raise errors.ServiceError(
-                    f"Identity pool '{identity_pool_id}' was bulk published less than 24 hours ago",
-                    code="AlreadyStreamedException",
+                raise errors.AlreadyStreamed(
+                    f"Identity pool '{identity_pool_id}' was bulk published less than 24 hours ago"
                 )
             settings["BulkPublish"] = {"start": now, "duration": self.bulk_publish_duration}
             self.outbox.save(identity_pool_id, settings)
@@ -162,7 +156,7 @@ class CognitoSync(Datasets):
     def _push(self, pool_id: str) -> dict[str, Any]:
         push: dict[str, Any] = self.outbox.settings(pool_id).get("PushSync", {})
         if not push.get("ApplicationArns"):
-            raise InvalidConfiguration(f"Push synchronization is not configured for identity pool '{pool_id}'")
+            raise errors.InvalidConfiguration(f"Push synchronization is not configured for identity pool '{pool_id}'")
         return push
 
     def register_device(
@@ -172,7 +166,7 @@ class CognitoSync(Datasets):
             self.admit(caller, IDENTITY, identity_pool_id, identity_id)
             push = self._push(identity_pool_id)
             if platform not in {platform_of(arn) for arn in push["ApplicationArns"]}:
-                raise InvalidConfiguration(
+                raise errors.InvalidConfiguration(
                     f"Push synchronization is not configured for platform {platform} in identity pool"
                     f" '{identity_pool_id}'"
                 )

@@ -30,11 +30,8 @@ def platform_of(application_arn: str) -> str:
     return match.group(1) if match else ""
 
 
-class InvalidTriggerOutput(errors.ServiceError):
-    code = "InvalidLambdaFunctionOutputException"
-
-    def __init__(self, detail: str):
-        super().__init__(f"The SyncTrigger function returned invalid output: {detail}")
+def _invalid_output(detail: str) -> errors.InvalidLambdaFunctionOutput:
+    return errors.InvalidLambdaFunctionOutput(f"The SyncTrigger function returned invalid output: {detail}")
 
 
 class Outbox:
@@ -190,11 +187,11 @@ class Outbox:
         try:
             answer = handler(copy.deepcopy(event)) if handler is not None else event
         except Exception as error:  # the function failed: nothing is written
-            raise InvalidTriggerOutput(f"the function raised {type(error).__name__}") from None
+            raise _invalid_output(f"the function raised {type(error).__name__}") from None
         try:  # what a Lambda function returns reaches the service as JSON
             response = json.loads(json.dumps(answer, allow_nan=False))
         except (TypeError, ValueError, RecursionError):
-            raise InvalidTriggerOutput("not JSON") from None
+            raise _invalid_output("not JSON") from None
         outcome = _trigger_outcome(event, response)
         self._post(
             "event",
@@ -217,21 +214,21 @@ class Outbox:
 def _trigger_outcome(event: dict[str, Any], response: Any) -> dict[str, str | None]:
     """The value each key the function answered for ends with (None: removed), checked (S83)."""
     if not isinstance(response, dict):
-        raise InvalidTriggerOutput("not a JSON object")
+        raise _invalid_output("not a JSON object")
     for field, value in event.items():
         if field != "datasetRecords" and response.get(field) != value:
-            raise InvalidTriggerOutput(f"'{field}' may not be changed")
+            raise _invalid_output(f"'{field}' may not be changed")
     records = response.get("datasetRecords")
     if not isinstance(records, dict):
-        raise InvalidTriggerOutput("'datasetRecords' must be an object")
+        raise _invalid_output("'datasetRecords' must be an object")
     outcome: dict[str, str | None] = {}
     for key, record in records.items():
         if not 1 <= len(key) <= MAX_KEY or not text(key):
-            raise InvalidTriggerOutput(f"a key must be text of 1 to {MAX_KEY} characters")
+            raise _invalid_output(f"a key must be text of 1 to {MAX_KEY} characters")
         if not isinstance(record, dict) or record.get("op") not in ("replace", "remove"):
-            raise InvalidTriggerOutput(f"record '{key}' needs op 'replace' or 'remove'")
+            raise _invalid_output(f"record '{key}' needs op 'replace' or 'remove'")
         value = None if record["op"] == "remove" else record.get("newValue")
         if value is not None and (not isinstance(value, str) or len(value) > MAX_VALUE or not text(value)):
-            raise InvalidTriggerOutput(f"record '{key}': newValue must be a string of at most {MAX_VALUE} characters")
+            raise _invalid_output(f"record '{key}': newValue must be a string of at most {MAX_VALUE} characters")
         outcome[key] = value
     return outcome
