@@ -2,7 +2,6 @@
 spec/cognito-sync.md §3-§4, tests T1-T30 and T41-T45, T67, T69-T73."""
 
 import base64
-import json
 
 import pytest
 from sync_world import ClientError, code, message, status, sync
@@ -185,7 +184,7 @@ def test_t22_a_dataset_holds_one_mebibyte(a):
 
 def test_t23_t24_model_constraints(a):
     world, pool, alice, _ = a
-    from botocore.config import Config  # noqa: F401 - botocore checks only minimums; these reach the service
+    # botocore checks only minimum lengths: these maximums reach the service
     with pytest.raises(ClientError) as long_key:
         sync(world.sync, pool, alice, "d", {"k" * 1025: ("v", 0)})
     assert code(long_key) == "ValidationException" and "recordPatches.1.member.key" in message(long_key)
@@ -374,11 +373,3 @@ def test_device_dates_round_trip(a):
     assert written["DeviceLastModifiedDate"] == when
     (plain,) = update(device, pool, alice, token, [replace("j", "v", 0)])["Records"]
     assert "DeviceLastModifiedDate" not in plain  # SQ9
-
-
-def test_records_answer_with_json_numbers_and_booleans(a):
-    """What amazon-cognito-js needs on the wire (§9.1): counts and flags as JSON types."""
-    world, pool, alice, device = a
-    sync(device, pool, alice, "d", {"k": ("v", 0)})
-    raw = json.dumps(records(device, pool, alice), default=str)
-    assert '"DatasetExists": true' in raw
