@@ -1,8 +1,63 @@
-"""cogid serve: the local service over HTTP, for any AWS SDK."""
+"""cogid serve: the local service over HTTP, for any AWS SDK, with one log line per request."""
 
-from typing import Annotated
+import sys
+import time
+from typing import Annotated, Any
 
 import typer
+
+LOG_FORMATS = ("text", "json")
+
+
+def operation_name(request: Any) -> str:
+    """`service.Operation` for a request to `cogid serve` (cognito-identity.GetId, sts.Assume-
+    RoleWithWebIdentity, cognito-sync.ListRecords...), or what it asked for (`GET /path`) when no
+    operation matches. Read from the target header, the Query `Action` or the route: never a
+    parameter's value (tokens travel in them)."""
+    from cogid.local.wire import json11, query, rest_json
+    from cogid.local.wire.request import is_json
+
+    path = request.path.partition("?")[0]
+    try:
+        if rest_json.is_rest_json(path):
+            return "cognito-sync." + rest_json._route(request.method, path)[0]
+        if is_json(request.headers):
+            operation = json11.operation_of(request)
+            if operation is not None:
+                return "cognito-identity." + operation.name
+        elif path == "/" and request.method in ("GET", "POST"):
+            action = query.form(request).get("Action", "")
+            service = query._query_operations().get(action)
+            if service is not None:
+                return f"{service}.{action}"
+    except Exception:  # refused as unknown or malformed: named by method and path
+        pass
+    return f"{request.method} {path[:200]}"
+
+
+class RequestLog:
+    """Writes one line per request to stderr: time, client, operation, status, milliseconds."""
+
+    def __init__(self, log_format: str):
+        self.json = log_format == "json"
+
+    def __call__(self, request: Any, scope: dict[str, Any], status: int, started: float) -> None:
+        from cogid import output
+
+        client = scope.get("client") or ("-", 0)
+        record = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "client": str(client[0]),
+            "operation": operation_name(request),
+            "status": status,
+            "ms": round((time.monotonic() - started) * 1000, 1),
+        }
+        if self.json:
+            line = output.to_json(record, indent=None)
+        else:
+            line = output.visible(" ".join(str(value) for value in record.values()))
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 def _public_url(value: str | None) -> str | None:
@@ -75,6 +130,10 @@ def serve(
             help="Origin browsers may call from, e.g. http://localhost:3000; repeatable (default: any, *)",
         ),
     ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per request on stderr")] = False,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="Request log lines: text or json (one object a line)")
+    ] = "text",
 ) -> None:
     """Serve the local Cognito Identity, Cognito Sync, STS and IAM over HTTP until interrupted.
 
@@ -82,14 +141,19 @@ def serve(
     from `cogid keys create`; GetId, GetCredentialsForIdentity and the other device calls are open,
     as on AWS, and limited per client address (--unsigned-rate, --unsigned-burst). Binding an
     address other than loopback (--host 0.0.0.0) warns on stderr: other machines can then call
-    the service.
+    the service. Each request is logged on stderr as it is answered: time, client address,
+    service.Operation, status and milliseconds (never a parameter: no token or key); --quiet
+    turns that off, --log-format json writes one JSON object a line.
 
     Example:
       cogid serve --port 8800 &
       aws --endpoint-url http://127.0.0.1:8800 cognito-identity list-identity-pools --max-results 10
     """
     from cogid.config import data_dir
-    from cogid.errors import ConfigError, Unavailable
+    from cogid.errors import ConfigError, Unavailable, UsageError
+
+    if log_format not in LOG_FORMATS:
+        raise UsageError(f"--log-format {log_format[:40]!r}: expected text or json")
     from cogid.local.transport.server import CannotBind, StoreNotWritable
     from cogid.local.transport.server import serve as run
 
@@ -104,6 +168,7 @@ def serve(
             unsigned_rate=unsigned_rate,
             unsigned_burst=unsigned_burst,
             cors_origins=cors_origin or ["*"],
+            request_log=None if quiet else RequestLog(log_format),
         )
     except CannotBind as error:  # e.g. the port is taken: say so in one line
         raise Unavailable(f"cannot serve on {host}:{port}: {error.strerror or error}") from None

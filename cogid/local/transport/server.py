@@ -84,6 +84,9 @@ MAX_LIMITED_CLIENTS = 10_000  # addresses remembered per worker; the least recen
 
 
 Reply = tuple[int, list[tuple[str, str]], bytes]
+# Called after each reply is sent: the request, its ASGI scope (the client's address), the
+# status, and time.monotonic() when it came in. `cogid serve` logs a line with it.
+RequestLog = Callable[[Request, dict[str, Any], int, float], None]
 
 
 def _error(headers: dict[str, str], status: int, code: str, message: str, path: str = "/") -> Reply:
@@ -173,8 +176,10 @@ class Endpoint:
         unsigned_rate: float = DEFAULT_UNSIGNED_RATE,
         unsigned_burst: int = DEFAULT_UNSIGNED_BURST,
         cors_origins: Sequence[str] = ("*",),
+        request_log: RequestLog | None = None,
     ):
         self.path = Path(home) / STORE_FILE
+        self.request_log = request_log
         self.expose_outbox = expose_outbox
         self.public_url = public_url.rstrip("/")  # what the discovery document names, never the Host header
         self.limit = UnsignedLimit(unsigned_rate, unsigned_burst) if unsigned_rate > 0 and unsigned_burst > 0 else None
@@ -231,7 +236,9 @@ class Endpoint:
                 return
 
     async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        started = time.monotonic()
         headers = _headers(scope["headers"])
+        body = b""
         try:
             method = scope["method"]
             # As protocol.handle tells Cognito Sync's paths apart: by the path as sent, not decoded.
@@ -256,6 +263,11 @@ class Endpoint:
         )
         # HEAD: GET's status and headers, Content-Length included, without the body (RFC 9110).
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else reply})
+        if self.request_log is not None:
+            try:  # a log line that cannot be written must not fail the request answered
+                self.request_log(Request(scope["method"], _target(scope), headers, body), scope, status, started)
+            except Exception:
+                log.exception("request log")
 
     def _throttle(self, method: str, scope: dict[str, Any], headers: dict[str, str], body: bytes) -> None:
         """Refuse an unsigned request of an open operation past its client address's limit,
@@ -594,6 +606,7 @@ def serve(
     unsigned_rate: float = DEFAULT_UNSIGNED_RATE,
     unsigned_burst: int = DEFAULT_UNSIGNED_BURST,
     cors_origins: Sequence[str] = ("*",),
+    request_log: RequestLog | None = None,
 ) -> None:
     """Serve the local service stored under `home` until SIGINT or SIGTERM.
 
@@ -605,7 +618,8 @@ def serve(
     for the JWKS (default: the bound address's URL); the Host header of a request never is.
     Unsigned requests of the open operations are limited per client address and worker to
     `unsigned_rate` a second in bursts of `unsigned_burst` (either 0: no limit); `cors_origins`
-    are the origins browsers may call from (`*`: any).
+    are the origins browsers may call from (`*`: any). `request_log`, if given, is called in the
+    worker after each reply (see RequestLog).
     """
     home = Path(home)
     out = out or sys.stdout
@@ -633,7 +647,7 @@ def serve(
     if warning is not None:
         sys.stderr.write(warning + "\n")
         sys.stderr.flush()
-    endpoint = Endpoint(home, expose_outbox, base or url, unsigned_rate, unsigned_burst, origins)
+    endpoint = Endpoint(home, expose_outbox, base or url, unsigned_rate, unsigned_burst, origins, request_log)
     options = {
         "bind": [f"fd://{listener.detach()}"],  # gunicorn owns the bound socket from here on
         "workers": workers or default_workers(),
