@@ -74,7 +74,7 @@ def test_pool_create_with_roles_and_use(cli, isolated):
     suffix = pool_id.split(":")[1][:8]
     assert pool == {
         "IdentityPoolId": pool_id, "IdentityPoolName": "shop", "AllowUnauthenticatedIdentities": True,
-        "AllowClassicFlow": False, "SupportedLoginProviders": {"graph.facebook.com": FACEBOOK_APP},
+        "SupportedLoginProviders": {"graph.facebook.com": FACEBOOK_APP},
         "DeveloperProviderName": DEV, "IdentityPoolTags": {"team": "blue"},
         "Roles": {"authenticated": f"arn:aws:iam::000000000000:role/Cognito_shopAuth_Role_{suffix}",
                   "unauthenticated": f"arn:aws:iam::000000000000:role/Cognito_shopUnauth_Role_{suffix}"},

@@ -94,7 +94,14 @@ def pool_create(
     name: Annotated[str, typer.Argument(help="Pool name", show_default=False)],
     developer_provider: DeveloperProvider = None,
     allow_guests: Annotated[bool, typer.Option("--allow-guests", help="Allow unauthenticated identities")] = False,
-    classic_flow: Annotated[bool, typer.Option("--classic-flow", help="Allow the basic (classic) flow")] = False,
+    classic_flow: Annotated[
+        bool | None,
+        typer.Option(
+            "--classic-flow/--no-classic-flow",
+            show_default=False,
+            help="Allow or refuse the basic (classic) flow (default: unset, which AWS allows)",
+        ),
+    ] = None,
     facebook: Facebook = None,
     google: Google = None,
     amazon: Amazon = None,
@@ -133,11 +140,9 @@ def pool_create(
     if create_roles and (auth_role or unauth_role):
         raise UsageError("--create-roles makes the roles: leave out --auth-role/--unauth-role")
     chosen = resolve(profile, region=region)
-    request: dict[str, Any] = {
-        "IdentityPoolName": name,
-        "AllowUnauthenticatedIdentities": allow_guests,
-        "AllowClassicFlow": classic_flow,
-    }
+    request: dict[str, Any] = {"IdentityPoolName": name, "AllowUnauthenticatedIdentities": allow_guests}
+    if classic_flow is not None:
+        request["AllowClassicFlow"] = classic_flow
     optional = {
         "DeveloperProviderName": developer_provider,
         "SupportedLoginProviders": _social(facebook, google, amazon, apple, twitter),

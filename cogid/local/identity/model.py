@@ -681,7 +681,7 @@ class CognitoIdentity:
                 raise errors.InvalidParameter(
                     "Basic (classic) flow is not supported with RoleMappings, please use enhanced flow."
                 )
-            if not pool.doc.get("AllowClassicFlow"):
+            if pool.doc.get("AllowClassicFlow") is False:  # Q8: unset allows it, as on AWS
                 raise errors.InvalidParameter("Basic (classic) flow is not enabled, please use enhanced flow.")
             identity, presented, token_claims = self._authenticate(pool, identity, logins)
             # A Cognito token's proof (a developer identity's only one here) is passed on as it is.
