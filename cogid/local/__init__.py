@@ -159,7 +159,7 @@ def direct_client(
     service directly, without boto3 (for one-shot commands, where boto3's start-up would
     dominate). Without credentials it calls as the account; with `aws_access_key_id` and
     `aws_session_token` of temporary credentials the service issued, as their identity."""
-    from cogid.local.transport.direct import DirectClient
+    from cogid.local.transport.inprocess import DirectClient
 
     if service_name not in ("cognito-identity", "cognito-sync"):
         raise ValueError("service_name must be cognito-identity or cognito-sync")

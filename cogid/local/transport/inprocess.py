@@ -1,30 +1,29 @@
-"""In-process transport: botocore's requests answered by protocol.handle.
+"""The in-process transport: calls answered by protocol.handle in this process, by either door.
 
-botocore validates and serialises the call as for the network, we answer the request, and
-botocore's own parser reads the reply as it would a real one: same dicts, same ClientErrors.
-
-An unsigned request is answered at `before-call`, as botocore's Stubber answers: before
-botocore builds an HTTP request, resolves its user agent and runs its retry machinery (a third
-of an in-process call). A signed request is answered at `before-send`, after botocore has signed
-it, because the signature's scope says who is calling.
+- `attach(client, service)`: a real boto3 client. botocore validates and serialises the call
+  as for the network, we answer the request, and botocore's own parser reads the reply.
+- `DirectClient`: the boto3-free client (the CLI's, where boto3's ~300 ms start-up would
+  dominate a one-shot command). It does on the client side what botocore does (sdk/: parameter
+  validation, serialisation, parsing, paginators, modeled exceptions), so that a call either
+  door refuses, the other refuses with the same error; tests/test_client_parity.py holds them
+  side by side over every operation.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-from botocore import UNSIGNED
-from botocore.awsrequest import AWSResponse
-from botocore.endpoint import convert_to_response_dict
-from botocore.parsers import create_parser
-
 from cogid.local import protocol
+from cogid.local.sdk import params, parse, serialize
+from cogid.local.sdk.paging import Paginator, botocore_paginators
 from cogid.local.service import Service
+from cogid.local.wire import shapes
 from cogid.local.wire.request import Request
 
-_FORM = "application/x-www-form-urlencoded; charset=utf-8"  # what botocore sends a Query body as
+# --- the boto3 door -------------------------------------------------------------------------
 
 
 class _Raw:
@@ -37,7 +36,18 @@ class _Raw:
 
 def attach(client: Any, service: Service | Callable[[], Service]) -> Any:
     """Serve every request `client` (made with an endpoint_url) sends from `service`, in this
-    process; a callable opens the service at the first request."""
+    process; a callable opens the service at the first request.
+
+    An unsigned request is answered at `before-call`, as botocore's Stubber answers: before
+    botocore builds an HTTP request, resolves its user agent and runs its retry machinery (a
+    third of an in-process call). A signed request is answered at `before-send`, after botocore
+    has signed it, because the signature's scope says who is calling.
+    """
+    from botocore import UNSIGNED
+    from botocore.awsrequest import AWSResponse
+    from botocore.endpoint import convert_to_response_dict
+    from botocore.parsers import create_parser
+
     open_service = service if callable(service) else lambda: service
     _skip_network_steps(client)
     region = client.meta.region_name
@@ -45,10 +55,10 @@ def attach(client: Any, service: Service | Callable[[], Service]) -> Any:
     unsigned_client = client.meta.config.signature_version is UNSIGNED
     parser = create_parser(client.meta.service_model.protocol)
 
-    def answer(method: str, url: str, headers: Any, body: Any) -> AWSResponse:
+    def answer(method: str, url: str, headers: Any, body: Any) -> Any:
         if isinstance(body, dict):  # a Query request, before botocore encodes it
             body = urlencode(body, doseq=True)
-            headers = {**headers, "Content-Type": _FORM}
+            headers = {**headers, "Content-Type": serialize.QUERY_CONTENT_TYPE}
         if isinstance(body, str):
             body = body.encode()
         elif body is None:
@@ -74,7 +84,7 @@ def attach(client: Any, service: Service | Callable[[], Service]) -> Any:
         parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = 0
         return http, parsed
 
-    def before_send(request: Any, **_kwargs: Any) -> AWSResponse:
+    def before_send(request: Any, **_kwargs: Any) -> Any:
         return answer(request.method, request.url, request.headers, request.body)
 
     client.meta.events.register(f"before-call.{service_id}", before_call)
@@ -93,3 +103,106 @@ def _skip_network_steps(client: Any) -> None:
     client._ruleset_resolver = None
     user_agent = client._user_agent_creator.to_string()
     client._user_agent_creator.to_string = lambda: user_agent
+
+
+# --- the boto3-free door --------------------------------------------------------------------
+
+
+class _Meta:
+    """client.meta as far as callers read it: the region and which service this is."""
+
+    def __init__(self, region: str, model: shapes.ServiceModel):
+        self.region_name = region
+        self.service_model = model
+
+
+class _Exceptions:
+    """client.exceptions: one ClientError subclass per modeled error, as botocore makes them."""
+
+    def __init__(self, model: shapes.ServiceModel):
+        from botocore.exceptions import ClientError  # light: only the exceptions module
+
+        self._classes: dict[str, type[ClientError]] = {}
+        self.ClientError = ClientError
+        for name, definition in model.shapes.items():
+            if definition.get("exception"):
+                # Named and placed as botocore's generated classes are, for code that tells
+                # errors apart by class name or module.
+                made = type(name, (ClientError,), {"__module__": "botocore.errorfactory"})
+                setattr(self, name, made)
+                self._classes[definition.get("error", {}).get("code", name)] = made
+
+    def from_code(self, code: str) -> Any:
+        return self._classes.get(code, self.ClientError)
+
+
+class DirectClient:
+    """client.get_open_id_token_for_developer_identity(...), client.list_records(...) and the
+    other operations of `service_name`, called as the account or, given `credentials`, as the
+    holder of those temporary credentials (a Cognito identity's device)."""
+
+    def __init__(
+        self,
+        service: Service | Callable[[], Service],
+        region: str,
+        service_name: str = "cognito-identity",
+        credentials: dict[str, str] | None = None,
+    ):
+        # A callable opens the service at the first call: a command that fails before calling
+        # (bad input, no pool configured) leaves no store behind.
+        self._open = service if callable(service) else lambda: service
+        self._model = shapes.service_model(service_name)
+        self.meta = _Meta(region, self._model)
+        self._operations = {shapes.snake(name): name for name in self._model.operation_names}
+        self._exceptions: _Exceptions | None = None
+        self._caller: dict[str, str] = {}
+        if credentials is not None:
+            # In process nothing checks signatures (the in-process transports' callers are this
+            # process): the credential scope says who calls, as a signed request's would.
+            scope = f"{credentials['AccessKeyId']}/{time.strftime('%Y%m%d', time.gmtime())}/{region}"
+            self._caller = {
+                "authorization": f"AWS4-HMAC-SHA256 Credential={scope}/{self._model.signing_name}/aws4_request,"
+                " SignedHeaders=host, Signature=0",
+                "x-amz-security-token": credentials["SessionToken"],
+            }
+
+    @property
+    def exceptions(self) -> _Exceptions:
+        if self._exceptions is None:
+            self._exceptions = _Exceptions(self._model)
+        return self._exceptions
+
+    def __getattr__(self, name: str) -> Callable[..., dict[str, Any]]:
+        operation = self._operations.get(name)
+        if operation is None:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+        def call(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            if args:
+                raise TypeError(f"{name}() only accepts keyword arguments.")
+            return self._call(operation, kwargs)
+
+        call.__name__ = name
+        return call
+
+    def can_paginate(self, operation_name: str) -> bool:
+        return self._operations.get(operation_name) in botocore_paginators(self.meta.service_model.service_name)
+
+    def get_paginator(self, operation_name: str) -> Paginator:
+        if not self.can_paginate(operation_name):
+            from botocore.exceptions import OperationNotPageableError
+
+            raise OperationNotPageableError(operation_name=operation_name)
+        config = botocore_paginators(self.meta.service_model.service_name)[self._operations[operation_name]]
+        return Paginator(getattr(self, operation_name), config)
+
+    def _call(self, operation: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        model = self._model.operation_model(operation)
+        params.check(kwargs, model.input_shape)
+        request = serialize.request(self._model, operation, kwargs, self.meta.region_name)
+        request.headers.update(self._caller)
+        reply = protocol.handle(self._open(), request)
+        if reply.status >= 300:
+            code, response = parse.error(self._model, reply)
+            raise self.exceptions.from_code(code)(response, operation)
+        return parse.output(self._model, model, reply)

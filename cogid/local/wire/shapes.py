@@ -71,10 +71,12 @@ class Operation:
     auth_type: str  # "none" for the operations AWS serves unsigned
     method: str = "POST"  # REST protocols: the HTTP method and path template
     request_uri: str = "/"
+    result_wrapper: str | None = None  # AWS Query: the element around the output's members
 
 
 class ServiceModel:
-    def __init__(self, document: dict[str, Any]):
+    def __init__(self, document: dict[str, Any], service_name: str = ""):
+        self.service_name = service_name  # as botocore names it: cognito-identity, sts...
         self.metadata: dict[str, Any] = document["metadata"]
         self.shapes: dict[str, Any] = document["shapes"]
         self._operations: dict[str, Any] = document["operations"]
@@ -105,18 +107,24 @@ class ServiceModel:
             "none" if unsigned else "v4",
             definition.get("http", {}).get("method", "POST"),
             definition.get("http", {}).get("requestUri", "/"),
+            definition.get("output", {}).get("resultWrapper"),
         )
+
+
+def data_folder(service: str) -> Path:
+    """Where the installed botocore keeps `service`'s models (found without importing it)."""
+    spec = find_spec("botocore")
+    assert spec is not None and spec.submodule_search_locations, "botocore is not installed"
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / service / API_VERSIONS[service]
 
 
 @cache
 def service_model(service: str) -> ServiceModel:
     """The model of `service` as shipped with the installed botocore (never importing it)."""
-    spec = find_spec("botocore")
-    assert spec is not None and spec.submodule_search_locations, "botocore is not installed"
-    folder = Path(next(iter(spec.submodule_search_locations))) / "data" / service / API_VERSIONS[service]
+    folder = data_folder(service)
     gzipped = folder / "service-2.json.gz"
     raw = gzip.decompress(gzipped.read_bytes()) if gzipped.exists() else (folder / "service-2.json").read_bytes()
-    return ServiceModel(json.loads(raw))
+    return ServiceModel(json.loads(raw), service)
 
 
 @cache
