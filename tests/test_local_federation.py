@@ -351,9 +351,10 @@ def test_token_calls_for_unknown_identities(cognito, social_pool, login):
 
 
 def test_basic_flow_needs_classic_flow_and_no_role_mappings(cognito, login):
-    # spec Q8: InvalidParameterException, with the documented text for role mappings
+    # spec Q8: InvalidParameterException, with the documented text for role mappings; only an
+    # explicit AllowClassicFlow=false refuses (an unset flag allows, as on AWS)
     pool = cognito.create_identity_pool(IdentityPoolName="enhanced", AllowUnauthenticatedIdentities=True,
-                                        SupportedLoginProviders={FB: FACEBOOK_APP})["IdentityPoolId"]
+                                        AllowClassicFlow=False, SupportedLoginProviders={FB: FACEBOOK_APP})["IdentityPoolId"]
     guest = get_id(cognito, pool)
     refused(lambda: open_id_token(cognito, guest), code="InvalidParameterException",
             message="Basic (classic) flow is not enabled, please use enhanced flow.")
