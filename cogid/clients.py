@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from cogid import output
 from cogid.config import Profile, data_dir
 from cogid.errors import ConfigError
 
@@ -22,7 +23,12 @@ def in_process(profile: Profile) -> bool:
 
 
 def client(profile: Profile, service: str) -> Any:
-    """A client of `service` (cognito-identity, cognito-sync, sts or iam) for `profile`."""
+    """A client of `service` (cognito-identity, cognito-sync, sts or iam) for `profile`; during
+    a dry run (`--dry-run`), one that makes only the calls that change nothing (see DryRun)."""
+    return DryRun(_client(profile, service), service) if output.dry_running() else _client(profile, service)
+
+
+def _client(profile: Profile, service: str) -> Any:
     if in_process(profile):
         if service in DIRECT:
             # The wire protocol without boto3's start-up: one-shot commands stay fast.
@@ -49,9 +55,12 @@ def signed_client(profile: Profile, service: str, credentials: dict[str, Any]) -
         from cogid.local import direct_client
 
         if service in DIRECT:
-            return direct_client(home=data_dir(), region=profile.region, service_name=service, **keys)
-        return local_client(service, home=data_dir(), region=profile.region, **keys)
-    return _aws_client(profile, service, keys)
+            made = direct_client(home=data_dir(), region=profile.region, service_name=service, **keys)
+        else:
+            made = local_client(service, home=data_dir(), region=profile.region, **keys)
+    else:
+        made = _aws_client(profile, service, keys)
+    return DryRun(made, service) if output.dry_running() else made
 
 
 def unsigned_client(profile: Profile, service: str) -> Any:
@@ -61,7 +70,97 @@ def unsigned_client(profile: Profile, service: str) -> Any:
         return client(profile, service)
     from botocore import UNSIGNED
 
-    return _aws_client(profile, service, signature_version=UNSIGNED)
+    made = _aws_client(profile, service, signature_version=UNSIGNED)
+    return DryRun(made, service) if output.dry_running() else made
+
+
+# Operations named Describe*, Get*, List* or Lookup* change nothing, except these, which make
+# identities or hand out tokens and credentials.
+ISSUING = frozenset({"GetId", "GetOpenIdToken", "GetOpenIdTokenForDeveloperIdentity", "GetCredentialsForIdentity"})
+READING = ("Describe", "Get", "List", "Lookup")
+MASK = "****"
+NEW = "<new "  # how a value the service would have made begins, in a dry run's stand-in answers
+
+
+class DryRun:
+    """A client for `--dry-run`: the operations that only read are made as usual; each other one
+    is written to stdout (output.planned: operation and parameters, sensitive ones masked) and
+    not made, and answered with a stand-in built from the operation's output shape (the request's
+    own values where a member has the same name, `<new Member>` for what the service would make).
+    A read that names such a stand-in is answered the same way, without a line."""
+
+    def __init__(self, client: Any, service: str):
+        from cogid.local.wire import shapes  # AWS's models as JSON: no botocore needed
+
+        self._client, self._service = client, service
+        self._model = shapes.service_model(service)
+        self._operations = {shapes.snake(name): name for name in self._model.operation_names}
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self._client, name)
+        operation = self._operations.get(name)
+        if operation is None:  # meta, exceptions, get_paginator...
+            return real
+
+        def call(**params: Any) -> Any:
+            reads = operation.startswith(READING) and operation not in ISSUING
+            if reads and not _names_a_stand_in(params):
+                return real(**params)
+            model = self._model.operation_model(operation)
+            if not reads:
+                output.planned(self._service, operation, _masked(model.input_shape, params))
+            return {**_stand_in(model.output_shape, "", params), "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+        return call
+
+
+def _names_a_stand_in(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.startswith(NEW)
+    if isinstance(value, dict):
+        return any(_names_a_stand_in(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_names_a_stand_in(item) for item in value)
+    return False
+
+
+def _masked(shape: Any, value: Any) -> Any:
+    """`value` with what the model marks sensitive (tokens, logins, secrets) replaced by MASK."""
+    if shape is None:
+        return value
+    if shape.metadata.get("sensitive"):
+        return MASK
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        members = shape.members
+        return {k: _masked(members.get(k), v) for k, v in value.items()}
+    if kind == "list" and isinstance(value, list):
+        return [_masked(shape.member, item) for item in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _masked(shape.value, v) for k, v in value.items()}
+    return value
+
+
+def _stand_in(shape: Any, name: str, request: dict[str, Any]) -> Any:
+    if shape is None:
+        return {}
+    kind = shape.type_name
+    if kind == "structure":
+        return {
+            member: request[member] if member in request else _stand_in(member_shape, member, request)
+            for member, member_shape in shape.members.items()
+        }
+    if kind == "string":
+        return f"{NEW}{name}>"
+    if kind in ("integer", "long"):
+        return 0
+    if kind == "boolean":
+        return False
+    if kind == "timestamp":
+        from datetime import UTC, datetime
+
+        return datetime.now(UTC)
+    return {} if kind == "map" else [] if kind == "list" else None
 
 
 CONNECT_TIMEOUT = 5  # seconds, for AWS calls; every Cognito and STS call answers in well under one

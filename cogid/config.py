@@ -460,6 +460,11 @@ def editing() -> Iterator[dict[str, Any]]:
         yield document
         if document != before:
             document = {"version": VERSION, **{k: v for k, v in document.items() if k != "version"}}
+            from cogid import output
+
+            if output.dry_running():
+                output.planned_file(path, document)
+                return
             # config.toml holds no secrets, and a symlinked one (dotfiles) is written where it points
             write_private(path, tomli_w.dumps(document).encode(), follow_symlink=True)
     finally:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cogid import clients
+from cogid import clients, output
 from cogid.config import Profile, check_pool_region, data_dir, write_private
 from cogid.errors import CogidError, ConfigError, Conflict, Denied, NotFound, UsageError, from_exception
 
@@ -95,7 +95,7 @@ def create_roles(
 ) -> dict[str, str]:
     """Create the pool's roles as the console does (Cognito_<name>Auth_Role ...); returns Roles.
     The names of the roles created are appended to `made` as they are created."""
-    suffix = identity_pool_id.split(":")[1][:8]
+    suffix = identity_pool_id.rpartition(":")[2][:8]
     # IAM role names are at most 64 characters: "Cognito_" + base + "Unauth_Role_" + 8.
     base = re.sub(r"[^\w+=,.@-]", "", pool_name)[: 64 - 28] or "pool"
     roles = {}
@@ -281,7 +281,8 @@ def issue_many(
     provider = developer_provider(profile, clients.client(profile, "cognito-identity"))
     arguments = (profile, provider, duration, tags)
     executor: Executor
-    threaded = not clients.in_process(profile)
+    # A dry run plans its calls in this process (workers could not write them out).
+    threaded = not clients.in_process(profile) or output.dry_running()
     lifeline: tuple[int, int] | None = None
     with _terminated_on_sigterm():
         if threaded:  # no round trip to a worker to amortise: each user a call of its own, 8 at a time

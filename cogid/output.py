@@ -113,43 +113,61 @@ def emit(
     title: str | None = None,
 ) -> None:
     """Write `data` in `fmt`. json writes `data` itself; text and table write `rows` (or rows
-    derived from `data`); env writes the `env` pairs as exports (a None value: unset)."""
+    derived from `data`); env writes the `env` pairs as exports (a None value: unset). During a
+    dry run nothing is written: the calls not made are the output (see planned)."""
+    if _dry_run is not None:
+        return
     if fmt == "json":
         write(to_json(data))
-        return
-    if fmt == "env":
-        lines = (
-            f"unset {name}" if value is None else f"export {name}={shlex.quote(value)}" for name, value in env or ()
-        )
-        write("".join(line + "\n" for line in lines))
-        return
-    if rows is None:
-        headers, table_rows = _records(data)
+    elif fmt == "jsonl":
+        write_jsonl(data if isinstance(data, list) else [data])
+    elif fmt == "env":
+        write_env(env or ())
     else:
-        table_rows = [[cell(v) for v in row] for row in rows]
-    if fmt == "text":  # a tab or line break inside a value would shift columns or rows
-        lines = ("\t".join(_escaped(v) for v in row) for row in table_rows)
-        write("".join(line + "\n" for line in lines) or "\n")
-        return
+        if rows is None:
+            headers, rows = _records(data)
+        (write_text if fmt == "text" else write_table)([[cell(v) for v in row] for row in rows], headers, title)
+
+
+def write_jsonl(items: Iterable[Any]) -> None:
+    """JSON Lines: one compact object per line."""
+    text = "".join(to_json(item, indent=None) + "\n" for item in items)
+    if text:
+        _write_all(text)
+
+
+def write_env(pairs: Iterable[tuple[str, str | None]]) -> None:
+    lines = (f"unset {name}" if value is None else f"export {name}={shlex.quote(value)}" for name, value in pairs)
+    write("".join(line + "\n" for line in lines))
+
+
+def write_text(rows: list[list[str]], headers: Sequence[str] | None = None, title: str | None = None) -> None:
+    """Tab-separated values, one row a line (headers and title are a table's only)."""
+    # A tab or line break inside a value would shift columns or rows.
+    lines = ("\t".join(_escaped(v) for v in row) for row in rows)
+    write("".join(line + "\n" for line in lines) or "\n")
+
+
+def write_table(rows: list[list[str]], headers: Sequence[str] | None = None, title: str | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     headers = [visible(header) for header in headers or []]
-    table_rows = [[visible(value) for value in row] for row in table_rows]
+    rows = [[visible(value) for value in row] for row in rows]
     # Tokens are written whole on lines of their own below the table, where a terminal neither
     # folds nor frames them: copied from there, they work.
     below: list[tuple[str, str]] = []
-    for row in table_rows:
+    for row in rows:
         for i, value in enumerate(row):
             if len(value) > LONG and " " not in value:
                 name = row[0] if headers == ["Field", "Value"] else (headers or [""] * len(row))[i] or f"column {i + 1}"
                 below.append((name, value))
                 row[i] = "(below)"
-    table = Table(title=title, show_header=any(headers or []), highlight=False)
-    for header in headers or [""] * max((len(row) for row in table_rows), default=0):
+    table = Table(title=title, show_header=any(headers), highlight=False)
+    for header in headers or [""] * max((len(row) for row in rows), default=0):
         table.add_column(header, overflow="fold")
-    for row in table_rows:
+    for row in rows:
         table.add_row(*(Text(cell) for cell in row))  # user data is never read as markup
     console = Console(soft_wrap=False)
     with console.capture() as captured:  # written by write(), which a closed stdout stops as for every format
@@ -157,6 +175,41 @@ def emit(
     _write_all(captured.get())
     for name, value in below:
         write(f"{name}:\n{value}")
+
+
+# -- dry runs --------------------------------------------------------------------------------
+
+_dry_run: list[str] | None = None  # while a --dry-run command runs: the operations not made
+
+
+def start_dry_run() -> None:
+    global _dry_run
+    _dry_run = []
+
+
+def dry_running() -> bool:
+    return _dry_run is not None
+
+
+def end_dry_run() -> list[str] | None:
+    """The operations a dry run did not make (None if no dry run was on); the next run is real."""
+    global _dry_run
+    done, _dry_run = _dry_run, None
+    return done
+
+
+def planned(service: str, operation: str, parameters: dict[str, Any]) -> None:
+    """A call a dry run does not make, as one JSON line on stdout (its parameters masked already)."""
+    assert _dry_run is not None
+    _dry_run.append(operation)
+    write(to_json({"Service": service, "Operation": operation, "Parameters": parameters}, indent=None))
+
+
+def planned_file(path: Any, document: dict[str, Any]) -> None:
+    """A file a dry run does not write (config.toml: no secrets), as one JSON line on stdout."""
+    assert _dry_run is not None
+    _dry_run.append(f"write {path}")
+    write(to_json({"File": str(path), "Content": document}, indent=None))
 
 
 def stderr_console() -> Any:
@@ -167,7 +220,10 @@ def stderr_console() -> Any:
 
 
 def message(text: str, style: str | None = None) -> None:
-    """A status line on stderr: styled on a terminal, plain otherwise."""
+    """A status line on stderr: styled on a terminal, plain otherwise; none in a dry run, where
+    it would report what did not happen."""
+    if _dry_run is not None:
+        return
     text = visible(text)
     try:
         if sys.stderr.isatty():

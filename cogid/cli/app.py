@@ -102,6 +102,10 @@ class CogidGroup(TyperGroup):
                 raise typer.Exit(ExitCode.ERROR) from None
             output.error(str(known))
             raise typer.Exit(known.exit_code) from None
+        finally:
+            not_made = output.end_dry_run()
+            if not_made is not None:
+                output.message(f"dry run: nothing changed; {len(not_made)} change(s) not made")
 
     def main(
         self,
@@ -161,6 +165,7 @@ def root(
         os.environ["COGID_DEBUG"] = "1"
     from cogid import config
 
+    output.end_dry_run()  # a run before this one (tests run many in one process) left none on
     # The config and data directories are checked (owner, mode) at their first use in this
     # command, and loose files warned about once: not before, so `cogid pool --help` runs anyway.
     config.new_run()

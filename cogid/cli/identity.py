@@ -7,6 +7,7 @@ import typer
 from cogid import output
 from cogid.cli.options import (
     FORMATS,
+    DryRunOpt,
     MaybeUserOpt,
     OutputOpt,
     PoolOpt,
@@ -137,6 +138,7 @@ def identity_merge(
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     output_format: OutputOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Merge one user's identity into another's (MergeDeveloperIdentities).
 
@@ -167,6 +169,7 @@ def identity_delete(
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     output_format: OutputOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Delete identities (their logins are freed: next time they make a new identity)."""
     from cogid import flows

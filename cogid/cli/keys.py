@@ -5,7 +5,17 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import FORMATS, WITH_ENV, EnvOutputOpt, OutputOpt, ProfileOpt, YesOpt, confirm, in_process_only
+from cogid.cli.options import (
+    FORMATS,
+    WITH_ENV,
+    DryRunOpt,
+    EnvOutputOpt,
+    OutputOpt,
+    ProfileOpt,
+    YesOpt,
+    confirm,
+    in_process_only,
+)
 from cogid.cli.options import profile as resolve
 
 app = typer.Typer(no_args_is_help=True, help="Developer access keys for `cogid serve` (local backend).")
@@ -20,7 +30,7 @@ def _iam(profile: str | None) -> Any:
 
 
 @app.command("create")
-def keys_create(profile: ProfileOpt = None, output_format: EnvOutputOpt = None) -> None:
+def keys_create(profile: ProfileOpt = None, output_format: EnvOutputOpt = None, dry_run: DryRunOpt = False) -> None:
     """Create an access key; its secret is shown only now.
 
     Example:
@@ -64,7 +74,10 @@ def keys_list(profile: ProfileOpt = None, output_format: OutputOpt = None) -> No
 
 @app.command("delete")
 def keys_delete(
-    access_key_id: Annotated[str, typer.Argument(show_default=False)], yes: YesOpt = False, profile: ProfileOpt = None
+    access_key_id: Annotated[str, typer.Argument(show_default=False)],
+    yes: YesOpt = False,
+    profile: ProfileOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Delete an access key."""
     iam = _iam(profile)

@@ -5,7 +5,17 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import FORMATS, OutputOpt, PoolOpt, ProfileOpt, RegionOpt, UserOpt, logins, named_providers
+from cogid.cli.options import (
+    FORMATS,
+    DryRunOpt,
+    OutputOpt,
+    PoolOpt,
+    ProfileOpt,
+    RegionOpt,
+    UserOpt,
+    logins,
+    named_providers,
+)
 from cogid.cli.options import cognito as cognito_client
 from cogid.errors import UsageError
 
@@ -48,6 +58,7 @@ def link(
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     output_format: OutputOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Link a user's social login to their identity.
 
@@ -80,6 +91,7 @@ def unlink(
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     output_format: OutputOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Unlink logins from a user's identity, or the user from their identity.
 

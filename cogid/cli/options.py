@@ -87,13 +87,35 @@ MaybeUserOpt = Annotated[
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")]
 
 
+def _dry_run(value: bool) -> bool:
+    if value:
+        from cogid import output
+
+        output.start_dry_run()
+    return value
+
+
+# Every command that changes state takes it; cogid.clients.DryRun does the rest.
+DryRunOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        callback=_dry_run,
+        help="Print the AWS calls that would change something (JSON lines: operation and parameters,"
+        " secrets masked) and make none of them",
+    ),
+]
+
+
 def confirm(question: str, yes: bool) -> None:
-    """Go on if --yes was given or the user says yes at a terminal; elsewhere refuse (exit 2)."""
+    """Go on if --yes was given or the user says yes at a terminal; elsewhere refuse (exit 2).
+    A dry run changes nothing: it asks nothing."""
     import sys
 
+    from cogid import output
     from cogid.errors import UsageError
 
-    if yes:
+    if yes or output.dry_running():
         return
     if not sys.stdin.isatty():
         raise UsageError(f"{question.rstrip('?')}: needs --yes when not run from a terminal")

@@ -8,6 +8,7 @@ import typer
 from cogid import config, output
 from cogid.cli.options import (
     FORMATS,
+    DryRunOpt,
     OutputOpt,
     PoolOpt,
     ProfileOpt,
@@ -127,6 +128,7 @@ def pool_create(
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     output_format: OutputOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Create an identity pool.
 
@@ -244,6 +246,7 @@ def pool_update(
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     output_format: OutputOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Change an identity pool; what you leave out stays as it is.
 
@@ -296,6 +299,7 @@ def pool_delete(
     pool: PoolOpt = None,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Delete an identity pool and all its identities."""
     from cogid import clients, flows
@@ -324,6 +328,7 @@ def pool_roles(
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     output_format: OutputOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Show the pool's roles and role mappings, or set them.
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 import typer
 
 from cogid import config, output
-from cogid.cli.options import FORMATS, OutputOpt, YesOpt, confirm
+from cogid.cli.options import FORMATS, DryRunOpt, OutputOpt, YesOpt, confirm
 from cogid.errors import ConfigError, UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Manage profiles in config.toml.")
@@ -76,6 +76,7 @@ def profile_add(
     aws_profile: AwsProfileOpt = None,
     endpoint_url: EndpointOpt = None,
     use: Annotated[bool, typer.Option("--use", help="Make it the default profile")] = False,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Add a profile.
 
@@ -116,6 +117,7 @@ def profile_set(
     key: Annotated[str, typer.Argument(help=f"One of: {', '.join(config.SETTINGS)}")],
     value: Annotated[str, typer.Argument(help=f"The value; empty clears {', '.join(OPTIONAL)}")],
     profile: Annotated[str | None, typer.Option("--profile", "-p", show_default=False)] = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Set one setting of a profile (default: the current profile)."""
     key = key.replace("-", "_")
@@ -141,7 +143,7 @@ def profile_set(
 
 
 @app.command("use")
-def profile_use(name: NameArg) -> None:
+def profile_use(name: NameArg, dry_run: DryRunOpt = False) -> None:
     """Make a profile the default."""
     with config.editing() as document:
         if name not in _profiles(document):
@@ -151,7 +153,7 @@ def profile_use(name: NameArg) -> None:
 
 
 @app.command("remove")
-def profile_remove(name: NameArg, yes: YesOpt = False) -> None:
+def profile_remove(name: NameArg, yes: YesOpt = False, dry_run: DryRunOpt = False) -> None:
     """Remove a profile."""
     if name not in config.load()["profiles"]:
         if name == config.DEFAULT_PROFILE:

@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 
 from cogid import config, output
-from cogid.cli.options import FORMATS, OutputOpt, PoolOpt, ProfileOpt, RegionOpt
+from cogid.cli.options import FORMATS, DryRunOpt, OutputOpt, PoolOpt, ProfileOpt, RegionOpt
 from cogid.cli.options import cognito as cognito_client
 from cogid.cli.options import profile as resolve
 from cogid.errors import UsageError
@@ -37,6 +37,7 @@ def provider_set(
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     output_format: OutputOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Set the pool's developer provider name. AWS never lets it change once set."""
     from cogid import flows

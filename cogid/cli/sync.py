@@ -7,6 +7,7 @@ import typer
 from cogid import output
 from cogid.cli.options import (
     FORMATS,
+    DryRunOpt,
     MaybeUserOpt,
     OutputOpt,
     PoolOpt,
@@ -318,6 +319,7 @@ def sync_put(
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     output_format: OutputOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Write records as a device syncs: ListRecords, then one UpdateRecords at the current sync counts.
 
@@ -367,6 +369,7 @@ def sync_rm(
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     output_format: OutputOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Remove records as a device syncs (ListRecords, then UpdateRecords with remove patches).
 
@@ -410,6 +413,7 @@ def sync_delete(
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     output_format: OutputOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Delete a dataset and its records (DeleteDataset); asks unless --yes. Prints it as it was."""
     from botocore.exceptions import ClientError
@@ -494,6 +498,7 @@ def sync_config(
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     output_format: OutputOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Show or set the pool's Sync configuration: push sync, Cognito streams, Sync Trigger.
 

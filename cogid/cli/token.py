@@ -10,7 +10,17 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from cogid import output
-from cogid.cli.options import FORMATS, OutputOpt, PoolOpt, ProfileOpt, RegionOpt, key_values, logins, nonempty
+from cogid.cli.options import (
+    FORMATS,
+    DryRunOpt,
+    OutputOpt,
+    PoolOpt,
+    ProfileOpt,
+    RegionOpt,
+    key_values,
+    logins,
+    nonempty,
+)
 from cogid.cli.options import profile as resolve
 from cogid.errors import ExitCode, UsageError
 
@@ -52,6 +62,7 @@ def token_issue(
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     output_format: OutputOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Issue an identity id and OpenID token for a user (GetOpenIdTokenForDeveloperIdentity).
 
@@ -122,7 +133,7 @@ def _issue_stream(profile: Any, lines: Any, duration: int | None, tags: dict[str
                 failed += 1
                 output.error(f"line {number}: {issued}")
                 continue
-            output.write(output.to_json({"User": user, **issued}, indent=None))
+            output.emit("jsonl", {"User": user, **issued})
             if progress:
                 progress.advance()
     if progress:
