@@ -417,15 +417,19 @@ def credential_process(credentials: dict[str, Any]) -> dict[str, Any]:
 
 def exchange(
     profile: Profile,
-    user: str,
+    user: str | None,
     *,
+    identity_id: str | None = None,
     flow: str = "enhanced",
     role_arn: str | None = None,
     duration: int | None = None,
     session_name: str | None = None,
 ) -> dict[str, Any]:
-    """Developer token for `user`, exchanged for temporary credentials (credential_process shape
-    plus IdentityId)."""
+    """Temporary credentials (credential_process shape plus IdentityId): for developer user
+    `user`, its token exchanged; for a guest (`user` None), those of guest `identity_id`, or of
+    a new guest (GetId) if that is None too. The enhanced flow asks GetCredentialsForIdentity;
+    the basic flow AssumeRoleWithWebIdentity with the token (a guest's from GetOpenIdToken) for
+    `role_arn`, by default the pool's authenticated (or unauthenticated) role."""
     if flow == "enhanced" and duration is not None:
         raise UsageError("--duration applies to --flow basic only: the enhanced flow always gives one hour")
     if flow == "enhanced" and role_arn is not None:
@@ -434,27 +438,31 @@ def exchange(
     if role_arn is not None and not role_arn.startswith("arn:"):
         raise UsageError(f"--role-arn {role_arn[:40]!r}: expected an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
     cognito = clients.client(profile, "cognito-identity")
-    issued = issue_token(profile, cognito, user)
-    if flow == "enhanced":
-        response = clients.unsigned_client(profile, "cognito-identity").get_credentials_for_identity(
-            IdentityId=issued["IdentityId"],
-            Logins={COGNITO_KEY: issued["Token"]},
-        )
-        credentials = response["Credentials"]
+    device = clients.unsigned_client(profile, "cognito-identity")
+    if user is not None:
+        issued = issue_token(profile, cognito, user)
+        identity_id, logins = issued["IdentityId"], {COGNITO_KEY: issued["Token"]}
     else:
-        role = role_arn or cognito.get_identity_pool_roles(IdentityPoolId=pool_id(profile))["Roles"].get(
-            "authenticated"
-        )
-        if not role:
-            raise ConfigError(f"identity pool {pool_id(profile)} has no authenticated role: pass --role-arn")
-        response = clients.unsigned_client(profile, "sts").assume_role_with_web_identity(
-            RoleArn=role,
-            RoleSessionName=session_name or _session_name(issued["IdentityId"]),
-            WebIdentityToken=issued["Token"],
-            **({"DurationSeconds": duration} if duration else {}),
-        )
-        credentials = response["Credentials"]
-    return {**credential_process(credentials), "IdentityId": issued["IdentityId"]}
+        if identity_id is None:
+            identity_id = str(device.get_id(IdentityPoolId=pool_id(profile))["IdentityId"])
+        logins = {}
+    if flow == "enhanced":
+        credentials = device.get_credentials_for_identity(
+            IdentityId=identity_id, **({"Logins": logins} if logins else {})
+        )["Credentials"]
+        return {**credential_process(credentials), "IdentityId": identity_id}
+    kind = "authenticated" if user is not None else "unauthenticated"
+    token = logins.get(COGNITO_KEY) or device.get_open_id_token(IdentityId=identity_id)["Token"]
+    role = role_arn or cognito.get_identity_pool_roles(IdentityPoolId=pool_id(profile))["Roles"].get(kind)
+    if not role:
+        raise ConfigError(f"identity pool {pool_id(profile)} has no {kind} role: pass --role-arn")
+    credentials = clients.unsigned_client(profile, "sts").assume_role_with_web_identity(
+        RoleArn=role,
+        RoleSessionName=session_name or _session_name(identity_id),
+        WebIdentityToken=token,
+        **({"DurationSeconds": duration} if duration else {}),
+    )["Credentials"]
+    return {**credential_process(credentials), "IdentityId": identity_id}
 
 
 def _session_name(identity_id: str) -> str:
@@ -462,8 +470,10 @@ def _session_name(identity_id: str) -> str:
     return identity_id.replace(":", "@")[:64]
 
 
-def cached_exchange(profile: Profile, user: str, **options: Any) -> dict[str, Any]:
-    """`exchange`, reusing credentials cached (0600) until shortly before they expire."""
+def cached_exchange(profile: Profile, user: str | None, **options: Any) -> dict[str, Any]:
+    """`exchange`, reusing credentials cached (0600) until shortly before they expire. A new
+    guest (no user, no identity_id) is made once: later calls renew that guest's credentials,
+    as its device would, while the identity exists."""
     key = json.dumps(
         [
             profile.backend,
@@ -476,19 +486,27 @@ def cached_exchange(profile: Profile, user: str, **options: Any) -> dict[str, An
         ]
     )
     path = data_dir() / "cache" / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".json")
-    cached = _cached_credentials(path)
+    cached = _cached_credentials(path, expired_too=user is None and options.get("identity_id") is None)
     if cached is not None and _still_known(profile, cached["IdentityId"]):
-        return cached
+        if _fresh(cached):
+            return cached
+        options["identity_id"] = cached["IdentityId"]  # the guest made before: renewed
     fresh = exchange(profile, user, **options)
     with contextlib.suppress(OSError):  # the cache only saves time: uncached credentials are still good
         write_private(path, json.dumps(fresh).encode())
     return fresh
 
 
-def _cached_credentials(path: Path) -> dict[str, Any] | None:
-    """The credentials cached at `path` if they are whole and good for a while yet, in a file
-    of ours that nobody else could have written (a regular file, not a link, owned by this user,
-    not writable by group or others); anything else there is a cache miss, and is overwritten."""
+def _fresh(credentials: dict[str, Any]) -> bool:
+    expires = datetime.strptime(credentials["Expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return expires.timestamp() - CACHE_MARGIN > time.time()
+
+
+def _cached_credentials(path: Path, expired_too: bool = False) -> dict[str, Any] | None:
+    """The credentials cached at `path` if they are whole and good for a while yet (or at all,
+    `expired_too`), in a file of ours that nobody else could have written (a regular file, not a
+    link, owned by this user, not writable by group or others); anything else there is a cache
+    miss, and is overwritten."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         with os.fdopen(descriptor, "rb") as file:
@@ -497,13 +515,13 @@ def _cached_credentials(path: Path) -> dict[str, Any] | None:
             if not trusted:
                 return None
             cached = json.loads(file.read())
-        expires = datetime.strptime(cached["Expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except (OSError, ValueError, KeyError, TypeError):
+        fields = ("IdentityId", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
+        if not all(isinstance(cached.get(name), str) and cached[name] for name in fields):
+            return None
+        fresh = _fresh(cached)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    fields = ("IdentityId", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
-    if not all(isinstance(cached.get(name), str) and cached[name] for name in fields):
-        return None
-    return dict(cached) if expires.timestamp() - CACHE_MARGIN > time.time() else None
+    return dict(cached) if fresh or expired_too else None
 
 
 def _still_known(profile: Profile, identity_id: str) -> bool:
@@ -521,7 +539,39 @@ def _still_known(profile: Profile, identity_id: str) -> bool:
     return True
 
 
+def guest_enabled(profile: Profile, identity_id: str) -> bool:
+    """Is an identity without logins a guest still in use (False: disabled, having lost its last
+    login or a merge)? DescribeIdentity does not say: GetCredentialsForIdentity without logins
+    does, refusing a disabled identity with "Access to Identity '...' is forbidden." (spec §1.2,
+    E8) before anything else. A guest's credentials it may hand out are dropped."""
+    from botocore.exceptions import ClientError
+
+    try:
+        clients.unsigned_client(profile, "cognito-identity").get_credentials_for_identity(IdentityId=identity_id)
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        return not (details.get("Code") == "NotAuthorizedException" and "forbidden" in details.get("Message", ""))
+    return True
+
+
 # -- Cognito Sync ----------------------------------------------------------------------------
+
+
+def datasets(sync: Any, identity_pool_id: str, identity_id: str) -> Iterator[dict[str, Any]]:
+    """An identity's Cognito Sync datasets (ListDatasets, every page)."""
+    token = None
+    while True:
+        page = sync.list_datasets(
+            IdentityPoolId=identity_pool_id,
+            IdentityId=identity_id,
+            MaxResults=64,
+            **({"NextToken": token} if token else {}),
+        )
+        yield from page.get("Datasets", [])
+        token = page.get("NextToken")
+        if not token:
+            return
+
 
 SYNC_ATTEMPTS = 3  # a forced write reads and writes again at most this many times in all
 SHOWN = 40  # characters of a key or value quoted in a message
@@ -545,9 +595,8 @@ def identity_credentials(profile: Profile, identity_id: str, user: str | None = 
         return credentials
     from botocore.exceptions import ClientError
 
-    cognito = clients.unsigned_client(profile, "cognito-identity")
     try:
-        response = cognito.get_credentials_for_identity(IdentityId=identity_id)
+        return exchange(profile, None, identity_id=identity_id)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "NotAuthorizedException":
             raise
@@ -555,7 +604,6 @@ def identity_credentials(profile: Profile, identity_id: str, user: str | None = 
             f"--as-identity with --identity-id works for guest identities only: {identity_id} needs its login"
             f" ({error.response['Error'].get('Message')}); give its developer user with --user instead"
         ) from None
-    return {**credential_process(response["Credentials"]), "IdentityId": identity_id}
 
 
 def sync_records(sync: Any, identity_pool_id: str, identity_id: str, dataset: str) -> dict[str, Any]:

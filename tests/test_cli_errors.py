@@ -5,6 +5,20 @@ import hashlib
 import pytest
 from conftest import DEV
 
+
+@pytest.fixture
+def door(isolated):
+    """The CLI's own store (COGID_HOME), reached by in-process boto3 clients: not the other doors
+    of the service suite (tests/doors.py), whose stores the CLI does not use."""
+    from types import SimpleNamespace
+
+    from cogid.local import client
+
+    return SimpleNamespace(name="inprocess", home=isolated,
+                           make=lambda service_name="cognito-identity", **kwargs: client(service_name, home=isolated,
+                                                                                          **kwargs))
+
+
 NO_POOL = "us-east-1:00000000-0000-0000-0000-000000000000"
 
 CASES = [
@@ -36,7 +50,7 @@ CASES = [
     (["link", "--user", "alice", "--login", "EAAGsecret"], 2, "--login: expected PROVIDER=TOKEN"),
     (["link", "--facebook", "x"], 2, "Missing option '--user'"),
     (["unlink", "--user", "nobody"], 4, "Developer user 'nobody' not found."),
-    (["creds"], 2, "Missing option '--user'"),
+    (["creds"], 2, "give --user USER (a developer user) or --guest"),
     (["creds", "--user", "alice", "--flow", "sideways"], 2, "--flow sideways: expected enhanced or basic"),
     (["creds", "--user", "alice", "--flow", "basic", "--duration", "100"], 2, "100 is not in the range 900<=x<=43200"),
     (["creds", "--user", "alice", "--role-arn", "arn:aws:iam::000000000000:role/Nope", "--flow", "basic"], 5,

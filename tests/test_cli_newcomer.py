@@ -6,6 +6,22 @@ import pytest
 from conftest import DEV, FACEBOOK_APP
 
 
+@pytest.fixture
+def svc(isolated):
+    """boto3 clients of the local service the CLI uses (COGID_HOME), in process."""
+    from cogid.local import client
+
+    return lambda name="cognito-identity": client(name, home=isolated)
+
+
+@pytest.fixture
+def facebook(isolated):
+    """A test Facebook token for `subject` that the CLI's local service accepts."""
+    from cogid.local import mint_social_token
+
+    return lambda subject: mint_social_token("graph.facebook.com", subject, FACEBOOK_APP, home=isolated)
+
+
 def ok(result):
     assert result.exit_code == 0, result.stderr
     text = result.stdout.strip()
@@ -14,7 +30,8 @@ def ok(result):
 
 # -- 10. the basic flow on a pool created without AllowClassicFlow ---------------------------
 
-def test_a_pool_without_the_classic_flag_allows_the_basic_flow(cli, cognito):
+def test_a_pool_without_the_classic_flag_allows_the_basic_flow(cli, svc):
+    cognito = svc()
     pool = ok(cli("pool", "create", "default", "--developer-provider", DEV, "--allow-guests"))
     assert "AllowClassicFlow" not in pool
     assert "AllowClassicFlow" not in ok(cli("pool", "show", pool["IdentityPoolId"]))
@@ -62,6 +79,7 @@ DRY_RUNS = [
     ["token", "issue", "--users-from", "-"],
     ["link", "--user", "alice", "--login", "graph.facebook.com=SOCIAL"],
     ["unlink", "--user", "alice"],
+    ["identity", "create", "--guest"],
     ["identity", "delete", "--user", "bob"],
     ["sync", "put", "--user", "alice", "settings", "theme=light"],
     ["sync", "rm", "--user", "alice", "settings", "theme"],
@@ -75,28 +93,104 @@ DRY_RUNS = [
 
 
 @pytest.mark.parametrize("args", DRY_RUNS, ids=lambda args: " ".join(args[:2]))
-def test_dry_run_prints_the_calls_and_changes_nothing(cli, cli_pool, local, isolated, social, args):
+def test_dry_run_prints_the_calls_and_changes_nothing(cli, cli_pool, svc, isolated, facebook, args):
     ok(cli("token", "issue", "--user", "alice"))
     ok(cli("token", "issue", "--user", "bob"))
     ok(cli("sync", "put", "--user", "alice", "settings", "theme=dark"))
     ok(cli("profile", "add", "spare"))
-    token = social("fb-alice")
+    token = facebook("fb-alice")
     args = [token if arg == "graph.facebook.com=SOCIAL" else arg for arg in args]
     args = [f"graph.facebook.com={token}" if arg == token else arg for arg in args]
-    before = _state(local, isolated)
+    before = _state(svc, isolated)
     result = cli(*args, "--dry-run", input="dave\nerin\n")
     assert result.exit_code == 0, result.stderr
-    assert _state(local, isolated) == before
+    assert _state(svc, isolated) == before
     planned = [json.loads(line) for line in result.stdout.splitlines()]
     assert planned and all("Operation" in line or "File" in line for line in planned)
     assert token not in result.stdout
     assert "dry run: nothing changed" in result.stderr
 
 
-def test_dry_run_masks_secrets(cli, cli_pool, social):
-    token = social("fb-alice")
+def test_dry_run_masks_secrets(cli, cli_pool, facebook):
+    token = facebook("fb-alice")
     result = cli("token", "issue", "--user", "alice", "--link", f"facebook={token}", "--dry-run")
     planned = ok(result)
     assert planned == {"Service": "cognito-identity", "Operation": "GetOpenIdTokenForDeveloperIdentity",
                        "Parameters": {"IdentityPoolId": cli_pool,
                                       "Logins": {DEV: "****", "graph.facebook.com": "****"}}}
+
+
+# -- 2. what an identity is ----------------------------------------------------------------------
+
+def test_identity_show_says_what_the_identity_is(cli, cli_pool, facebook):
+    alice = ok(cli("token", "issue", "--user", "alice"))["IdentityId"]
+    ok(cli("link", "--user", "alice", "--facebook", facebook("fb-alice")))
+    ok(cli("sync", "put", "--user", "alice", "settings", "theme=dark"))
+    shown = ok(cli("identity", "show", "--user", "alice"))
+    assert shown["IdentityId"] == alice and shown["Authenticated"] is True and shown["Enabled"] is True
+    assert shown["Logins"] == [DEV, "graph.facebook.com"] and shown["DeveloperUserIdentifierList"] == ["alice"]
+    assert shown["CreationDate"] <= shown["LastModifiedDate"]
+    assert [(d["DatasetName"], d["NumRecords"]) for d in shown["Datasets"]] == [("settings", 1)]
+    guest = ok(cli("identity", "create", "--guest"))["IdentityId"]
+    shown = ok(cli("identity", "show", guest))
+    assert (shown["Authenticated"], shown["Enabled"], shown["Logins"], shown["Datasets"]) == (False, True, [], [])
+    ok(cli("unlink", "--user", "alice", "--facebook", facebook("fb-alice")))
+    ok(cli("unlink", "--user", "alice"))
+    shown = ok(cli("identity", "show", alice))
+    assert (shown["Authenticated"], shown["Enabled"], shown["DeveloperUserIdentifierList"]) == (False, False, [])
+    table = cli("identity", "show", guest, "-o", "table")
+    assert "Authenticated" in table.stdout and "false" in table.stdout
+
+
+# -- 3. guests -----------------------------------------------------------------------------------
+
+def test_guest_identity_credentials_and_upgrade(cli, cli_pool):
+    guest = ok(cli("identity", "create", "--guest"))["IdentityId"]
+    assert ok(cli("identity", "create", "--guest", "-o", "text")).strip() != guest  # GetId: a new guest each time
+    creds = ok(cli("creds", "--guest", "--identity-id", guest, "-o", "json"))
+    assert set(creds) == {"Version", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}
+    assert ok(cli("creds", "--guest", "--identity-id", guest, "-o", "json")) == creds  # cached
+    env = ok(cli("creds", "--guest", "--identity-id", guest, "-o", "env"))
+    assert f"export AWS_ACCESS_KEY_ID={creds['AccessKeyId']}" in env
+    basic = ok(cli("creds", "--guest", "--identity-id", guest, "--flow", "basic", "--no-cache", "-o", "json"))
+    assert basic["AccessKeyId"] != creds["AccessKeyId"]
+    # The guest's user signs in: the same identity becomes alice's.
+    assert ok(cli("token", "issue", "--user", "alice", "--identity-id", guest))["IdentityId"] == guest
+    shown = ok(cli("identity", "show", "--user", "alice"))
+    assert shown["IdentityId"] == guest and shown["Authenticated"] is True
+
+
+def test_a_new_guest_is_made_once_and_its_credentials_renewed(cli, cli_pool, isolated):
+    first = ok(cli("creds", "--guest", "-o", "json"))
+    assert ok(cli("creds", "--guest", "-o", "json")) == first
+    for cached in (isolated / "cache").glob("*.json"):  # expired: renewed for the same guest
+        document = json.loads(cached.read_text())
+        cached.write_text(json.dumps({**document, "Expiration": "2000-01-01T00:00:00Z"}))
+    renewed = ok(cli("creds", "--guest", "-o", "json"))
+    assert renewed["AccessKeyId"] != first["AccessKeyId"]
+    identities = ok(cli("identity", "list"))
+    assert len(identities) == 1
+
+
+def test_guest_options_refused(cli, cli_pool):
+    assert "give --user USER (a developer user) or --guest" in cli("creds").stderr
+    both = cli("creds", "--guest", "--user", "alice")
+    assert both.exit_code == 2 and "--user and --guest: give one of them" in both.stderr
+    assert cli("creds", "--guest", env={"COGID_USER": "alice"}).exit_code == 0
+    alone = cli("creds", "--identity-id", "us-east-1:x")
+    assert alone.exit_code == 2 and "give it with --guest" in alone.stderr
+    plain = cli("identity", "create")
+    assert plain.exit_code == 2 and "pass --guest" in plain.stderr
+
+
+def test_exec_with_guest_credentials(cli_pool, isolated):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COGID_HOME": str(isolated)}
+    done = subprocess.run([sys.executable, "-m", "cogid", "exec", "--guest", "--", sys.executable, "-c",
+                           "import os; print(os.environ['AWS_ACCESS_KEY_ID'])"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ASIA")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
-from cogid.cli.options import WITH_ENV, EnvOutputOpt, PoolOpt, ProfileOpt, RegionOpt, UserOpt
+from cogid.cli.options import WITH_ENV, EnvOutputOpt, MaybeUserOpt, PoolOpt, ProfileOpt, RegionOpt, nonempty
 from cogid.cli.options import profile as resolve
 from cogid.errors import UsageError
 
@@ -30,6 +30,16 @@ Duration = Annotated[
     ),
 ]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Always fetch fresh credentials")]
+Guest = Annotated[
+    bool,
+    typer.Option(
+        "--guest", help="A guest's (unauthenticated) credentials: a new guest's, made once, or --identity-id's"
+    ),
+]
+GuestId = Annotated[
+    str | None,
+    typer.Option("--identity-id", show_default=False, help="The guest identity (with --guest)", callback=nonempty),
+]
 # Variables that would override or confuse the credentials we hand to a command.
 CONFLICTING = (
     "AWS_PROFILE",
@@ -48,7 +58,10 @@ CONFLICTING = (
 
 
 def _credentials(
-    user: str,
+    ctx: typer.Context,
+    user: str | None,
+    guest: bool,
+    identity_id: str | None,
     flow: str,
     role_arn: str | None,
     duration: int | None,
@@ -61,9 +74,18 @@ def _credentials(
 
     if flow not in ("enhanced", "basic"):
         raise UsageError(f"--flow {flow}: expected enhanced or basic")
+    if guest:
+        source = ctx.get_parameter_source("user")
+        if user is not None and (source is None or source.name != "ENVIRONMENT"):
+            raise UsageError("--user and --guest: give one of them, not both")
+        user = None  # COGID_USER names the default user; --guest asks for a guest
+    elif identity_id is not None:
+        raise UsageError("--identity-id names a guest: give it with --guest (a user's identity comes from --user)")
+    elif user is None:
+        raise UsageError("give --user USER (a developer user) or --guest (an unauthenticated identity)")
     chosen = resolve(profile, pool=pool, region=region)
     exchange = flows.exchange if no_cache else flows.cached_exchange
-    return exchange(chosen, user, flow=flow, role_arn=role_arn, duration=duration)
+    return exchange(chosen, user, identity_id=identity_id, flow=flow, role_arn=role_arn, duration=duration)
 
 
 def _environment(credentials: dict[str, Any]) -> list[tuple[str, str]]:
@@ -76,7 +98,10 @@ def _environment(credentials: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def creds(
-    user: UserOpt,
+    ctx: typer.Context,
+    user: MaybeUserOpt = None,
+    guest: Guest = False,
+    identity_id: GuestId = None,
     flow: Flow = "enhanced",
     role_arn: RoleArn = None,
     duration: Duration = None,
@@ -86,17 +111,19 @@ def creds(
     region: RegionOpt = None,
     output_format: EnvOutputOpt = None,
 ) -> None:
-    """Temporary AWS credentials for a user: developer token, then exchanged.
+    """Temporary AWS credentials for a user (developer token, then exchanged) or a guest.
 
     -o json prints exactly the credential_process (version 1) object; -o env prints export
-    lines. Credentials are cached until five minutes before they expire.
+    lines. Credentials are cached until five minutes before they expire. --guest without
+    --identity-id makes a guest once and renews its credentials afterwards.
 
     Examples:
       eval "$(cogid creds --user alice -o env)"
+      cogid creds --guest -o json
       # ~/.aws/config:  credential_process = cogid creds --user alice -o json
     """
     fmt = output.choose(output_format, WITH_ENV)
-    credentials = _credentials(user, flow, role_arn, duration, no_cache, pool, profile, region)
+    credentials = _credentials(ctx, user, guest, identity_id, flow, role_arn, duration, no_cache, pool, profile, region)
     document = {k: v for k, v in credentials.items() if k != "IdentityId"}
     output.emit(
         fmt,
@@ -117,7 +144,9 @@ def creds(
 
 def exec_command(
     ctx: typer.Context,
-    user: UserOpt,
+    user: MaybeUserOpt = None,
+    guest: Guest = False,
+    identity_id: GuestId = None,
     flow: Flow = "enhanced",
     role_arn: RoleArn = None,
     duration: Duration = None,
@@ -126,7 +155,7 @@ def exec_command(
     profile: ProfileOpt = None,
     region: RegionOpt = None,
 ) -> None:
-    """Run a command with a user's temporary credentials in its environment.
+    """Run a command with a user's (or --guest's) temporary credentials in its environment.
 
     The command's exit code is cogid's. Other AWS credential variables are cleared.
 
@@ -140,7 +169,7 @@ def exec_command(
         raise UsageError(
             "give the command to run after --, e.g. cogid exec --user alice -- aws sts get-caller-identity"
         )
-    credentials = _credentials(user, flow, role_arn, duration, no_cache, pool, profile, region)
+    credentials = _credentials(ctx, user, guest, identity_id, flow, role_arn, duration, no_cache, pool, profile, region)
     chosen = resolve(profile, pool=pool, region=region)
     env = {k: v for k, v in os.environ.items() if k not in CONFLICTING}
     env.update(_environment(credentials))

@@ -17,6 +17,7 @@ from cogid.cli.options import (
     confirm,
 )
 from cogid.cli.options import cognito as cognito_client
+from cogid.cli.options import profile as options_profile
 from cogid.errors import ExitCode, UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Look up, show, list, merge and delete identities.")
@@ -79,21 +80,56 @@ def identity_show(
     region: RegionOpt = None,
     output_format: OutputOpt = None,
 ) -> None:
-    """Everything about one identity: logins, developer user ids, dates, state."""
-    from cogid import flows
+    """Everything about one identity: authenticated or guest, enabled or disabled, logins,
+    developer user ids, dates, Cognito Sync datasets."""
+    from cogid import clients, flows
 
     fmt = output.choose(output_format, FORMATS)
     chosen, cognito = cognito_client(profile, pool, region)
-    target = _identity_of(cognito, flows.pool_id(chosen), identity_id, user)
+    pool_id = flows.pool_id(chosen)
+    target = _identity_of(cognito, pool_id, identity_id, user)
     described = cognito.describe_identity(IdentityId=target)
+    logins = described.get("Logins", [])
+    users = _developer_ids(cognito, pool_id, target)
     result = {
         "IdentityId": target,
-        "Logins": described.get("Logins", []),
-        "DeveloperUserIdentifierList": _developer_ids(cognito, flows.pool_id(chosen), target),
+        "Authenticated": bool(logins or users),
+        "Enabled": bool(logins or users) or flows.guest_enabled(chosen, target),
+        "Logins": logins,
+        "DeveloperUserIdentifierList": users,
         "CreationDate": described["CreationDate"],
         "LastModifiedDate": described["LastModifiedDate"],
+        "Datasets": [
+            {k: d.get(k) for k in ("DatasetName", "NumRecords", "DataStorage", "LastModifiedDate")}
+            for d in flows.datasets(clients.client(chosen, "cognito-sync"), pool_id, target)
+        ],
     }
     output.emit(fmt, result)
+
+
+@app.command("create")
+def identity_create(
+    guest: Annotated[bool, typer.Option("--guest", help="An unauthenticated identity (GetId without logins)")] = False,
+    pool: PoolOpt = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    output_format: OutputOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Create a guest identity (GetId without logins), as a device does before its user signs in.
+
+    Its credentials: cogid creds --guest --identity-id ID. When its user signs in, upgrade it:
+    cogid token issue --user alice --identity-id ID.
+    """
+    from cogid import clients, flows
+
+    fmt = output.choose(output_format, FORMATS)
+    if not guest:
+        raise UsageError("identity create makes guest identities: pass --guest (a user's comes with `token issue`)")
+    chosen = options_profile(profile, pool, region)
+    made = clients.unsigned_client(chosen, "cognito-identity").get_id(IdentityPoolId=flows.pool_id(chosen))
+    output.message(f"Created guest identity {made['IdentityId']}")
+    output.emit(fmt, {"IdentityId": made["IdentityId"]}, rows=[[made["IdentityId"]]] if fmt == "text" else None)
 
 
 @app.command("list")
@@ -148,6 +184,8 @@ def identity_merge(
     from cogid import flows
 
     fmt = output.choose(output_format, FORMATS)
+    if source == destination:
+        raise UsageError(f"--from and --into are both {source!r}: an identity cannot be merged into itself")
     chosen, cognito = cognito_client(profile, pool, region)
     merged = cognito.merge_developer_identities(
         SourceUserIdentifier=source,
