@@ -55,7 +55,8 @@ def _set_up(make: Any) -> Any:
         check_moto("cogid.testing")
         return make()
     except (SetupError, MockConflict) as error:
-        pytest.fail(str(error), pytrace=False)
+        failure = str(error)
+    pytest.fail(failure, pytrace=False)  # out of the except block: the message alone, no chained traceback
 
 
 @pytest.fixture
