@@ -190,6 +190,79 @@ def issue_token(
     return {"IdentityId": response["IdentityId"], "Token": response["Token"]}
 
 
+def issue_linking(
+    profile: Profile, cognito: Any, user: str, links: dict[str, str], allow_merge: bool, **options: Any
+) -> dict[str, Any]:
+    """issue_token for `user` with `links` (Logins to link), which never merges two identities
+    unless `allow_merge`. Cognito merges without a word when a login presented belongs to
+    another identity: each login's owner is asked for first (GetId with that login alone), and a
+    merge refused (exit 2) naming both identities. An identity GetId makes for a login nobody
+    had is deleted again when the user has one (the link then merges nothing). Merges that
+    happen anyway (allowed, or raced) are said on stderr: which identity went into which."""
+    from botocore.exceptions import ClientError
+
+    where = pool_id(profile)
+    try:
+        mine: str | None = identity_of_user(cognito, where, user)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        mine = None
+    device = clients.unsigned_client(profile, "cognito-identity")
+    others: dict[str, str] = {}  # identity -> what it is, for each other identity a login belongs to
+    for key, token in links.items():
+        started = time.time()
+        owner = str(device.get_id(IdentityPoolId=where, Logins={key: token})["IdentityId"])
+        if owner == mine or owner in others or owner.startswith(clients.NEW):  # linked already; a dry run
+            continue
+        described = cognito.describe_identity(IdentityId=owner)
+        users = developer_users(cognito, where, owner)
+        made = described["CreationDate"].timestamp()
+        if not users and described.get("Logins") == [key] and started - 5 <= made <= time.time() + 5:
+            if mine is not None:  # made by GetId just now: nobody's yet
+                cognito.delete_identities(IdentityIdsToDelete=[owner])
+            continue
+        others[owner] = (
+            f"identity {owner} (developer user {', '.join(map(repr, users))})"
+            if users
+            else f"identity {owner} (logins {', '.join(described.get('Logins', []))})"
+        )
+    if others and mine is None:
+        joined = [text for owner, text in others.items() if "developer user" in text]
+        if joined and not allow_merge:
+            raise UsageError(
+                f"the login given belongs to {joined[0]}: linking it would make {user!r} a user of that identity"
+                " too; pass --allow-merge to do so"
+            )
+    elif others and not allow_merge:
+        raise UsageError(
+            f"the login given belongs to {next(iter(others.values()))}: linking it to {user!r}'s identity {mine}"
+            " would merge the two; pass --allow-merge to merge them"
+        )
+    issued = issue_token(profile, cognito, user, links=links, **options)
+    survivor = issued["IdentityId"]
+    for gone in [*([mine] if mine else []), *others]:
+        if gone != survivor and not survivor.startswith(clients.NEW):
+            output.message(f"merged: identity {gone} went into {survivor}")
+    return issued
+
+
+def developer_users(cognito: Any, identity_pool_id: str, identity_id: str) -> list[str]:
+    """An identity's developer user ids (LookupDeveloperIdentity, every page)."""
+    users, token = [], None
+    while True:
+        page = cognito.lookup_developer_identity(
+            IdentityPoolId=identity_pool_id,
+            IdentityId=identity_id,
+            MaxResults=60,
+            **({"NextToken": token} if token else {}),
+        )
+        users += page.get("DeveloperUserIdentifierList", [])
+        token = page.get("NextToken")
+        if not token:
+            return users
+
+
 _worker: dict[str, Any] = {}
 
 

@@ -197,3 +197,17 @@ def test_cognito_sync_against_an_endpoint(cli, remote):
     assert {r["Key"]: r.get("Value") for r in shown["Records"]} == {"theme": "dark", "lang": None}
     assert ok(cli("sync", "usage", "--identity-id", identity, "-o", "json"))["DatasetCount"] == 1
     assert cli("sync", "outbox").exit_code == 2  # the outbox belongs to the local backend
+
+
+def test_no_silent_merge_on_the_aws_backend(cli, remote, isolated):
+    from cogid.local import mint_social_token
+
+    ok(cli("pool", "create", "remote", "--developer-provider", DEV, "--facebook", "app1", "--use"))
+    facebook = mint_social_token("graph.facebook.com", "fb-alice", "app1", home=isolated)
+    alice = ok(cli("link", "--user", "alice", "--facebook", facebook))["IdentityId"]
+    bob = ok(cli("token", "issue", "--user", "bob"))["IdentityId"]
+    refused = cli("link", "--user", "bob", "--facebook", facebook)
+    assert refused.exit_code == 2 and f"belongs to identity {alice}" in refused.stderr
+    assert ok(cli("identity", "lookup", "--user", "alice"))["IdentityId"] == alice
+    merged = cli("link", "--user", "bob", "--facebook", facebook, "--allow-merge")
+    assert ok(merged)["IdentityId"] == bob and f"merged: identity {alice} went into {bob}" in merged.stderr

@@ -80,6 +80,7 @@ DRY_RUNS = [
     ["link", "--user", "alice", "--login", "graph.facebook.com=SOCIAL"],
     ["unlink", "--user", "alice"],
     ["identity", "create", "--guest"],
+    ["identity", "merge", "--from", "bob", "--into", "alice"],
     ["identity", "delete", "--user", "bob"],
     ["sync", "put", "--user", "alice", "settings", "theme=light"],
     ["sync", "rm", "--user", "alice", "settings", "theme"],
@@ -114,10 +115,13 @@ def test_dry_run_prints_the_calls_and_changes_nothing(cli, cli_pool, svc, isolat
 def test_dry_run_masks_secrets(cli, cli_pool, facebook):
     token = facebook("fb-alice")
     result = cli("token", "issue", "--user", "alice", "--link", f"facebook={token}", "--dry-run")
-    planned = ok(result)
-    assert planned == {"Service": "cognito-identity", "Operation": "GetOpenIdTokenForDeveloperIdentity",
-                       "Parameters": {"IdentityPoolId": cli_pool,
-                                      "Logins": {DEV: "****", "graph.facebook.com": "****"}}}
+    assert result.exit_code == 0, result.stderr
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [
+        # who has that login (see item 1): GetId would make an identity if nobody has
+        {"Service": "cognito-identity", "Operation": "GetId",
+         "Parameters": {"IdentityPoolId": cli_pool, "Logins": {"graph.facebook.com": "****"}}},
+        {"Service": "cognito-identity", "Operation": "GetOpenIdTokenForDeveloperIdentity",
+         "Parameters": {"IdentityPoolId": cli_pool, "Logins": {DEV: "****", "graph.facebook.com": "****"}}}]
 
 
 # -- 2. what an identity is ----------------------------------------------------------------------
@@ -194,3 +198,48 @@ def test_exec_with_guest_credentials(cli_pool, isolated):
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ASIA")
+
+
+# -- 1. no silent merges -------------------------------------------------------------------------
+
+def test_a_login_of_another_identity_is_not_merged_unless_asked(cli, cli_pool, facebook):
+    alice = ok(cli("link", "--user", "alice", "--facebook", facebook("fb-alice")))["IdentityId"]
+    bob = ok(cli("token", "issue", "--user", "bob"))["IdentityId"]
+    before = ok(cli("identity", "list"))
+    for command in (["link", "--user", "bob", "--facebook", facebook("fb-alice")],
+                    ["token", "issue", "--user", "bob", "--link", f"facebook={facebook('fb-alice')}"]):
+        refused = cli(*command)
+        assert refused.exit_code == 2 and refused.stdout == ""
+        assert f"belongs to identity {alice} (developer user 'alice')" in refused.stderr
+        assert f"to 'bob''s identity {bob} would merge the two; pass --allow-merge" in refused.stderr
+    assert ok(cli("identity", "list")) == before
+    merged = cli("link", "--user", "bob", "--facebook", facebook("fb-alice"), "--allow-merge")
+    assert ok(merged)["IdentityId"] == bob
+    assert f"merged: identity {alice} went into {bob}" in merged.stderr
+    assert ok(cli("identity", "show", alice))["Enabled"] is False
+
+
+def test_a_login_nobody_has_is_linked_without_a_merge_or_a_leftover(cli, cli_pool, facebook):
+    bob = ok(cli("token", "issue", "--user", "bob"))["IdentityId"]
+    linked = cli("link", "--user", "bob", "--facebook", facebook("fb-bob"))
+    assert ok(linked)["IdentityId"] == bob and "merged" not in linked.stderr
+    assert [i["IdentityId"] for i in ok(cli("identity", "list"))] == [bob]
+    carol = cli("token", "issue", "--user", "carol", "--link", f"facebook={facebook('fb-carol')}")
+    assert "merged" not in carol.stderr
+    assert sorted(ok(cli("identity", "show", "--user", "carol"))["Logins"]) == ["graph.facebook.com", DEV]
+    # A login of a user's own identity: nothing to ask.
+    assert ok(cli("link", "--user", "bob", "--facebook", facebook("fb-bob")))["IdentityId"] == bob
+
+
+def test_a_new_user_does_not_join_another_users_identity_unless_asked(cli, cli_pool, facebook):
+    alice = ok(cli("link", "--user", "alice", "--facebook", facebook("fb-alice")))["IdentityId"]
+    refused = cli("link", "--user", "dave", "--facebook", facebook("fb-alice"))
+    assert refused.exit_code == 2 and "would make 'dave' a user of that identity too" in refused.stderr
+    assert cli("identity", "lookup", "--user", "dave").exit_code == 4
+    assert ok(cli("link", "--user", "dave", "--facebook", facebook("fb-alice"), "--allow-merge"))["IdentityId"] == alice
+
+
+def test_self_merge_is_a_usage_error(cli, cli_pool):
+    ok(cli("token", "issue", "--user", "alice"))
+    refused = cli("identity", "merge", "--from", "alice", "--into", "alice")
+    assert refused.exit_code == 2 and "cannot be merged into itself" in refused.stderr

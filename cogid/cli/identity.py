@@ -24,18 +24,6 @@ app = typer.Typer(no_args_is_help=True, help="Look up, show, list, merge and del
 IdentityArg = Annotated[str | None, typer.Argument(help="Identity id", show_default=False)]
 
 
-def _developer_ids(cognito: Any, pool_id: str, identity_id: str) -> list[str]:
-    users, token = [], None
-    while True:
-        page = cognito.lookup_developer_identity(
-            IdentityPoolId=pool_id, IdentityId=identity_id, MaxResults=60, **({"NextToken": token} if token else {})
-        )
-        users += page.get("DeveloperUserIdentifierList", [])
-        token = page.get("NextToken")
-        if not token:
-            return users
-
-
 def _identity_of(cognito: Any, pool_id: str, identity_id: str | None, user: str | None) -> str:
     if (identity_id is None) == (user is None):
         raise UsageError("give an IDENTITY_ID or --user USER (one of them)")
@@ -64,7 +52,7 @@ def identity_lookup(
     target = _identity_of(cognito, flows.pool_id(chosen), identity_id, user)
     result = {
         "IdentityId": target,
-        "DeveloperUserIdentifierList": _developer_ids(cognito, flows.pool_id(chosen), target),
+        "DeveloperUserIdentifierList": flows.developer_users(cognito, flows.pool_id(chosen), target),
     }
     output.emit(
         fmt, result, rows=[[target, ",".join(result["DeveloperUserIdentifierList"])]] if fmt == "text" else None
@@ -90,7 +78,7 @@ def identity_show(
     target = _identity_of(cognito, pool_id, identity_id, user)
     described = cognito.describe_identity(IdentityId=target)
     logins = described.get("Logins", [])
-    users = _developer_ids(cognito, pool_id, target)
+    users = flows.developer_users(cognito, pool_id, target)
     result = {
         "IdentityId": target,
         "Authenticated": bool(logins or users),

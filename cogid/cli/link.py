@@ -7,6 +7,7 @@ import typer
 from cogid import output
 from cogid.cli.options import (
     FORMATS,
+    AllowMergeOpt,
     DryRunOpt,
     OutputOpt,
     PoolOpt,
@@ -54,6 +55,7 @@ def link(
     apple: Apple = None,
     twitter: Twitter = None,
     login: Login = None,
+    allow_merge: AllowMergeOpt = False,
     pool: PoolOpt = None,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
@@ -61,6 +63,9 @@ def link(
     dry_run: DryRunOpt = False,
 ) -> None:
     """Link a user's social login to their identity.
+
+    A login that belongs to another identity is not linked unless --allow-merge: Cognito would
+    merge that identity into the user's.
 
     Examples:
       cogid link --user alice --facebook "$FB_TOKEN"
@@ -73,7 +78,7 @@ def link(
     if not logins:
         raise UsageError("give a login to link: --facebook, --google, --amazon, --apple, --twitter or --login")
     chosen, cognito = cognito_client(profile, pool, region)
-    issued = flows.issue_token(chosen, cognito, user, links=logins)
+    issued = flows.issue_linking(chosen, cognito, user, logins, allow_merge)
     result = _view(cognito, issued["IdentityId"])
     output.message(f"Linked {', '.join(logins)} to {user}'s identity {issued['IdentityId']}")
     output.emit(fmt, result, rows=[[result["IdentityId"], ",".join(result["Logins"])]] if fmt == "text" else None)

@@ -107,6 +107,15 @@ DryRunOpt = Annotated[
 ]
 
 
+AllowMergeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-merge",
+        help="Merge the identities if a login given belongs to another one (without it: refused, exit 2)",
+    ),
+]
+
+
 def confirm(question: str, yes: bool) -> None:
     """Go on if --yes was given or the user says yes at a terminal; elsewhere refuse (exit 2).
     A dry run changes nothing: it asks nothing."""

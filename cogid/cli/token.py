@@ -12,6 +12,7 @@ import typer
 from cogid import output
 from cogid.cli.options import (
     FORMATS,
+    AllowMergeOpt,
     DryRunOpt,
     OutputOpt,
     PoolOpt,
@@ -58,6 +59,7 @@ def token_issue(
     tag: Annotated[
         list[str] | None, typer.Option("--tag", help="Principal tag KEY=VALUE (repeatable)", show_default=False)
     ] = None,
+    allow_merge: AllowMergeOpt = False,
     pool: PoolOpt = None,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
@@ -90,9 +92,11 @@ def token_issue(
     fmt = output.choose(output_format, FORMATS)
     assert user is not None
     cognito = clients.client(chosen, "cognito-identity")
-    issued = flows.issue_token(
-        chosen, cognito, user, duration=duration, links=links, identity_id=identity_id, tags=tags
-    )
+    options: dict[str, Any] = {"duration": duration, "identity_id": identity_id, "tags": tags}
+    if links:
+        issued = flows.issue_linking(chosen, cognito, user, links, allow_merge, **options)
+    else:
+        issued = flows.issue_token(chosen, cognito, user, **options)
     output.emit(fmt, issued, rows=[[issued["IdentityId"], issued["Token"]]] if fmt == "text" else None)
 
 
