@@ -392,6 +392,17 @@ def point_at_pool(settings: dict[str, Any], pool_id: str, developer_provider: st
         settings.pop("developer_provider", None)
 
 
+def forget_pool(pool_id: str) -> list[str]:
+    """Clear `pool_id` (and its developer provider) from every profile naming it, once the pool
+    is deleted; the names of those profiles."""
+    with editing() as document:
+        named = [name for name, settings in document["profiles"].items() if settings.get("identity_pool_id") == pool_id]
+        for name in named:
+            document["profiles"][name].pop("identity_pool_id")
+            document["profiles"][name].pop("developer_provider", None)
+    return named
+
+
 def check_pool_region(pool_id: str, region: str, error: type[CogidError] = ConfigError) -> None:
     """A pool lives in the region its id names: any other region would not find it."""
     pool_region = pool_id.partition(":")[0]

@@ -90,6 +90,32 @@ def trust_policy(identity_pool_id: str, kind: str) -> str:
     )
 
 
+ROLE_TAG = "cogid:identity-pool"  # on the roles cogid makes for a pool: the pool's id
+
+
+def delete_pool(cognito: Any, iam: Any | None, identity_pool_id: str) -> tuple[list[str], list[str]]:
+    """DeleteIdentityPool; with `iam`, then the pool's roles that cogid made for it (tagged
+    ROLE_TAG with its id): the names of the roles deleted, and of those kept (made otherwise)."""
+    from botocore.exceptions import ClientError
+
+    arns = cognito.get_identity_pool_roles(IdentityPoolId=identity_pool_id).get("Roles", {}).values() if iam else []
+    cognito.delete_identity_pool(IdentityPoolId=identity_pool_id)
+    deleted, kept = [], []
+    for name in dict.fromkeys(arn.rpartition("/")[2] for arn in arns):
+        try:
+            tags = iam.get_role(RoleName=name)["Role"].get("Tags", [])  # type: ignore[union-attr]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "NoSuchEntity":
+                raise
+            continue  # gone already
+        if {"Key": ROLE_TAG, "Value": identity_pool_id} in tags:
+            iam.delete_role(RoleName=name)  # type: ignore[union-attr]
+            deleted.append(name)
+        else:
+            kept.append(name)
+    return deleted, kept
+
+
 def create_roles(
     iam: Any, pool_name: str, identity_pool_id: str, guests: bool, made: list[str] | None = None
 ) -> dict[str, str]:
@@ -106,6 +132,7 @@ def create_roles(
             RoleName=f"Cognito_{base}{word}_Role_{suffix}",
             AssumeRolePolicyDocument=trust_policy(identity_pool_id, kind),
             Description=f"Cognito identity pool {identity_pool_id} ({kind})",
+            Tags=[{"Key": ROLE_TAG, "Value": identity_pool_id}],  # what `pool delete --delete-roles` deletes
         )["Role"]
         if made is not None:
             made.append(made_role["RoleName"])
@@ -197,7 +224,7 @@ def issue_linking(
     unless `allow_merge`. Cognito merges without a word when a login presented belongs to
     another identity: each login's owner is asked for first (GetId with that login alone), and a
     merge refused (exit 2) naming both identities. An identity GetId makes for a login nobody
-    had is deleted again when the user has one (the link then merges nothing). Merges that
+    had is deleted again, and the login then linked as if it had not been asked about. Merges that
     happen anyway (allowed, or raced) are said on stderr: which identity went into which."""
     from botocore.exceptions import ClientError
 
@@ -219,8 +246,7 @@ def issue_linking(
         users = developer_users(cognito, where, owner)
         made = described["CreationDate"].timestamp()
         if not users and described.get("Logins") == [key] and started - 5 <= made <= time.time() + 5:
-            if mine is not None:  # made by GetId just now: nobody's yet
-                cognito.delete_identities(IdentityIdsToDelete=[owner])
+            cognito.delete_identities(IdentityIdsToDelete=[owner])  # made by GetId just now: nobody's yet
             continue
         others[owner] = (
             f"identity {owner} (developer user {', '.join(map(repr, users))})"

@@ -138,7 +138,7 @@ def test_pool_delete_asks_unless_yes(cli, cli_pool):
     refused = cli("pool", "delete")
     assert refused.exit_code == 2 and "needs --yes" in refused.stderr
     assert ok(cli("pool", "delete", "--yes")) == ""
-    gone = cli("pool", "show")
+    gone = cli("pool", "show", cli_pool)
     assert gone.exit_code == 4 and f"IdentityPool '{cli_pool}' not found." in gone.stderr
 
 

@@ -75,6 +75,7 @@ DRY_RUNS = [
     ["pool", "create", "shop", "--developer-provider", "login.shop", "--create-roles", "--allow-guests", "--use"],
     ["pool", "update", "--name", "renamed", "--no-guests"],
     ["pool", "roles", "--auth-role", "arn:aws:iam::000000000000:role/Other"],
+    ["pool", "delete", "--delete-roles"],
     ["token", "issue", "--user", "carol"],
     ["token", "issue", "--users-from", "-"],
     ["link", "--user", "alice", "--login", "graph.facebook.com=SOCIAL"],
@@ -226,7 +227,7 @@ def test_a_login_nobody_has_is_linked_without_a_merge_or_a_leftover(cli, cli_poo
     assert [i["IdentityId"] for i in ok(cli("identity", "list"))] == [bob]
     carol = cli("token", "issue", "--user", "carol", "--link", f"facebook={facebook('fb-carol')}")
     assert "merged" not in carol.stderr
-    assert sorted(ok(cli("identity", "show", "--user", "carol"))["Logins"]) == ["graph.facebook.com", DEV]
+    assert ok(cli("identity", "show", "--user", "carol"))["Logins"] == [DEV, "graph.facebook.com"]
     # A login of a user's own identity: nothing to ask.
     assert ok(cli("link", "--user", "bob", "--facebook", facebook("fb-bob")))["IdentityId"] == bob
 
@@ -243,3 +244,33 @@ def test_self_merge_is_a_usage_error(cli, cli_pool):
     ok(cli("token", "issue", "--user", "alice"))
     refused = cli("identity", "merge", "--from", "alice", "--into", "alice")
     assert refused.exit_code == 2 and "cannot be merged into itself" in refused.stderr
+
+
+# -- 6. leftovers of a deleted pool ------------------------------------------------------------
+
+def test_pool_delete_forgets_the_pool_and_deletes_the_roles_cogid_made(cli, cli_pool, svc):
+    iam = svc("iam")
+    from cogid.flows import trust_policy
+
+    other = iam.create_role(RoleName="Mine", AssumeRolePolicyDocument=trust_policy(cli_pool, "unauthenticated"))
+    other = other["Role"]["Arn"]
+    ok(cli("pool", "roles", "--unauth-role", other))
+    ok(cli("profile", "add", "second", "--pool", cli_pool))
+    result = cli("pool", "delete", "--yes", "--delete-roles")
+    assert result.exit_code == 0, result.stderr
+    suffix = cli_pool.split(":")[1][:8]
+    assert f"Deleted roles: Cognito_appAuth_Role_{suffix}" in result.stderr
+    assert "Kept roles cogid did not create for this pool: Mine" in result.stderr
+    assert "Profile 'local' no longer names a pool" in result.stderr
+    assert "Profile 'second' no longer names a pool" in result.stderr
+    # The unauthenticated role cogid made was no longer the pool's (Mine replaced it): left alone.
+    assert sorted(role["RoleName"] for role in iam.list_roles()["Roles"]) == [f"Cognito_appUnauth_Role_{suffix}",
+                                                                              "Mine"]
+    assert "identity_pool_id" not in ok(cli("profile", "show"))
+    gone = cli("token", "issue", "--user", "alice")
+    assert gone.exit_code == 3 and "has no identity pool" in gone.stderr
+
+
+def test_pool_delete_keeps_roles_unless_asked(cli, cli_pool, svc):
+    ok(cli("pool", "delete", cli_pool, "--yes"))
+    assert len(svc("iam").list_roles()["Roles"]) == 2

@@ -295,20 +295,35 @@ def pool_update(
 @app.command("delete")
 def pool_delete(
     pool_id: PoolArg = None,
+    delete_roles: Annotated[
+        bool,
+        typer.Option("--delete-roles", help="Also delete the pool's roles that cogid created (--create-roles)"),
+    ] = False,
     yes: YesOpt = False,
     pool: PoolOpt = None,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     dry_run: DryRunOpt = False,
 ) -> None:
-    """Delete an identity pool and all its identities."""
+    """Delete an identity pool and all its identities; profiles that name it forget it.
+
+    --delete-roles deletes the roles cogid made for it too (tagged cogid:identity-pool); other
+    roles set on the pool are kept.
+    """
     from cogid import clients, flows
 
     chosen = _target(profile, pool_id, pool, region)
     target = flows.pool_id(chosen)
     confirm(f"Delete identity pool {target} and all its identities?", yes)
-    clients.client(chosen, "cognito-identity").delete_identity_pool(IdentityPoolId=target)
+    iam = clients.client(chosen, "iam") if delete_roles else None
+    deleted, kept = flows.delete_pool(clients.client(chosen, "cognito-identity"), iam, target)
     output.message(f"Deleted identity pool {target}")
+    if deleted:
+        output.message("Deleted roles: " + ", ".join(deleted))
+    if kept:
+        output.message("Kept roles cogid did not create for this pool: " + ", ".join(kept))
+    for name in config.forget_pool(target):
+        output.message(f"Profile {name!r} no longer names a pool (it named {target})")
 
 
 @app.command("roles")
