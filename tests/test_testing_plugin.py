@@ -103,7 +103,8 @@ def test_mock_writes():
 
 
 @mock_cognito()
-def test_mock_sees_none_of_it():
+def test_mock_sees_none_of_it(tmp_path):  # the decorated test still gets its fixtures
+    assert tmp_path.is_dir()
     assert pools(boto3.client("cognito-identity", region_name="us-east-1")) == []
 '''
 
