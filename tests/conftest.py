@@ -1,7 +1,7 @@
 import pytest
 
-# The Cognito Sync test world (fixtures `world`, `clocked_world`, `sync_server`).
-pytest_plugins = ["sync_world"]
+# The doors into the local service (`door`, `local`, `home`) and the Cognito Sync world (`world`).
+pytest_plugins = ["doors", "sync_world"]
 
 
 @pytest.fixture(autouse=True)
@@ -27,14 +27,16 @@ DEV = "login.example.app"
 
 
 @pytest.fixture
-def local(isolated):
-    """Make in-process boto3 clients of the local service under the test's COGID_HOME."""
-    from cogid.local import client
+def local(door):
+    """Make clients of the local service through each door in turn (tests/doors.py):
+    local("sts", aws_access_key_id=...)."""
+    return door.make
 
-    def make(service_name="cognito-identity", **kwargs):
-        return client(service_name, home=isolated, **kwargs)
 
-    return make
+@pytest.fixture
+def home(door):
+    """The store home behind the test's door."""
+    return door.home
 
 
 @pytest.fixture
@@ -59,12 +61,12 @@ FACEBOOK_APP = "1234567890"
 
 
 @pytest.fixture
-def social(isolated):
+def social(home):
     """Mint test-IdP tokens the local service accepts as public-provider logins."""
     from cogid.local import mint_social_token
 
     def mint(subject, provider="graph.facebook.com", audience=FACEBOOK_APP, **kwargs):
-        return mint_social_token(provider, subject, audience, home=isolated, **kwargs)
+        return mint_social_token(provider, subject, audience, home=home, **kwargs)
 
     return mint
 
@@ -81,7 +83,7 @@ def fb_pool(cognito):
 
 @pytest.fixture
 def raw_cognito(local):
-    """A client that skips botocore's own parameter checks, so bad input reaches the service."""
+    """A boto3 client that skips botocore's own parameter checks, so bad input reaches the service."""
     from botocore.config import Config
 
     return local("cognito-identity", config=Config(parameter_validation=False))
@@ -236,13 +238,13 @@ class Issuer:
 
 
 @pytest.fixture
-def issuer(rsa_key, isolated):
+def issuer(rsa_key, home):
     """Stand up an OpenID Connect issuer and register its JWKS with the local service."""
     from cogid.local import register_issuer
 
     def make(url, client_ids=None):
         made = Issuer(url, rsa_key)
-        register_issuer(url, made.jwks, client_ids, home=isolated)
+        register_issuer(url, made.jwks, client_ids, home=home)
         return made
 
     return make

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 from botocore.exceptions import ClientError
+from doors import boto3_maker, http_maker
 
 COGNITO_KEY = "cognito-identity.amazonaws.com"
-TRANSPORTS = ["inprocess", "direct", "http"]
 
 
 def trust_policy(pool_id, amr):
@@ -97,74 +97,22 @@ def message(excinfo):
     return excinfo.value.response["Error"]["Message"]
 
 
-@pytest.fixture(scope="session")
-def sync_server(tmp_path_factory):
-    import cogid.local
-    from cogid.local.transport.server import running_server
-
-    home = tmp_path_factory.mktemp("sync-serve")
-    key = cogid.local.client("iam", home=home).create_access_key()["AccessKey"]
-    with running_server(home, workers=2) as url:
-        yield SimpleNamespace(url=url, home=home, key=key)
-
-
-_sessions = {}
-
-
-def _http_maker(server):
-    import boto3
-    from botocore.config import Config
-
-    def make(service, region="us-east-1", **credentials):
-        if "session" not in _sessions:
-            _sessions["session"] = boto3.session.Session()
-        credentials = credentials or {"aws_access_key_id": server.key["AccessKeyId"],
-                                      "aws_secret_access_key": server.key["SecretAccessKey"]}
-        return _sessions["session"].client(service, endpoint_url=server.url, region_name=region,
-                                           config=Config(retries={"total_max_attempts": 1}), **credentials)
-
-    return make
-
-
-def _local_world(home):
-    from cogid.local import client
-
-    def make(service, region="us-east-1", **credentials):
-        return client(service, home=home, region=region, **credentials)
-
-    return World(make, "inprocess", home)
-
-
-def _direct_world(home):
-    """The boto3-free client (the CLI's) for Cognito Identity and Cognito Sync; boto3 for the rest."""
-    from cogid.local import client, direct_client
-
-    def make(service, region="us-east-1", **credentials):
-        if service in ("cognito-identity", "cognito-sync"):
-            return direct_client(home=home, region=region, service_name=service, **credentials)
-        return client(service, home=home, region=region, **credentials)
-
-    return World(make, "direct", home)
-
-
-@pytest.fixture(params=TRANSPORTS)
-def world(request, isolated):
-    """The test world over each transport in turn."""
-    if request.param == "http":
-        return request.getfixturevalue("http_world")
-    return _direct_world(isolated) if request.param == "direct" else _local_world(isolated)
+@pytest.fixture
+def world(door):
+    """The test world through each door in turn (tests/doors.py)."""
+    return World(door.make, door.name, door.home)
 
 
 @pytest.fixture
 def local_world(isolated):
     """The test world in process only (raw requests, handlers, the clock)."""
-    return _local_world(isolated)
+    return World(boto3_maker(isolated), "inprocess", isolated)
 
 
 @pytest.fixture
-def http_world(sync_server):
+def http_world(shared_server):
     """The test world over HTTP only (the server's own limits)."""
-    return World(_http_maker(sync_server), "http", sync_server.home)
+    return World(http_maker(shared_server), "http", shared_server.home)
 
 
 @pytest.fixture

@@ -1,3 +1,4 @@
+import pytest
 """State lives in SQLite: it persists across processes and survives many writers at once."""
 
 import subprocess
@@ -43,6 +44,7 @@ def test_identity_persists_across_processes(isolated, tmp_path):
     assert (isolated / "local.sqlite3").stat().st_mode & 0o777 == 0o600
 
 
+@pytest.mark.parametrize("door", ["inprocess"], indirect=True)  # processes of its own on its store
 def test_concurrent_processes_never_split_an_identity_or_lose_a_link(isolated, cognito, social):
     pool = cognito.create_identity_pool(
         IdentityPoolName="race", AllowUnauthenticatedIdentities=False, DeveloperProviderName=DEV,

@@ -153,6 +153,7 @@ def test_basic_credentials_expire_after_the_requested_duration(clocked):
     refused(lambda: whoami(clocked.client, got["Credentials"]), "ExpiredToken")
 
 
+@pytest.mark.parametrize("door", ["inprocess"], indirect=True)  # a second Service on the test's own store
 def test_issued_credentials_are_stored_for_other_processes(isolated, cognito, pool, pool_roles):
     from cogid.local.service import Service
 
@@ -164,6 +165,7 @@ def test_issued_credentials_are_stored_for_other_processes(isolated, cognito, po
     assert me["Arn"].endswith(f"/Cognito_appAuth_Role/{ENHANCED_SESSION}")
 
 
+@pytest.mark.parametrize("door", ["inprocess"], indirect=True)  # a second Service on the test's own store
 def test_cognito_tokens_verified_by_a_process_that_did_not_issue_them(isolated, cognito, pool, pool_roles):
     """A fresh Service reads the signing key while GetCredentialsForIdentity's transaction is open."""
     from cogid.local.service import Service
@@ -175,6 +177,7 @@ def test_cognito_tokens_verified_by_a_process_that_did_not_issue_them(isolated, 
     assert got["IdentityId"] == identity
 
 
+@pytest.mark.parametrize("door", ["inprocess", "direct"], indirect=True)  # unsigned calls are the account's
 def test_caller_identity_of_unknown_or_mismatched_credentials(cognito, local, pool, pool_roles):
     pool_roles(pool)
     identity, token = developer_token(cognito, pool)
@@ -231,11 +234,11 @@ def test_sts_refuses_tokens_it_cannot_verify(basic, sts, social, rsa_key, case):
                                                       WebIdentityToken=bad), "InvalidIdentityToken")
 
 
-def test_sts_refuses_a_token_with_another_issuer(isolated, basic, sts):
+def test_sts_refuses_a_token_with_another_issuer(home, basic, sts):
     from cogid.local.service import open_service
 
     claims = jwt.decode(basic["token"], options={"verify_signature": False})
-    token = open_service(isolated).keys.sign({**claims, "iss": "https://cognito-identity.example.com"})
+    token = open_service(home).keys.sign({**claims, "iss": "https://cognito-identity.example.com"})
     refused(lambda: sts.assume_role_with_web_identity(RoleArn=basic["roles"]["authenticated"], RoleSessionName="s1",
                                                       WebIdentityToken=token), "InvalidIdentityToken")
 

@@ -13,10 +13,10 @@ def issue(cognito, pool, user=None, **kwargs):
     return cognito.get_open_id_token_for_developer_identity(IdentityPoolId=pool, Logins=logins, **kwargs)
 
 
-def jwks_verify(isolated, token, pool):
+def jwks_verify(home, token, pool):
     from cogid.local.service import open_service
 
-    jwks = open_service(isolated).jwks()
+    jwks = open_service(home).jwks()
     header = jwt.get_unverified_header(token)
     key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
     return header, jwt.decode(token, jwt.PyJWK(key).key, algorithms=["RS512"], audience=pool,
@@ -27,10 +27,10 @@ def logins_of(cognito, identity_id):
     return cognito.describe_identity(IdentityId=identity_id).get("Logins", [])
 
 
-def test_token_is_rs512_signed_with_the_spec_claims(cognito, pool, isolated):
+def test_token_is_rs512_signed_with_the_spec_claims(cognito, pool, home):
     before = int(time.time())
     issued = issue(cognito, pool, "alice", PrincipalTags={"team": "blue"})
-    header, claims = jwks_verify(isolated, issued["Token"], pool)
+    header, claims = jwks_verify(home, issued["Token"], pool)
     assert header == {"alg": "RS512", "kid": header["kid"], "typ": "JWS"}
     assert claims["sub"] == issued["IdentityId"] and claims["aud"] == pool
     assert claims["amr"] == ["authenticated", DEV, f"{DEV}:{pool}:alice"]
@@ -40,8 +40,8 @@ def test_token_is_rs512_signed_with_the_spec_claims(cognito, pool, isolated):
     assert claims["https://aws.amazon.com/tags"] == {"principal_tags": {"team": ["blue"]}}
 
 
-def test_token_duration_is_honoured_and_bounded(cognito, raw_cognito, pool, isolated):
-    _, claims = jwks_verify(isolated, issue(cognito, pool, "alice", TokenDuration=86400)["Token"], pool)
+def test_token_duration_is_honoured_and_bounded(cognito, raw_cognito, pool, home):
+    _, claims = jwks_verify(home, issue(cognito, pool, "alice", TokenDuration=86400)["Token"], pool)
     assert claims["exp"] - claims["iat"] == 86400
     for bad in (0, 86401):
         with pytest.raises(ClientError) as excinfo:
@@ -50,12 +50,12 @@ def test_token_duration_is_honoured_and_bounded(cognito, raw_cognito, pool, isol
         assert "'tokenDuration'" in str(excinfo.value)
 
 
-def test_tampered_token_fails_verification(cognito, pool, isolated):
+def test_tampered_token_fails_verification(cognito, pool, home):
     token = issue(cognito, pool, "alice")["Token"]
     head, body, sig = token.split(".")
     forged = jwt.utils.base64url_encode(jwt.utils.base64url_decode(body).replace(b"alice", b"mallo")).decode()
     with pytest.raises(jwt.InvalidSignatureError):
-        jwks_verify(isolated, f"{head}.{forged}.{sig}", pool)
+        jwks_verify(home, f"{head}.{forged}.{sig}", pool)
 
 
 def test_same_user_same_identity_other_user_other_identity(cognito, pool):
@@ -83,11 +83,11 @@ def test_d4_external_login_owner_gets_the_developer_user(cognito, fb_pool, socia
     assert logins_of(cognito, owner) == ["graph.facebook.com", DEV]
 
 
-def test_d3_links_new_external_logins_and_amr_lists_both(cognito, fb_pool, social, isolated):
+def test_d3_links_new_external_logins_and_amr_lists_both(cognito, fb_pool, social, home):
     alice = issue(cognito, fb_pool, "alice")["IdentityId"]
     got = issue(cognito, fb_pool, Logins={DEV: "alice", "graph.facebook.com": social("fb-1")})
     assert got["IdentityId"] == alice
-    _, claims = jwks_verify(isolated, got["Token"], fb_pool)
+    _, claims = jwks_verify(home, got["Token"], fb_pool)
     assert claims["amr"] == ["authenticated", DEV, f"{DEV}:{fb_pool}:alice",
                              "graph.facebook.com", f"graph.facebook.com:{FACEBOOK_APP}:fb-1"]
     assert sorted(logins_of(cognito, alice)) == sorted([DEV, "graph.facebook.com"])

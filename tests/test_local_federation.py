@@ -477,20 +477,21 @@ def test_test_idp_tokens_stand_for_each_public_provider(cognito, social_pool, lo
     assert logins_of(cognito, alice) == [provider]
 
 
-def test_test_idp_extra_claims_and_mint_api(isolated, cognito, fb_pool):
+def test_test_idp_extra_claims_and_mint_api(home, cognito, fb_pool):
     from cogid.local import mint_social_token
 
-    token = mint_social_token(FB, "fb-1", FACEBOOK_APP, home=isolated, duration=120, claims={"name": "Alice"})
+    token = mint_social_token(FB, "fb-1", FACEBOOK_APP, home=home, duration=120, claims={"name": "Alice"})
     header, claims = jwt.get_unverified_header(token), claims_of(token)
     assert header["alg"] == "RS512" and claims["exp"] - claims["iat"] == 120
     assert (claims["sub"], claims["aud"], claims["idp"], claims["name"]) == ("fb-1", FACEBOOK_APP, FB, "Alice")
     alice = cognito.get_id(IdentityPoolId=fb_pool, Logins={FB: token})["IdentityId"]
-    by_name = mint_social_token("facebook", "fb-1", FACEBOOK_APP, home=isolated)  # the short name works too
+    by_name = mint_social_token("facebook", "fb-1", FACEBOOK_APP, home=home)  # the short name works too
     assert cognito.get_id(IdentityPoolId=fb_pool, Logins={FB: by_name})["IdentityId"] == alice
     with pytest.raises(ValueError, match="public providers"):
-        mint_social_token("login.example.com", "x", "y", home=isolated)
+        mint_social_token("login.example.com", "x", "y", home=home)
 
 
+@pytest.mark.parametrize("door", ["inprocess"], indirect=True)  # a second Service on the test's own store
 def test_a_fresh_process_verifies_test_tokens_minted_elsewhere(isolated, social):
     """Another Service on the same store (as another process would be) has not loaded the
     test IdP's key yet; it must read it while GetId's transaction is open."""

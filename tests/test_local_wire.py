@@ -160,6 +160,7 @@ def test_non_utf8_form_body_is_a_validation_error(isolated):
     assert reply.status == 400 and b"<Code>ValidationError</Code>" in reply.body
 
 
+@pytest.mark.parametrize("door", ["inprocess", "direct"], indirect=True)  # the in-process doors
 def test_unsigned_and_signed_in_process_calls_answer_alike(local, cognito, pool):
     """Unsigned calls are answered at botocore's before-call, signed ones after signing: a user
     of either client sees the same dicts and the same ClientError."""

@@ -59,27 +59,27 @@ def dev(local_world):
     return world, pool, world.user(pool, "alice")
 
 
-def test_t38_t39_sync_needs_a_valid_signature_over_http(sync_server):
+def test_t38_t39_sync_needs_a_valid_signature_over_http(shared_server):
     for sign, secret, code in ((False, None, "MissingAuthenticationTokenException"),
                                (True, "wrong" * 8, "InvalidSignatureException")):
-        status, headers, body = over_http(sync_server, "GET", "/identitypools", sign=sign, secret=secret)
+        status, headers, body = over_http(shared_server, "GET", "/identitypools", sign=sign, secret=secret)
         assert (status, body["__type"], headers["x-amzn-errortype"]) == (403, code, f"{code}:")
         assert body["message"] and headers["content-type"] == "application/json"
 
 
-def test_t40_unknown_routes_and_methods(sync_server, isolated):
-    status, headers, body = over_http(sync_server, "PUT", "/identitypools/us-east-1%3Ax/events", b"{}")
+def test_t40_unknown_routes_and_methods(shared_server, isolated):
+    status, headers, body = over_http(shared_server, "PUT", "/identitypools/us-east-1%3Ax/events", b"{}")
     assert (status, body["__type"]) == (405, "MethodNotAllowed") and headers["allow"] == "GET, POST"
-    status, headers, body = over_http(sync_server, "GET", "/identitypools/us-east-1%3Ax/nothing")
+    status, headers, body = over_http(shared_server, "GET", "/identitypools/us-east-1%3Ax/nothing")
     assert (status, body["__type"]) == (404, "UnknownOperationException")
     # A path no service answers is JSON too, never STS's XML (S75); in process as over HTTP.
-    status, headers, body = over_http(sync_server, "GET", "/no/such/thing", sign=False)
+    status, headers, body = over_http(shared_server, "GET", "/no/such/thing", sign=False)
     assert (status, body["__type"], headers["content-type"]) == (404, "UnknownOperationException", "application/json")
     assert in_process(isolated, "POST", "/elsewhere", b"{}")[0] == 404
 
 
-def test_delete_passes_cors_and_the_client_context_header_is_accepted(sync_server):
-    status, headers, _ = over_http(sync_server, "OPTIONS", "/identitypools/p/identities/i/datasets/d", sign=False,
+def test_delete_passes_cors_and_the_client_context_header_is_accepted(shared_server):
+    status, headers, _ = over_http(shared_server, "OPTIONS", "/identitypools/p/identities/i/datasets/d", sign=False,
                                    headers={"Origin": "http://app", "Access-Control-Request-Method": "DELETE",
                                             "Access-Control-Request-Headers": "x-amz-client-context"})
     assert status == 200 and "DELETE" in headers["access-control-allow-methods"]
@@ -141,20 +141,20 @@ def test_numbers_beyond_their_type_and_bodies_that_are_not_objects(dev):
         assert (status, reply["__type"]) == (400, "SerializationException")
 
 
-def test_t22_a_full_mebibyte_value_in_escapes_is_accepted_and_more_is_413(sync_server, http_world):
+def test_t22_a_full_mebibyte_value_in_escapes_is_accepted_and_more_is_413(shared_server, http_world):
     world = http_world
     pool = world.pool()
     alice = world.user(pool, "alice")
     target = path(pool, alice, "datasets", "big")
-    token = over_http(sync_server, "GET", target + "/records")[2]["SyncSessionToken"]
+    token = over_http(shared_server, "GET", target + "/records")[2]["SyncSessionToken"]
     value = "\u00e9" * 500_000  # 1,000,000 bytes as UTF-8, 3,000,000 as \u00e9 escapes: over 1 MiB on the wire
     body = json.dumps({"SyncSessionToken": token, "RecordPatches": [
         {"Op": "replace", "Key": "k", "Value": value, "SyncCount": 0}]}).encode()
     assert len(body) > 1024 * 1024
-    status, _, reply = over_http(sync_server, "POST", target, body, {"Content-Type": "application/json"})
+    status, _, reply = over_http(shared_server, "POST", target, body, {"Content-Type": "application/json"})
     assert status == 200 and reply["Records"][0]["SyncCount"] == 1
     # Refused on its announced length, before the body is read.
-    status, headers, reply = over_http(sync_server, "POST", target, b"",
+    status, headers, reply = over_http(shared_server, "POST", target, b"",
                                        {"Content-Type": "application/json", "Content-Length": str(8 * 2**20 + 1)},
                                        sign=False)
     assert (status, reply["__type"], headers["content-type"]) == (413, "RequestEntityTooLarge", "application/json")

@@ -124,6 +124,15 @@ def register_issuer(
         service.store.set_issuer(issuer.rstrip("/"), {"jwks": jwks, "client_ids": client_ids or []})
 
 
+def reset(home: str | os.PathLike[str] | None = None, keep_access_keys: bool = True) -> None:
+    """Empty the store under `home` as a test suite does between tests, also while a `cogid
+    serve` serves it: every pool, identity, role, dataset, session and registered issuer goes.
+    The signing keys stay (tokens still verify against a JWKS fetched before), and so do the
+    developer access keys unless `keep_access_keys` is False."""
+    keep = ("signing_keys", "access_keys") if keep_access_keys else ("signing_keys",)
+    _service(home).store.empty(keep)
+
+
 def jwks(home: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """The JWKS that verifies the local service's tokens (what `cogid serve` publishes)."""
     return dict(_service(home).jwks())
@@ -155,15 +164,16 @@ def direct_client(
     service_name: str = "cognito-identity",
     **credentials: str,
 ) -> Any:
-    """A Cognito Identity or Cognito Sync client with boto3's interface that calls the local
-    service directly, without boto3 (for one-shot commands, where boto3's start-up would
-    dominate). Without credentials it calls as the account; with `aws_access_key_id` and
-    `aws_session_token` of temporary credentials the service issued, as their identity."""
+    """A client of `service_name` with boto3's interface (and botocore's client-side checks)
+    that calls the local service directly, without boto3 (for one-shot commands, where boto3's
+    start-up would dominate). Without credentials it calls as the account; with
+    `aws_access_key_id` (and `aws_session_token`) of keys or temporary credentials the service
+    issued, as their holder."""
     from cogid.local.transport.inprocess import DirectClient
 
-    if service_name not in ("cognito-identity", "cognito-sync"):
-        raise ValueError("service_name must be cognito-identity or cognito-sync")
-    temporary = None
+    if service_name not in SERVICES:
+        raise ValueError(f"service_name must be one of {', '.join(SERVICES)}")
+    caller = None
     if credentials:
-        temporary = {"AccessKeyId": credentials["aws_access_key_id"], "SessionToken": credentials["aws_session_token"]}
-    return DirectClient(_opener(home), region, service_name, temporary)
+        caller = {"AccessKeyId": credentials["aws_access_key_id"], "SessionToken": credentials.get("aws_session_token")}
+    return DirectClient(_opener(home), region, service_name, caller)

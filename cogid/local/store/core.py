@@ -375,6 +375,15 @@ class StoreCore:
         if self._commits % CHECKPOINT_EVERY == 0:
             self._checkpoint()
 
+    def empty(self, keep: tuple[str, ...] = ("signing_keys",)) -> None:
+        """Delete every row of every table but `keep`'s, in one transaction: the store as new,
+        with the same signing keys (so a JWKS fetched earlier still verifies what it issues)."""
+        with self.write():
+            rows = self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            for (table,) in rows.fetchall():
+                if table not in keep:
+                    self.db.execute(f'DELETE FROM "{table}"')  # noqa: S608 - names from the schema itself
+
     @contextmanager
     def _full_disk(self) -> Iterator[None]:
         """A full disk under the store is StoreFull, naming the file, and logged once (until a

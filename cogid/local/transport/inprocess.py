@@ -146,7 +146,7 @@ class DirectClient:
         service: Service | Callable[[], Service],
         region: str,
         service_name: str = "cognito-identity",
-        credentials: dict[str, str] | None = None,
+        credentials: dict[str, str | None] | None = None,
     ):
         # A callable opens the service at the first call: a command that fails before calling
         # (bad input, no pool configured) leaves no store behind.
@@ -163,8 +163,9 @@ class DirectClient:
             self._caller = {
                 "authorization": f"AWS4-HMAC-SHA256 Credential={scope}/{self._model.signing_name}/aws4_request,"
                 " SignedHeaders=host, Signature=0",
-                "x-amz-security-token": credentials["SessionToken"],
             }
+            if credentials.get("SessionToken"):
+                self._caller["x-amz-security-token"] = str(credentials["SessionToken"])
 
     @property
     def exceptions(self) -> _Exceptions:
