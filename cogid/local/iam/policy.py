@@ -101,30 +101,49 @@ def _grants(actions: Any, action: str) -> bool:
     return any(wildcard_match(a.lower(), action.lower()) for a in _as_list(actions))
 
 
+def _principal_names(principal: Any) -> bool:
+    return principal == "*" or (
+        isinstance(principal, dict) and bool(principal) and all(_strings(v) for v in principal.values())
+    )
+
+
+def _condition_blocks(conditions: Any) -> bool:
+    return isinstance(conditions, dict) and all(isinstance(c, dict) for c in conditions.values())
+
+
+# A statement's elements, checked in this order: what must hold, and IAM's refusal if not.
+_STATEMENT_RULES: tuple[tuple[Callable[[dict[str, Any]], bool], str], ...] = (
+    (lambda s: s.get("Effect") in ("Allow", "Deny"), "Effect must be Allow or Deny."),
+    (lambda s: isinstance(s.get("Sid", ""), str), "Sid must be a string."),
+    (
+        lambda s: s.get("Principal") is not None and s.get("Action") is not None,
+        "A trust policy statement needs a Principal and an Action.",
+    ),
+    (lambda s: _principal_names(s["Principal"]), 'Principal must be "*" or an object of principal names.'),
+    (lambda s: _strings(s["Action"]), "Action must be a string or a list of strings."),
+    (
+        lambda s: _condition_blocks(s.get("Condition", {})),
+        "Condition must map operators to objects of condition keys.",
+    ),
+)
+
+
 def _check_statement(statement: Any) -> None:
     if not isinstance(statement, dict):
         raise errors.MalformedPolicyDocument("Each Statement must be a JSON object.")
     unknown = set(statement) - _STATEMENT_ELEMENTS
     if unknown:
         raise errors.MalformedPolicyDocument(f"Unsupported policy element in a trust policy: {sorted(unknown)[0]}")
-    if statement.get("Effect") not in ("Allow", "Deny"):
-        raise errors.MalformedPolicyDocument("Effect must be Allow or Deny.")
-    if "Sid" in statement and not isinstance(statement["Sid"], str):
-        raise errors.MalformedPolicyDocument("Sid must be a string.")
-    principal, actions = statement.get("Principal"), statement.get("Action")
-    if principal is None or actions is None:
-        raise errors.MalformedPolicyDocument("A trust policy statement needs a Principal and an Action.")
-    if principal != "*" and not (
-        isinstance(principal, dict) and principal and all(_strings(v) for v in principal.values())
-    ):
-        raise errors.MalformedPolicyDocument('Principal must be "*" or an object of principal names.')
-    if not _strings(actions):
-        raise errors.MalformedPolicyDocument("Action must be a string or a list of strings.")
-    conditions = statement.get("Condition", {})
-    if not isinstance(conditions, dict) or not all(isinstance(c, dict) for c in conditions.values()):
-        raise errors.MalformedPolicyDocument("Condition must map operators to objects of condition keys.")
-    if not _names_cognito(principal):
-        return  # other principals never assume a role through this service
+    for holds, refusal in _STATEMENT_RULES:
+        if not holds(statement):
+            raise errors.MalformedPolicyDocument(refusal)
+    if _names_cognito(statement["Principal"]):  # other principals never assume a role here
+        _check_cognito_conditions(statement)
+
+
+def _check_cognito_conditions(statement: dict[str, Any]) -> None:
+    """The conditions of a statement that trusts Cognito: only what this service evaluates."""
+    conditions, actions = statement.get("Condition", {}), statement["Action"]
     for operator, tests in conditions.items():
         qualifier, _, base = operator.rpartition(":")
         if qualifier not in ("", *_QUALIFIERS) or (base not in _OPERATORS and base not in _NEGATED):

@@ -181,22 +181,9 @@ class Datasets(Admission):
             scope = self.admit(caller, BOTH, identity_pool_id, identity_id)
             if not self._valid_session(sync_session_token, scope.pool_id, identity_id, dataset_name, self.clock()):
                 raise errors.InvalidParameter(TOKEN_INVALID)  # U1
-            for patch in patches:
-                if patch["Op"] == "replace" and "Value" not in patch:  # U2
-                    raise errors.InvalidParameter(f"RecordPatch for key '{patch['Key']}': replace needs a Value")
-            seen: set[str] = set()
-            for patch in patches:
-                if patch["Key"] in seen:  # U3
-                    raise errors.InvalidParameter(f"Key '{patch['Key']}' appears more than once in RecordPatches")
-                seen.add(patch["Key"])
             dataset = self._live(identity_id, dataset_name)
-            current = self._current(dataset, list(seen))
-            for patch in patches:  # U4, in request order
-                have = current[patch["Key"]]["sync_count"] if patch["Key"] in current else 0
-                if patch["SyncCount"] != have:
-                    raise errors.ResourceConflict(
-                        f"Current SyncCount for: {patch['Key']} is: {have} not: {patch['SyncCount']}"
-                    )
+            current = self._current(dataset, _patched_keys(patches))
+            _check_sync_counts(patches, current)
             writes = [
                 Write(p["Key"], p.get("Value") if p["Op"] == "replace" else None, p.get("DeviceLastModifiedDate"))
                 for p in patches
@@ -376,3 +363,24 @@ def merged_name(name: str, loser: str, taken: set[str]) -> str:
         if candidate not in taken:
             return candidate
         number += 1
+
+
+def _patched_keys(patches: list[dict[str, Any]]) -> list[str]:
+    """The keys `patches` write, each once (U2, U3)."""
+    for patch in patches:
+        if patch["Op"] == "replace" and "Value" not in patch:  # U2
+            raise errors.InvalidParameter(f"RecordPatch for key '{patch['Key']}': replace needs a Value")
+    seen: set[str] = set()
+    for patch in patches:
+        if patch["Key"] in seen:  # U3
+            raise errors.InvalidParameter(f"Key '{patch['Key']}' appears more than once in RecordPatches")
+        seen.add(patch["Key"])
+    return list(seen)
+
+
+def _check_sync_counts(patches: list[dict[str, Any]], current: dict[str, sqlite3.Row]) -> None:
+    """U4: each patch names its record's current sync count (0 for a new key), in request order."""
+    for patch in patches:
+        have = current[patch["Key"]]["sync_count"] if patch["Key"] in current else 0
+        if patch["SyncCount"] != have:
+            raise errors.ResourceConflict(f"Current SyncCount for: {patch['Key']} is: {have} not: {patch['SyncCount']}")
