@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from datetime import UTC, datetime
@@ -92,15 +91,15 @@ def find_jwk(jwks: Any, kid: Any) -> dict[str, Any] | None:
 
 
 def _key_from_jwk(jwk: dict[str, Any]) -> Any:
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
+    import jwt
 
-    def integer(value: str) -> int:
+    def base64url(value: str) -> str:
         # AWS publishes `n` as padded standard base64 with a leading zero byte (spec Q12);
-        # RFC 7518 says base64url without padding. Accept both.
-        value = value.replace("+", "-").replace("/", "_").rstrip("=")
-        return int.from_bytes(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)), "big")
+        # RFC 7518, and so PyJWK, want base64url without padding. Accept both.
+        return value.replace("+", "-").replace("/", "_").rstrip("=")
 
-    return RSAPublicNumbers(integer(jwk["e"]), integer(jwk["n"])).public_key()
+    normalized = {**jwk, "kty": "RSA", "n": base64url(jwk["n"]), "e": base64url(jwk["e"])}
+    return jwt.PyJWK(normalized, algorithm=ALGORITHM).key
 
 
 def verify(token: str, jwks: dict[str, Any], audience: str | None, now: float | None = None) -> dict[str, Any]:
@@ -120,7 +119,7 @@ def verify(token: str, jwks: dict[str, Any], audience: str | None, now: float | 
         raise Denied(f"token verification failed: key id {header.get('kid')!r} is not in the issuer's JWKS")
     try:
         key = _key_from_jwk(jwk)
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, jwt.PyJWTError) as error:
         raise Denied(
             f"token verification failed: key {header.get('kid')!r} of the issuer's JWKS is malformed ({error})"
         ) from None
