@@ -417,6 +417,15 @@ _INVALID_IN_HEADER = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _worker_class() -> type:
+    """gunicorn's ASGI worker, with its parser, connection protocol and signals adjusted.
+
+    Why subclasses of gunicorn's internals rather than its public hooks: gunicorn's hooks
+    (on_starting, post_fork, pre_request...) run around requests and processes, and none
+    reaches how a connection is read or parsed; `worker_class`, the public setting used here,
+    takes a class, and these are the smallest subclasses that fix what the docstrings below
+    name. gunicorn is pinned to one major version (pyproject.toml) for this reason, and
+    tests/test_hardening_serve.py holds each behaviour.
+    """
     from gunicorn.asgi import protocol as asgi_protocol
     from gunicorn.asgi.protocol import ASGIProtocol
     from gunicorn.workers import gasgi
