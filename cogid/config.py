@@ -392,6 +392,32 @@ def point_at_pool(settings: dict[str, Any], pool_id: str, developer_provider: st
         settings.pop("developer_provider", None)
 
 
+def check_aws_profile(name: str) -> None:
+    """Refuse an AWS profile (boto3's, for the aws backend) that neither the AWS config nor the
+    credentials file has, listing those they have. Read as botocore reads them, without it."""
+    import configparser
+
+    found: set[str] = set()
+    files = (
+        (os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config", True),
+        (os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials", False),
+    )
+    for path, is_config in files:
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(os.path.expanduser(path))
+        except configparser.Error:
+            continue  # botocore reports a broken file when it is used
+        for section in parser.sections():
+            if is_config and section.startswith("profile "):
+                found.add(section[len("profile ") :].strip())
+            elif not is_config or section == "default":
+                found.add(section.strip())
+    if name not in found:
+        known = ", ".join(sorted(found)) or "none (aws configure --profile NAME makes one)"
+        raise UsageError(f"--aws-profile {name[:80]!r}: no such AWS profile (AWS profiles: {known})")
+
+
 def forget_pool(pool_id: str) -> list[str]:
     """Clear `pool_id` (and its developer provider) from every profile naming it, once the pool
     is deleted; the names of those profiles."""

@@ -73,8 +73,8 @@ def test_a_wrong_key_is_denied(cli, remote, tmp_path, monkeypatch):
 
 
 def test_missing_aws_profile_and_unreachable_endpoint(cli, isolated):
-    assert cli("profile", "add", "gone", "--backend", "aws", "--aws-profile", "nobody").exit_code == 0
-    missing = cli("pool", "list", "-p", "gone")
+    assert cli("profile", "add", "gone", "--backend", "aws").exit_code == 0
+    missing = cli("pool", "list", "-p", "gone", env={"COGID_AWS_PROFILE": "nobody"})
     assert missing.exit_code == 3 and "AWS profile 'nobody' does not exist" in missing.stderr
     assert cli("profile", "add", "down", "--backend", "aws", "--endpoint-url", "http://127.0.0.1:9").exit_code == 0
     down = cli("pool", "list", "-p", "down", env={"AWS_ACCESS_KEY_ID": "AKIAX", "AWS_SECRET_ACCESS_KEY": "y"})

@@ -38,7 +38,9 @@ def test_fresh_machine_has_the_local_profile(cli, isolated):
     assert ok(cli("profile", "path", "-o", "text")) == f"config\t{isolated / 'config.toml'}\ndata\t{isolated}\n"
 
 
-def test_profile_add_set_use_show_remove(cli, isolated):
+def test_profile_add_set_use_show_remove(cli, isolated, tmp_path, monkeypatch):
+    (tmp_path / "aws-config").write_text("[profile admin]\nregion = eu-west-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
     result = cli("profile", "add", "prod", "--backend", "aws", "--aws-profile", "admin", "--region", "eu-west-1")
     assert result.exit_code == 0 and "Added profile 'prod'" in result.stderr and result.stdout == ""
     assert stat.S_IMODE((isolated / "config.toml").stat().st_mode) == 0o600

@@ -132,7 +132,7 @@ def world(cli, cli_pool, isolated):
     """A pool with alice, a profile with no pool (aws backend, never contacted) and one that
     reaches a local service over HTTP (never contacted)."""
     assert cli("token", "issue", "--user", "alice").exit_code == 0
-    assert cli("profile", "add", "empty", "--backend", "aws", "--aws-profile", "nobody").exit_code == 0
+    assert cli("profile", "add", "empty", "--backend", "aws").exit_code == 0
     assert cli("profile", "add", "remote", "--endpoint-url", "http://127.0.0.1:9").exit_code == 0
     return isolated
 

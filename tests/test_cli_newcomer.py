@@ -89,7 +89,7 @@ DRY_RUNS = [
     ["sync", "config", "--sync-trigger", "arn:aws:lambda:us-east-1:000000000000:function:f"],
     ["keys", "create"],
     ["profile", "add", "other"],
-    ["profile", "set", "aws_profile", "admin", "--profile", "spare"],
+    ["profile", "set", "endpoint_url", "http://127.0.0.1:8800", "--profile", "spare"],
     ["profile", "remove", "spare"],
 ]
 
@@ -274,3 +274,60 @@ def test_pool_delete_forgets_the_pool_and_deletes_the_roles_cogid_made(cli, cli_
 def test_pool_delete_keeps_roles_unless_asked(cli, cli_pool, svc):
     ok(cli("pool", "delete", cli_pool, "--yes"))
     assert len(svc("iam").list_roles()["Roles"]) == 2
+
+
+# -- 9. small things -----------------------------------------------------------------------------
+
+def test_readme_credential_process_example_has_a_region():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    example = readme[readme.index("[profile alice]"):].split("```")[0]
+    assert "region = " in example and "credential_process = cogid creds --user alice -o json" in example
+
+
+def test_json_output_where_a_token_belongs_is_refused_naming_the_field(cli, cli_pool):
+    social = cli("social", "token", "facebook", "--subject", "10001").stdout  # JSON: not a terminal
+    for args in (["link", "--user", "alice", "--facebook", social],
+                 ["token", "issue", "--user", "alice", "--link", f"facebook={social}"],
+                 ["link", "--user", "alice", "--login", f"graph.facebook.com={social}"]):
+        refused = cli(*args)
+        assert refused.exit_code == 2, refused.stderr
+        assert "got a JSON document where a token belongs: pass its Token field, e.g. with `-o text`" in refused.stderr
+    issued = cli("token", "issue", "--user", "alice").stdout
+    refused = cli("token", "decode", issued)
+    assert refused.exit_code == 2 and "TOKEN: got a JSON document" in refused.stderr and "Token field" in refused.stderr
+    text = cli("social", "token", "facebook", "--subject", "10001", "-o", "text").stdout.strip()
+    assert ok(cli("link", "--user", "alice", "--facebook", text))["Logins"] == [DEV, "graph.facebook.com"]
+
+
+def test_unlinking_twice_names_the_login_and_the_identity(cli, cli_pool, facebook):
+    alice = ok(cli("link", "--user", "alice", "--facebook", facebook("fb-alice")))["IdentityId"]
+    ok(cli("unlink", "--user", "alice", "--facebook", facebook("fb-alice")))
+    again = cli("unlink", "--user", "alice", "--facebook", facebook("fb-alice"))
+    assert again.exit_code == 5
+    assert (f"unlink: graph.facebook.com is not linked to alice's identity {alice} (its logins: {DEV};"
+            in again.stderr), again.stderr
+
+
+@pytest.mark.parametrize("args", [["--link", "myspace="], ["--link", "myspace=x"]])
+def test_an_unknown_provider_is_a_usage_error_listing_the_providers(cli, cli_pool, args):
+    refused = cli("token", "issue", "--user", "alice", *args)
+    assert refused.exit_code == 2
+    assert "--link 'myspace': not a login provider: use facebook, google, amazon, apple, twitter" in refused.stderr
+    refused = cli("link", "--user", "alice", "--login", "myspace=x")
+    assert refused.exit_code == 2 and "--login 'myspace': not a login provider" in refused.stderr
+
+
+def test_profile_add_refuses_an_aws_profile_that_does_not_exist(cli, tmp_path, monkeypatch):
+    (tmp_path / "aws-config").write_text("[default]\nregion = us-east-1\n[profile admin]\n")
+    (tmp_path / "aws-credentials").write_text("[ci]\naws_access_key_id = AKIAX\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    refused = cli("profile", "add", "prod", "--backend", "aws", "--aws-profile", "nobody")
+    assert refused.exit_code == 2
+    assert "--aws-profile 'nobody': no such AWS profile (AWS profiles: admin, ci, default)" in refused.stderr
+    assert "prod" not in [p["name"] for p in ok(cli("profile", "list"))]
+    assert cli("profile", "set", "aws_profile", "nobody").exit_code == 2
+    for name in ("admin", "ci", "default"):
+        assert cli("profile", "add", f"p-{name}", "--backend", "aws", "--aws-profile", name).exit_code == 0

@@ -18,7 +18,7 @@ from cogid.cli.options import (
     named_providers,
 )
 from cogid.cli.options import cognito as cognito_client
-from cogid.errors import UsageError
+from cogid.errors import Denied, UsageError
 
 Facebook = Annotated[str | None, typer.Option("--facebook", help="Facebook access token", show_default=False)]
 Google = Annotated[str | None, typer.Option("--google", help="Google ID token", show_default=False)]
@@ -118,9 +118,22 @@ def unlink(
     ]
     logins = _logins(facebook, google, amazon, apple, twitter, login)
     if logins:
-        clients.unsigned_client(chosen, "cognito-identity").unlink_identity(
-            IdentityId=identity_id, Logins=logins, LoginsToRemove=list(logins)
-        )
+        from botocore.exceptions import ClientError
+
+        try:
+            clients.unsigned_client(chosen, "cognito-identity").unlink_identity(
+                IdentityId=identity_id, Logins=logins, LoginsToRemove=list(logins)
+            )
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            message = details.get("Message", "")
+            if details.get("Code") != "NotAuthorizedException" or "Logins don't match" not in message:
+                raise
+            linked = _view(cognito, identity_id)["Logins"]
+            raise Denied(
+                f"unlink: {', '.join(logins)} is not linked to {user}'s identity {identity_id} (its logins:"
+                f" {', '.join(linked) or 'none'}; the service says: {message})"
+            ) from None
         output.message(f"Unlinked {', '.join(logins)} from {user}'s identity {identity_id}")
     else:
         cognito.unlink_developer_identity(

@@ -160,22 +160,71 @@ def key_values(
 
 def named_providers(given: dict[str, str | None], what: str) -> dict[str, str]:
     """`--facebook VALUE` style options as {provider key: VALUE}; an empty VALUE is a usage
-    error, never taken as "not given" (`--facebook "$UNSET"` must not change what a command does)."""
+    error, never taken as "not given" (`--facebook "$UNSET"` must not change what a command does).
+    A token (`what`) that is a command's JSON output is refused, saying which field to pass."""
     from cogid.errors import UsageError
     from cogid.flows import PROVIDERS
 
     for name, value in given.items():
         if value == "":
             raise UsageError(f"--{name}: the {what} is empty")
+        if what == "token" and value is not None:
+            token_value(value, f"--{name}")
     return {PROVIDERS[name]: value for name, value in given.items() if value is not None}
+
+
+def token_value(value: str, where: str) -> str:
+    """`value`, unless it is JSON output (`--facebook "$(cogid social token ...)"`) where a token
+    alone belongs: then a usage error naming the field to pass."""
+    import json
+
+    from cogid.errors import UsageError
+
+    if value.lstrip().startswith("{"):
+        try:
+            document = json.loads(value)
+        except ValueError:
+            return value
+        if isinstance(document, dict):
+            fields = [name for name in ("Token", "IdToken", "AccessToken") if isinstance(document.get(name), str)]
+            hint = f"pass its {fields[0]} field, e.g. with `-o text`" if fields else "pass the token alone"
+            raise UsageError(f"{where}: got a JSON document where a token belongs: {hint}")
+    return value
+
+
+def provider_key(name: str) -> str:
+    """The Logins key for PROVIDER in `--login PROVIDER=TOKEN`: a short name (facebook...) or
+    a provider key (a host name, a user pool's path); a bare word that is neither is refused
+    with the list of providers, rather than sent for the service to refuse as a bad login."""
+    from cogid.errors import UsageError
+    from cogid.flows import PROVIDERS
+
+    if name.lower() in PROVIDERS or "." in name or "/" in name:
+        return PROVIDERS.get(name.lower(), name)
+    raise UsageError(
+        f"{name[:40]!r}: not a login provider: use {', '.join(PROVIDERS)}, or a provider key such as"
+        " accounts.google.com, your developer provider's name, an OpenID Connect provider's host or"
+        " cognito-idp.REGION.amazonaws.com/POOL_ID"
+    )
 
 
 def logins(values: list[str] | None, option: str, given: dict[str, str] | None = None) -> dict[str, str]:
     """`--login facebook=TOKEN` options as a Logins map (short provider names allowed), added
     to the logins other options `given`."""
-    from cogid.flows import login_key
+    from cogid.errors import UsageError
 
-    return key_values(values, option, "PROVIDER=TOKEN", need_value=True, key_of=login_key, given=given, secret=True)
+    def checked(name: str) -> str:
+        try:
+            return provider_key(name)
+        except UsageError as error:
+            raise UsageError(f"{option} {error}") from None
+
+    found = key_values(values, option, "PROVIDER=TOKEN", key_of=checked, given=given, secret=True)
+    for key, value in found.items():
+        if not value:
+            raise UsageError(f"{option} {key}: expected PROVIDER=TOKEN (the token is empty)")
+        token_value(value, f"{option} {key}")
+    return found
 
 
 def in_process_only(chosen: Any, what: str) -> None:

@@ -63,6 +63,8 @@ def _settings(**values: str | None) -> dict[str, str]:
     chosen = {key: value for key, value in values.items() if value is not None}
     for key, value in chosen.items():
         config.check_setting(key, value, where=config.option_for(key), error=UsageError)
+    if "aws_profile" in chosen:
+        config.check_aws_profile(chosen["aws_profile"])
     return chosen
 
 
@@ -124,6 +126,8 @@ def profile_set(
     cleared = value == "" and key in OPTIONAL
     if not cleared:
         config.check_setting(key, value, where=key, error=UsageError)
+        if key == "aws_profile":
+            config.check_aws_profile(value)
     with config.editing() as document:
         name = config.selected_name(document, profile)
         if name not in _profiles(document):

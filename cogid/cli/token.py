@@ -21,6 +21,7 @@ from cogid.cli.options import (
     key_values,
     logins,
     nonempty,
+    token_value,
 )
 from cogid.cli.options import profile as resolve
 from cogid.errors import ExitCode, UsageError
@@ -251,7 +252,7 @@ def token_decode(
         if token is None and sys.stdin.isatty():
             raise UsageError("give a TOKEN, or - to read one from stdin")
         token = sys.stdin.buffer.read().decode("utf-8", "replace")  # bytes that are no text fail as no JWT
-    header, claims = tokens.decode(token)
+    header, claims = tokens.decode(token_value(token, "TOKEN"))
     result: dict[str, Any] = {"Header": header, "Claims": claims}
     if verify:
         from cogid import clients
