@@ -295,34 +295,36 @@ def _check_shape(text: str, path: Path) -> None:
             depth, dots = max(depth - 1, 0), 0
         elif kind in "=,":
             dots = 0
-        elif kind == "#":
-            pos = text.find("\n", pos)
-            if pos < 0:
-                return
-        elif kind == '"':
-            match = _BASIC_STRING.match(text, pos)
-            if match is None:
-                return
-            pos = match.end()
-        elif kind == "'":
-            end = text.find("'", pos)
-            if end < 0 or "\n" in text[pos:end]:
-                return
-            pos = end + 1
-        else:  # a multi-line string, which may end in up to two quotes more than its delimiter
-            if kind == '"""':
-                match = _MULTILINE_BASIC.match(text, pos)
-                end = match.end() if match else -1
-            else:
-                end = text.find("'''", pos)
-                end = end + 3 if end >= 0 else -1
+        else:  # a comment or a string: skipped whole
+            end = _skipped(kind, text, pos)
             if end < 0:
                 return
-            line += text.count("\n", pos, end)
-            pos = end
-            for _ in range(2):
-                if text.startswith(kind[0], pos):
-                    pos += 1
+            line, pos = line + text.count("\n", pos, end) * (kind in ('"""', "'''")), end
+
+
+def _skipped(kind: str, text: str, pos: int) -> int:
+    """Where the comment or string that `kind` opened at `pos` ends; -1 if it never does."""
+    if kind == "#":
+        return text.find("\n", pos)
+    if kind == '"':
+        match = _BASIC_STRING.match(text, pos)
+        return match.end() if match else -1
+    if kind == "'":
+        end = text.find("'", pos)
+        return -1 if end < 0 or "\n" in text[pos:end] else end + 1
+    # A multi-line string, which may end in up to two quotes more than its delimiter.
+    if kind == '"""':
+        match = _MULTILINE_BASIC.match(text, pos)
+        end = match.end() if match else -1
+    else:
+        end = text.find("'''", pos)
+        end = end + 3 if end >= 0 else -1
+    if end < 0:
+        return -1
+    for _ in range(2):
+        if text.startswith(kind[0], end):
+            end += 1
+    return end
 
 
 def _shown(value: Any) -> str:

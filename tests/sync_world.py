@@ -5,7 +5,6 @@ roles and developer provider, so tests never see each other's data)."""
 from __future__ import annotations
 
 import uuid
-from types import SimpleNamespace
 
 import pytest
 from botocore.exceptions import ClientError

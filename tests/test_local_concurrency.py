@@ -1,10 +1,10 @@
-import pytest
 """State lives in SQLite: it persists across processes and survives many writers at once."""
 
 import subprocess
 import sys
 import textwrap
 
+import pytest
 from conftest import DEV
 
 WORKER = textwrap.dedent("""
