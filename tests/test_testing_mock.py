@@ -214,7 +214,12 @@ def test_decorated_functions_each_call_a_fresh_backend(app):
         pool = app.new_pool("app")["IdentityPoolId"]
         return app.sign_in(pool, user)["IdentityId"]
 
+    @mock_cognito  # bare, as moto's @mock_aws may be
+    def bare():
+        return current_backend()
+
     first, second = handler("alice"), handler("alice")  # the same provider twice: two backends
+    assert isinstance(bare(), Backend)
     assert first != second and seen[0] is not seen[1] and isinstance(seen[0], Backend)
     assert asyncio.run(async_handler("alice")).startswith("us-east-1:")
     assert handler.__name__ == "handler"

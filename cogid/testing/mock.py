@@ -24,7 +24,7 @@ import inspect
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 from urllib.parse import urlencode, urlsplit
 
 from cogid.testing.backend import SERVICES, Backend
@@ -126,7 +126,15 @@ class MockCognito:
         return run  # type: ignore[return-value]
 
 
-def mock_cognito() -> MockCognito:
+@overload
+def mock_cognito(target: None = None) -> MockCognito: ...
+
+
+@overload
+def mock_cognito(target: F) -> F: ...
+
+
+def mock_cognito(target: F | None = None) -> MockCognito | F:
     """Serve every boto3/botocore client of cognito-identity, cognito-sync, sts and iam in this
     process from a fresh local backend (real RS512 tokens, AWS's rules), with no network and no
     credentials; other services pass through untouched (to moto's mock_aws, if it is active).
@@ -134,10 +142,10 @@ def mock_cognito() -> MockCognito:
         with mock_cognito() as backend:       # backend: a cogid.testing.Backend
             app.sign_in("alice")
 
-        @mock_cognito()
+        @mock_cognito()                       # or @mock_cognito, as moto's @mock_aws
         def test_sign_in(): ...
     """
-    return MockCognito()
+    return MockCognito() if target is None else MockCognito()(target)
 
 
 def _decorate_class(cls: type) -> type:
