@@ -10,15 +10,14 @@ tests/test_client_parity.py holds the two side by side.
 
 from __future__ import annotations
 
-import decimal
 from datetime import datetime
 from typing import Any
 
 from cogid.local.wire.shapes import Shape
 
 _SCALARS: dict[str, tuple[type, ...]] = {
-    "float": (float, decimal.Decimal, int),
-    "double": (float, decimal.Decimal, int),
+    "float": (float, int),  # and decimal.Decimal: see _is_scalar
+    "double": (float, int),
     "integer": (int,),
     "long": (int,),
     "boolean": (bool,),
@@ -44,8 +43,19 @@ def _label(name: str) -> str:
     return name[1:] if name.startswith(".") else name or "input"
 
 
+_NUMBERS = "<class 'float'>, <class 'decimal.Decimal'>, <class 'int'>"  # botocore's order
+
+
 def _types(types: tuple[type, ...]) -> str:
-    return ", ".join(str(t) for t in types)
+    return _NUMBERS if types == _SCALARS["float"] else ", ".join(str(t) for t in types)
+
+
+def _is_scalar(value: Any, kind: str) -> bool:
+    """Is `value` of the Python types botocore takes for `kind` (a Decimal for a float, too,
+    told by its class so that decimal is imported only by whoever passes one)?"""
+    if kind in ("float", "double") and type(value).__module__ == "decimal":
+        return type(value).__name__ == "Decimal"
+    return isinstance(value, _SCALARS[kind])
 
 
 def _wrong_type(value: Any, name: str, valid: str, faults: list[str]) -> None:
@@ -65,7 +75,7 @@ def _check(value: Any, shape: Shape, name: str, faults: list[str]) -> None:
     kind = shape.type_name
     if kind in _CONTAINERS and not isinstance(value, _CONTAINERS[kind]):
         return _wrong_type(value, name, _types(_CONTAINERS[kind]), faults)
-    if kind in _SCALARS and not isinstance(value, _SCALARS[kind]):
+    if kind in _SCALARS and not _is_scalar(value, kind):
         return _wrong_type(value, name, _types(_SCALARS[kind]), faults)
     if kind == "structure":
         _check_structure(value, shape, name, faults)
@@ -114,7 +124,7 @@ def _check_items(items: Any, member: Shape, name: str, faults: list[str]) -> Non
     if kind in _SCALARS and not _CONSTRAINTS & set(member.metadata):
         # botocore only type-checks the items of a list of unconstrained scalars.
         for index, item in enumerate(items):
-            if not isinstance(item, _SCALARS[kind]):
+            if not _is_scalar(item, kind):
                 _wrong_type(item, f"{name}[{index}]", _types(_SCALARS[kind]), faults)
         return
     for index, item in enumerate(items):

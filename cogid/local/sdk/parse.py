@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
-from typing import Any
-from xml.etree import ElementTree
+from typing import TYPE_CHECKING, Any
 
 from cogid.local.wire import shapes
 from cogid.local.wire.request import Response
+
+if TYPE_CHECKING:  # XML is read only for STS and IAM: the import waits for their first reply
+    from xml.etree import ElementTree
 
 
 def metadata(reply: Response, request_id: str | None) -> dict[str, Any]:
@@ -102,6 +104,8 @@ def _from_json(value: Any, shape: shapes.Shape) -> Any:
 
 
 def _xml(body: bytes) -> ElementTree.Element:
+    from xml.etree import ElementTree
+
     return ElementTree.fromstring(body)  # noqa: S314 - the body is this process's own service's
 
 

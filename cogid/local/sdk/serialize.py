@@ -4,7 +4,6 @@ REST-JSON (Cognito Sync) and AWS Query (STS, IAM)."""
 from __future__ import annotations
 
 import base64
-import calendar
 import json
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -36,7 +35,7 @@ def request(model: shapes.ServiceModel, operation: str, params: dict[str, Any], 
 
 def _epoch(value: Any) -> int | float:
     moment = to_datetime(value)
-    seconds = calendar.timegm(moment.utctimetuple())
+    seconds = int(moment.replace(microsecond=0).timestamp())
     return (seconds * 10**6 + moment.microsecond) / 10**6 if moment.microsecond else seconds
 
 

@@ -18,7 +18,6 @@ from urllib.parse import urlencode
 
 from cogid.local import protocol
 from cogid.local.sdk import params, parse, serialize
-from cogid.local.sdk.paging import Paginator, botocore_paginators
 from cogid.local.service import Service
 from cogid.local.wire import shapes
 from cogid.local.wire.request import Request
@@ -187,9 +186,13 @@ class DirectClient:
         return call
 
     def can_paginate(self, operation_name: str) -> bool:
+        from cogid.local.sdk.paging import botocore_paginators
+
         return self._operations.get(operation_name) in botocore_paginators(self.meta.service_model.service_name)
 
-    def get_paginator(self, operation_name: str) -> Paginator:
+    def get_paginator(self, operation_name: str) -> Any:
+        from cogid.local.sdk.paging import Paginator, botocore_paginators
+
         if not self.can_paginate(operation_name):
             from botocore.exceptions import OperationNotPageableError
 
