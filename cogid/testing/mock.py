@@ -23,15 +23,14 @@ import functools
 import inspect
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar, overload
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from cogid.testing.backend import SERVICES, Backend
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_FORM = "application/x-www-form-urlencoded; charset=utf-8"  # what botocore sends a Query body as
 _lock = threading.RLock()
 _active: list[Backend] = []  # the mocks entered and not yet left; the last one serves
 _original: Any = None  # BaseClient._make_api_call before the hook, while the hook is in place
@@ -216,12 +215,11 @@ def _hook(client: Any) -> None:
     if host.endswith(".cogid.invalid"):
         return  # an in-process client of a cogid backend (cogid.local.client, Backend.client)
     from botocore import UNSIGNED
-    from botocore.endpoint import convert_to_response_dict
-    from botocore.parsers import create_parser
+
+    from cogid.local.transport.inprocess import parsed_reply
 
     region = client.meta.region_name
     unsigned_client = client.meta.config.signature_version is UNSIGNED
-    parser = create_parser(client.meta.service_model.protocol)
 
     def before_call(model: Any, params: dict[str, Any], request_signer: Any, context: dict[str, Any], **_: Any) -> Any:
         backend = _serving()
@@ -231,15 +229,7 @@ def _hook(client: Any) -> None:
         if not unsigned and _knows(backend, _access_key(request_signer)):
             return None  # signed by a key the backend knows: answered signed, at before-send
         http = _answer(backend, region, params["method"], params["url"], params["headers"], params["body"])
-        # What botocore's endpoint does with a reply (botocore.endpoint.Endpoint._do_get_response).
-        reply = convert_to_response_dict(http, model)
-        parsed = parser.parse(reply, model.output_shape)
-        if http.status_code >= 300:
-            error_shape = model.service_model.shape_for_error_code(parsed.get("Error", {}).get("Code"))
-            if error_shape is not None:
-                parsed.update(parser.parse(reply, error_shape))
-        parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = 0
-        return http, parsed
+        return http, parsed_reply(http, model)
 
     def before_send(request: Any, **_: Any) -> Any:
         backend = _serving()
@@ -266,37 +256,18 @@ def _knows(backend: Backend, access_key: str | None) -> bool:
     return access_key is not None and backend.service.store.signer(access_key) is not None
 
 
-class _Raw:
-    def __init__(self, body: bytes):
-        self.body = body
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.body
-
-
 def _answer(backend: Backend, region: str, method: str, url: str, headers: Any, body: Any) -> Any:
     """The backend's reply to one request, as botocore's HTTP layer would have returned it."""
-    from botocore.awsrequest import AWSResponse
-
     from cogid.local import protocol
-    from cogid.local.wire.request import Request, credential_scope
+    from cogid.local.transport.inprocess import botocore_response, request_of
+    from cogid.local.wire.request import credential_scope
 
-    if isinstance(body, dict):  # a Query request, before botocore encodes it
-        body = urlencode(body, doseq=True)
-        headers = {**headers, "Content-Type": _FORM}
-    if isinstance(body, str):
-        body = body.encode()
-    elif body is None:
-        body = b""
-    elif not isinstance(body, bytes):
-        body = body.read()
-    lowered = {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in headers.items()}
+    request = request_of(region, method, url, headers, body)
+    lowered = request.headers
     scope = credential_scope(lowered)
     if scope is not None and not _knows(backend, scope[0]):
         # Signed with credentials the backend never issued (the process's own, moto's fake
         # ones): the account's call, as an unsigned one is.
         for name in ("authorization", "x-amz-security-token", "x-amz-date", "x-amz-content-sha256"):
             lowered.pop(name, None)
-    path = "/" + url.split("://", 1)[-1].partition("/")[2]
-    reply = protocol.handle(backend.service, Request(method, path, lowered, body, region))
-    return AWSResponse(url, reply.status, reply.headers, _Raw(reply.body))
+    return botocore_response(url, protocol.handle(backend.service, request))

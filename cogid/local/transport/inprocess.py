@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,7 +21,7 @@ from cogid.local import protocol
 from cogid.local.sdk import params, parse, serialize
 from cogid.local.service import Service
 from cogid.local.wire import shapes
-from cogid.local.wire.request import Request
+from cogid.local.wire.request import Request, Response
 
 # --- the boto3 door -------------------------------------------------------------------------
 
@@ -43,45 +44,21 @@ def attach(client: Any, service: Service | Callable[[], Service]) -> Any:
     has signed it, because the signature's scope says who is calling.
     """
     from botocore import UNSIGNED
-    from botocore.awsrequest import AWSResponse
-    from botocore.endpoint import convert_to_response_dict
-    from botocore.parsers import create_parser
 
     open_service = service if callable(service) else lambda: service
     _skip_network_steps(client)
     region = client.meta.region_name
     service_id = client.meta.service_model.service_id.hyphenize()
     unsigned_client = client.meta.config.signature_version is UNSIGNED
-    parser = create_parser(client.meta.service_model.protocol)
 
     def answer(method: str, url: str, headers: Any, body: Any) -> Any:
-        if isinstance(body, dict):  # a Query request, before botocore encodes it
-            body = urlencode(body, doseq=True)
-            headers = {**headers, "Content-Type": serialize.QUERY_CONTENT_TYPE}
-        if isinstance(body, str):
-            body = body.encode()
-        elif body is None:
-            body = b""
-        elif not isinstance(body, bytes):
-            body = body.read()
-        lowered = {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in headers.items()}
-        path = "/" + url.split("://", 1)[-1].partition("/")[2]
-        reply = protocol.handle(open_service(), Request(method, path, lowered, body, region))
-        return AWSResponse(url, reply.status, reply.headers, _Raw(reply.body))
+        return botocore_response(url, protocol.handle(open_service(), request_of(region, method, url, headers, body)))
 
     def before_call(model: Any, params: dict[str, Any], context: dict[str, Any], **_kwargs: Any) -> Any:
         if not (unsigned_client or context.get("auth_type") == "none"):
             return None  # signed: answered at before-send
         http = answer(params["method"], params["url"], params["headers"], params["body"])
-        # What botocore's endpoint does with a reply (botocore.endpoint.Endpoint._do_get_response).
-        reply = convert_to_response_dict(http, model)
-        parsed = parser.parse(reply, model.output_shape)
-        if http.status_code >= 300:
-            error_shape = model.service_model.shape_for_error_code(parsed.get("Error", {}).get("Code"))
-            if error_shape is not None:
-                parsed.update(parser.parse(reply, error_shape))
-        parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = 0
-        return http, parsed
+        return http, parsed_reply(http, model)
 
     def before_send(request: Any, **_kwargs: Any) -> Any:
         return answer(request.method, request.url, request.headers, request.body)
@@ -89,6 +66,51 @@ def attach(client: Any, service: Service | Callable[[], Service]) -> Any:
     client.meta.events.register(f"before-call.{service_id}", before_call)
     client.meta.events.register(f"before-send.{service_id}", before_send)
     return client
+
+
+def request_of(region: str, method: str, url: str, headers: Any, body: Any) -> Request:
+    """A request botocore was about to send (at before-call or before-send), as ours."""
+    if isinstance(body, dict):  # a Query request, before botocore encodes it
+        body = urlencode(body, doseq=True)
+        headers = {**headers, "Content-Type": serialize.QUERY_CONTENT_TYPE}
+    if isinstance(body, str):
+        body = body.encode()
+    elif body is None:
+        body = b""
+    elif not isinstance(body, bytes):
+        body = body.read()
+    lowered = {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in headers.items()}
+    return Request(method, "/" + url.split("://", 1)[-1].partition("/")[2], lowered, body, region)
+
+
+def botocore_response(url: str, reply: Response) -> Any:
+    """Our reply as botocore's HTTP layer returns one."""
+    from botocore.awsrequest import AWSResponse
+
+    return AWSResponse(url, reply.status, reply.headers, _Raw(reply.body))
+
+
+def parsed_reply(http: Any, model: Any) -> dict[str, Any]:
+    """What botocore's endpoint makes of a reply (botocore.endpoint.Endpoint._do_get_response),
+    for a call answered at before-call, before the endpoint is reached."""
+    from botocore.endpoint import convert_to_response_dict
+
+    reply = convert_to_response_dict(http, model)
+    parser = _parser(model.service_model.protocol)
+    parsed: dict[str, Any] = parser.parse(reply, model.output_shape)
+    if http.status_code >= 300:
+        error_shape = model.service_model.shape_for_error_code(parsed.get("Error", {}).get("Code"))
+        if error_shape is not None:
+            parsed.update(parser.parse(reply, error_shape))
+    parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = 0
+    return parsed
+
+
+@cache
+def _parser(protocol_name: str) -> Any:
+    from botocore.parsers import create_parser
+
+    return create_parser(protocol_name)
 
 
 def _skip_network_steps(client: Any) -> None:
