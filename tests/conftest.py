@@ -175,22 +175,9 @@ class Clock:
 def served_by(service, service_name="cognito-identity", **kwargs):
     """A boto3 client answered in-process by this `Service` object (cogid.local.client always
     uses the shared service of a home; tests sometimes need their own clock or fetch)."""
-    import boto3
-    from botocore import UNSIGNED
-    from botocore.config import Config
+    from cogid.local import served_client
 
-    from cogid.local.transport.inprocess import attach
-
-    if not _boto3_sessions:  # one session for all: a new one reloads the service models
-        _boto3_sessions.append(boto3.session.Session(region_name="us-east-1"))
-    signed = "aws_access_key_id" in kwargs
-    config = Config(retries={"total_max_attempts": 1}, signature_version=None if signed else UNSIGNED)
-    made = _boto3_sessions[0].client(
-        service_name, endpoint_url=f"https://{service_name}.cogid.invalid", config=config, **kwargs)
-    return attach(made, service)
-
-
-_boto3_sessions = []
+    return served_client(service_name, service, **kwargs)
 
 
 @pytest.fixture

@@ -69,10 +69,14 @@ def client(
     the account's own; pass `aws_access_key_id`, `aws_secret_access_key` (and
     `aws_session_token`) to call as a key or as temporary credentials the service issued.
     """
+    return served_client(service_name, _opener(home), region, **client_kwargs)
+
+
+def served_client(service_name: str, service: Any, region: str = "us-east-1", **client_kwargs: Any) -> Any:
+    """As `client`, served by `service`: a Service object of one's own (its own store or
+    clock, as cogid.testing's backends have), or a callable that opens one."""
     if service_name not in SERVICES:
-        raise ValueError(f"service_name must be one of {', '.join(SERVICES)}")
-    import boto3
-    import botocore.session
+        raise ValueError(f"service_name must be one of {', '.join(SERVICES)}, not {service_name!r}")
     from botocore import UNSIGNED
     from botocore.config import Config
 
@@ -82,23 +86,27 @@ def client(
     config = Config(retries={"total_max_attempts": 1}, signature_version=None if signed else UNSIGNED)
     if "config" in client_kwargs:
         config = config.merge(client_kwargs.pop("config"))
+    made = boto3_session(region).client(
+        service_name, endpoint_url=_NOWHERE.format(service=service_name, region=region), config=config, **client_kwargs
+    )
+    return attach(made, service)
+
+
+def boto3_session(region: str) -> Any:
+    """The boto3 session of every in-process client of `region`. One per region: a new session
+    reloads the service models (~70 ms a client), a reused one makes a client in a few ms.
+    Credentials are never taken from it (requests are unsigned or signed with the keys a client
+    is given), and it is blind to AWS_PROFILE: the local service needs no AWS configuration,
+    and a profile named there that does not exist must not break it."""
+    import boto3
+    import botocore.session
+
     with _sessions_lock:
-        # One boto3 session per region: a new session reloads the service models (~70 ms a
-        # client), a reused one makes a client in a few ms. Credentials are never taken from
-        # it: requests are unsigned or signed with the keys passed here.
         session = _sessions.get(region)
         if session is None:
-            # Blind to AWS_PROFILE: the local service needs no AWS configuration, and a profile
-            # named there that does not exist must not break it.
             isolated = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
             session = _sessions[region] = boto3.session.Session(botocore_session=isolated, region_name=region)
-        made = session.client(
-            service_name,
-            endpoint_url=_NOWHERE.format(service=service_name, region=region),
-            config=config,
-            **client_kwargs,
-        )
-    return attach(made, _opener(home))
+        return session
 
 
 def mint_social_token(

@@ -7,7 +7,6 @@ binds; `cogid_server` shares its helpers (`pool`, `social_token`, `decode`, `jwk
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -19,20 +18,6 @@ if TYPE_CHECKING:
 SERVICES = ("cognito-identity", "cognito-sync", "sts", "iam")
 DEVELOPER_PROVIDER = "login.example.app"
 REGION = "us-east-1"
-# Where in-process clients point: a host that cannot resolve, so that a request that ever escaped
-# the in-process hook would fail rather than reach AWS (as cogid.local.client does).
-NOWHERE = "https://{service}.{region}.cogid.invalid"
-# Short names of the public providers, as `cogid social token` and `pool --facebook` know them.
-PUBLIC = {
-    "facebook": "graph.facebook.com",
-    "google": "accounts.google.com",
-    "amazon": "www.amazon.com",
-    "apple": "appleid.apple.com",
-    "twitter": "api.twitter.com",
-}
-
-_sessions: dict[str, Any] = {}
-_sessions_lock = threading.Lock()
 
 
 class Clock:
@@ -50,40 +35,13 @@ class Clock:
         self.offset += seconds
 
 
-def boto3_session(region: str) -> Any:
-    """One boto3 session per region for every in-process client (a new session reloads the
-    service models, ~70 ms; a client of a known one takes a few ms). Blind to AWS_PROFILE and
-    the AWS config files: the local backend needs no AWS configuration."""
-    import boto3
-    import botocore.session
-
-    with _sessions_lock:
-        session = _sessions.get(region)
-        if session is None:
-            isolated = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
-            session = _sessions[region] = boto3.session.Session(botocore_session=isolated, region_name=region)
-        return session
-
-
 def inprocess_client(service: Service, service_name: str, region: str, **kwargs: Any) -> Any:
     """A real boto3 client whose requests `service` answers in this process. Unsigned (the
     account's own calls) unless `aws_access_key_id` is given: then signed with those keys, as
     their holder (a developer key, or temporary credentials the backend vended)."""
-    if service_name not in SERVICES:
-        raise ValueError(f"service_name must be one of {', '.join(SERVICES)}, not {service_name!r}")
-    from botocore import UNSIGNED
-    from botocore.config import Config
+    from cogid.local import served_client
 
-    from cogid.local.transport.inprocess import attach
-
-    signed = "aws_access_key_id" in kwargs
-    config = Config(retries={"total_max_attempts": 1}, signature_version=None if signed else UNSIGNED)
-    if "config" in kwargs:
-        config = config.merge(kwargs.pop("config"))
-    made = boto3_session(region).client(
-        service_name, endpoint_url=NOWHERE.format(service=service_name, region=region), config=config, **kwargs
-    )
-    return attach(made, service)
+    return served_client(service_name, service, region, **kwargs)
 
 
 def offline_fetch(url: str) -> dict[str, Any]:
@@ -128,13 +86,13 @@ class Helpers:
         `roles`). Each role trusts only this pool, with the console's standard trust policy.
         `facebook="APP_ID"` and the like add SupportedLoginProviders; other keyword arguments go
         to CreateIdentityPool as they are (AllowClassicFlow=True, OpenIdConnectProviderARNs=[...])."""
-        from cogid.flows import create_pool  # what `pool create --create-roles` runs
+        from cogid.flows import PROVIDERS, create_pool  # what `pool create --create-roles` runs
 
         settings: dict[str, Any] = {"IdentityPoolName": name, "AllowUnauthenticatedIdentities": guests}
         if developer_provider:
             settings["DeveloperProviderName"] = developer_provider
         given = {"facebook": facebook, "google": google, "amazon": amazon, "apple": apple, "twitter": twitter}
-        social = {PUBLIC[short]: app for short, app in given.items() if app}
+        social = {PROVIDERS[short]: app for short, app in given.items() if app}
         if social:
             settings["SupportedLoginProviders"] = {**request.pop("SupportedLoginProviders", {}), **social}
         settings.update(request)
@@ -157,7 +115,9 @@ class Helpers:
         `provider` (facebook, google, amazon, apple, twitter, or the login key such as
         graph.facebook.com) for user `subject`. `audience` defaults to the app id that the
         latest pool made by `pool()` with that provider has; valid for `duration` seconds."""
-        key = PUBLIC.get(provider.lower(), provider)
+        from cogid.flows import PROVIDERS  # the short names `cogid social token` knows
+
+        key = PROVIDERS.get(provider.lower(), provider)
         if audience is None:
             trusting = [p.get("SupportedLoginProviders", {}) for p in self._pools]
             audiences = [providers[key] for providers in trusting if key in providers]

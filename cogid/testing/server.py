@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cogid.testing._keys import SetupError, copy_template, temporary_directory
-from cogid.testing.backend import REGION, SERVICES, Helpers, boto3_session, inprocess_client, offline_fetch
+from cogid.testing.backend import REGION, SERVICES, Helpers, inprocess_client, offline_fetch
 
 if TYPE_CHECKING:
     from cogid.local.service import Service
@@ -109,6 +109,8 @@ class Server(Helpers):
         config = Config(retries={"total_max_attempts": 1})
         if "config" in kwargs:
             config = config.merge(kwargs.pop("config"))
+        from cogid.local import boto3_session
+
         return boto3_session(region or self.region).client(service_name, endpoint_url=self.url, config=config, **kwargs)
 
     def reset(self) -> None:
