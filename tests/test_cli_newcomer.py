@@ -331,3 +331,55 @@ def test_profile_add_refuses_an_aws_profile_that_does_not_exist(cli, tmp_path, m
     assert cli("profile", "set", "aws_profile", "nobody").exit_code == 2
     for name in ("admin", "ci", "default"):
         assert cli("profile", "add", f"p-{name}", "--backend", "aws", "--aws-profile", name).exit_code == 0
+
+
+# -- 5. bulk issuance's progress -----------------------------------------------------------------
+
+def _progress_seen(isolated, tmp_path, stdin_data=None, users_file=None):
+    """Run bulk issuing with stderr on a terminal (a pty): what it drew there, decoded."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "COGID_HOME": str(isolated), "TERM": "xterm", "COLUMNS": "120"}
+    source = users_file or "-"
+    out = (tmp_path / "tokens.jsonl").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "cogid", "token", "issue", "--users-from", str(source)],
+                               stdin=subprocess.PIPE, stdout=out, stderr=secondary, env=env)
+    os.close(secondary)
+    if stdin_data is not None:
+        process.stdin.write(stdin_data.encode())
+    process.stdin.close()
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    assert process.wait(60) == 0
+    out.close()
+    issued = (tmp_path / "tokens.jsonl").read_text().splitlines()
+    os.close(primary)
+    return issued, drawn.decode("utf-8", "replace")
+
+
+def test_progress_of_a_file_has_a_bar_and_time_left(cli, cli_pool, isolated, tmp_path):
+    users = tmp_path / "users.txt"
+    users.write_text("".join(f"user{n}\n" for n in range(1500)) + "\n\n")
+    issued, drawn = _progress_seen(isolated, tmp_path, users_file=users)
+    assert len(issued) == 1500
+    assert "/1500" in drawn and "tokens/s" in drawn and "left" in drawn and "━" in drawn
+
+
+def test_progress_of_a_pipe_has_count_rate_and_elapsed(cli, cli_pool, isolated, tmp_path):
+    import re
+
+    issued, drawn = _progress_seen(isolated, tmp_path, stdin_data="".join(f"user{n}\n" for n in range(1500)))
+    assert len(issued) == 1500
+    assert re.search(r"[\d,]+ tokens", drawn) and "tokens/s" in drawn and "0:00:0" in drawn
+    assert "left" not in drawn and "/1500" not in drawn

@@ -127,7 +127,7 @@ def _issue_stream(profile: Any, lines: Any, duration: int | None, tags: dict[str
                 yield user
 
     failed = 0
-    progress = _Progress() if sys.stderr.isatty() else None
+    progress = _Progress(_count_users(lines)) if sys.stderr.isatty() else None
     issuing = flows.issue_many(profile, users(), duration, tags)
     with contextlib.closing(issuing):  # the workers are stopped here, whatever ends the loop
         for user, issued in issuing:
@@ -197,17 +197,35 @@ def _lines(source: Any) -> Iterator[bytes]:
 
 
 class _Progress:
-    def __init__(self) -> None:
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    """Bulk issuing's progress on stderr: tokens issued, rate and elapsed time; with a `total`
+    (input from a file, its lines counted first) a bar and the time left as well."""
 
-        self.bar = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.completed} tokens"),
-            TimeElapsedColumn(),
-            console=output.stderr_console(),
-            transient=True,
+    def __init__(self, total: int | None) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
         )
-        self.task = self.bar.add_task("issue")
+        from rich.text import Text
+
+        class Rate(ProgressColumn):
+            def render(self, task: Any) -> Text:
+                speed = task.finished_speed or task.speed
+                return Text(f"{speed:,.0f} tokens/s" if speed else "… tokens/s")
+
+        columns: list[Any]
+        if total is None:
+            columns = [SpinnerColumn(), TextColumn("{task.completed:,} tokens"), Rate(), TimeElapsedColumn()]
+        else:
+            columns = [BarColumn(), MofNCompleteColumn(), Rate(), TimeElapsedColumn(), TextColumn("left"),
+                       TimeRemainingColumn()]  # fmt: skip
+        self.bar = Progress(*columns, console=output.stderr_console(), transient=True)
+        self.task = self.bar.add_task("issue", total=total)
         self.bar.start()
 
     def advance(self) -> None:
@@ -215,6 +233,26 @@ class _Progress:
 
     def stop(self) -> None:
         self.bar.stop()
+
+
+def _count_users(source: Any) -> int | None:
+    """The users in `source` if it is a regular file (its non-blank lines, read without moving
+    its offset), else None: a pipe's total is not known until it ends."""
+    import stat
+
+    try:
+        fd = source.fileno()
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        count, offset, tail = 0, source.tell(), b""
+        while chunk := os.pread(fd, 1 << 20, offset):
+            lines = (tail + chunk).split(b"\n")
+            tail = lines.pop()
+            count += sum(1 for line in lines if line.strip())
+            offset += len(chunk)
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+    return count + (1 if tail.strip() else 0)
 
 
 @app.command("decode")
