@@ -163,21 +163,63 @@ def _stand_in(shape: Any, name: str, request: dict[str, Any]) -> Any:
     return {} if kind == "map" else [] if kind == "list" else None
 
 
+def social_token(profile: Profile, provider: str, subject: str, audience: str, duration: int) -> str:
+    """A test login of `provider` (its login key) from the local service the profile reaches:
+    the embedded one, or a `cogid serve` endpoint's (its test IdP, called with the profile's
+    AWS credentials, as a developer). Real AWS has no such thing."""
+    if in_process(profile):
+        from cogid.local import mint_social_token
+
+        return mint_social_token(provider, subject, audience, home=data_dir(), duration=duration)
+    if not profile.endpoint_url:
+        raise ConfigError(
+            f"profile {profile.name!r} reaches real AWS, which accepts only real {provider} tokens:"
+            " test tokens come from the local backend or a `cogid serve` endpoint"
+        )
+    import json
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    from cogid.errors import Unavailable
+
+    url = profile.endpoint_url.rstrip("/") + "/_cogid/test-idp/token"
+    body = json.dumps({"Provider": provider, "Subject": subject, "Audience": audience, "Duration": duration})
+    request = AWSRequest("POST", url, data=body.encode(), headers={"Content-Type": "application/json"})
+    credentials = _session(profile).get_credentials()
+    if credentials is None:
+        raise ConfigError(f"profile {profile.name!r}: no AWS credentials to call {profile.endpoint_url} with")
+    SigV4Auth(credentials.get_frozen_credentials(), "cognito-identity", profile.region).add_auth(request)
+    prepared = request.prepare()
+    call = urllib.request.Request(url, data=prepared.body, headers=dict(prepared.headers), method="POST")
+    try:
+        with urllib.request.urlopen(call, timeout=READ_TIMEOUT) as response:  # noqa: S310 - the user's endpoint
+            return str(json.loads(response.read())["Token"])
+    except urllib.error.HTTPError as error:
+        from botocore.exceptions import ClientError
+
+        answer = json.loads(error.read() or b"{}")
+        code = answer.get("__type", f"HTTP {error.code}")
+        raise ClientError({"Error": {"Code": code, "Message": answer.get("message", "")}}, "MintTestToken") from None
+    except (OSError, ValueError, KeyError) as error:
+        raise Unavailable(f"cannot get a test token from {url}: {error}") from None
+
+
 CONNECT_TIMEOUT = 5  # seconds, for AWS calls; every Cognito and STS call answers in well under one
 READ_TIMEOUT = 15
 
 
-def _aws_client(profile: Profile, service: str, keys: dict[str, str] | None = None, **config: Any) -> Any:
-    """A boto3 client for the profile's AWS profile, or for `keys` (then no AWS profile is read)."""
+def _session(profile: Profile, keys: dict[str, str] | None = None) -> Any:
+    """A boto3 session of the profile's AWS profile, or of `keys` (then no AWS profile is read)."""
     import boto3
     import botocore.exceptions
-    from botocore.config import Config
 
     try:
         if keys:
-            session = boto3.session.Session(region_name=profile.region, **keys)
-        else:
-            session = boto3.session.Session(profile_name=profile.aws_profile, region_name=profile.region)
+            return boto3.session.Session(region_name=profile.region, **keys)
+        return boto3.session.Session(profile_name=profile.aws_profile, region_name=profile.region)
     except botocore.exceptions.ProfileNotFound:
         source = (
             "COGID_AWS_PROFILE"
@@ -185,6 +227,13 @@ def _aws_client(profile: Profile, service: str, keys: dict[str, str] | None = No
             else f"profile {profile.name!r}"
         )
         raise ConfigError(f"{source}: AWS profile {profile.aws_profile!r} does not exist") from None
+
+
+def _aws_client(profile: Profile, service: str, keys: dict[str, str] | None = None, **config: Any) -> Any:
+    """A boto3 client for the profile's AWS profile, or for `keys` (then no AWS profile is read)."""
+    from botocore.config import Config
+
+    session = _session(profile, keys)
     # botocore waits 60 s for a reply, per attempt: an endpoint that accepts and never answers
     # would hold a command (or an SDK's credential_process) for minutes.
     timeouts = Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT, **config)

@@ -211,3 +211,32 @@ def test_no_silent_merge_on_the_aws_backend(cli, remote, isolated):
     assert ok(cli("identity", "lookup", "--user", "alice"))["IdentityId"] == alice
     merged = cli("link", "--user", "bob", "--facebook", facebook, "--allow-merge")
     assert ok(merged)["IdentityId"] == bob and f"merged: identity {alice} went into {bob}" in merged.stderr
+
+
+def test_social_tokens_come_from_the_endpoints_own_test_idp(cli, remote, isolated):
+    ok(cli("pool", "create", "social", "--developer-provider", DEV, "--facebook", "app1", "--use"))
+    minted = ok(cli("social", "token", "facebook", "--subject", "fb-9"))
+    assert minted["Provider"] == "graph.facebook.com"
+    assert ok(cli("link", "--user", "alice", "--facebook", minted["Token"]))["Logins"] == [DEV, "graph.facebook.com"]
+    # The endpoint's own test IdP says why it refuses, as the local backend would.
+    refused = cli("social", "token", "myspace", "--subject", "x", "--audience", "a")
+    assert refused.exit_code == 2 and "PROVIDER 'myspace'" in refused.stderr
+
+
+def test_the_test_idp_answers_developers_only(remote, local):
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(remote + "/_cogid/test-idp/token", data=b'{"Provider": "facebook"}',
+                                     method="POST")
+    with pytest.raises(urllib.error.HTTPError) as unsigned:
+        urllib.request.urlopen(request, timeout=10)
+    assert unsigned.value.code in (400, 403)
+    assert json.loads(unsigned.value.read())["__type"] == "MissingAuthenticationTokenException"
+
+
+def test_social_token_on_real_aws_says_why_not(cli, isolated):
+    assert cli("profile", "add", "real", "--backend", "aws", "--pool", "us-east-1:abc").exit_code == 0
+    result = cli("social", "token", "facebook", "--subject", "x", "--audience", "a", "-p", "real",
+                 env={"AWS_ACCESS_KEY_ID": "AKIAX", "AWS_SECRET_ACCESS_KEY": "y"})
+    assert result.exit_code == 3 and "test tokens come from the local backend or a `cogid serve`" in result.stderr

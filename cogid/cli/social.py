@@ -5,9 +5,8 @@ from typing import Annotated
 import typer
 
 from cogid import output
-from cogid.cli.options import FORMATS, OutputOpt, PoolOpt, ProfileOpt, in_process_only, nonempty
+from cogid.cli.options import FORMATS, OutputOpt, PoolOpt, ProfileOpt, nonempty
 from cogid.cli.options import profile as resolve
-from cogid.config import data_dir
 from cogid.errors import ConfigError, UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Test tokens of public login providers (local backend).")
@@ -31,13 +30,13 @@ def social_token(
     profile: ProfileOpt = None,
     output_format: OutputOpt = None,
 ) -> None:
-    """Mint a token that the local backend (and nothing else) accepts as PROVIDER's login.
+    """Mint a token that the local backend (and nothing else) accepts as PROVIDER's login: in
+    process, or from the `cogid serve` a profile's endpoint_url names.
 
     Example:
       cogid link --user alice --facebook "$(cogid social token facebook --subject 10001 -o text)"
     """
     from cogid import clients, flows
-    from cogid.local import mint_social_token
 
     fmt = output.choose(output_format, FORMATS)
     if provider.lower() not in flows.PROVIDERS:
@@ -46,7 +45,6 @@ def social_token(
     if not subject:
         raise UsageError("--subject: the user's id at the provider is empty")
     chosen = resolve(profile, pool=pool)
-    in_process_only(chosen, "test tokens are minted by the embedded service, and only it accepts them")
     if audience is None:
         described = clients.client(chosen, "cognito-identity").describe_identity_pool(
             IdentityPoolId=flows.pool_id(chosen)
@@ -58,6 +56,6 @@ def social_token(
                 f" or add it with `cogid pool update --{provider.lower()} APP_ID`"
             )
         audience = audience.split(";")[0]
-    token = mint_social_token(key, subject, audience, home=data_dir(), duration=duration)
+    token = clients.social_token(chosen, key, subject, audience, duration)
     result = {"Provider": key, "Subject": subject, "Token": token}
     output.emit(fmt, result, rows=[[token]] if fmt == "text" else None)

@@ -12,7 +12,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from cogid.local import errors
-from cogid.local.wire import json11, query, rest_json
+from cogid.local.wire import json11, query, rest_json, test_idp
 from cogid.local.wire.json11 import _handle_json
 from cogid.local.wire.query import _handle_query
 from cogid.local.wire.request import Request, Response, is_json, json_error, presigned
@@ -28,6 +28,8 @@ def handle(service: Service, request: Request, *, verify: bool = False) -> Respo
     # Sync's requests carry JSON and no X-Amz-Target: their path tells them apart first (S71).
     if rest_json.is_rest_json(request.path):
         return rest_json.handle(service, request, request_id, verify)
+    if test_idp.is_test_idp(request.path):  # cogid's own: test logins for `cogid social token`
+        return test_idp.handle(service, request, request_id, verify)
     if is_json(request.headers):
         return _handle_json(service, request, request_id, verify)
     if request.path.partition("?")[0] == "/":
