@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from jwt.algorithms import RSAAlgorithm
 
 from cogid.local.store import Store
 
 ALGORITHM = "RS512"
+_PKCS1 = padding.PKCS1v15()
+_SHA512 = hashes.SHA512()
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # as jwt.encode writes header and claims
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+@lru_cache(maxsize=64)
+def _header(kid: str, typ: str) -> bytes:
+    """A token header, sorted and compact as pyjwt writes it, base64url-encoded."""
+    return _b64(_COMPACT.encode({"alg": ALGORITHM, "kid": kid, "typ": typ}).encode())
+
+
+def encode_jws(claims: dict[str, Any], private: rsa.RSAPrivateKey, kid: str, typ: str = "JWS") -> str:
+    """What jwt.encode(claims, private, "RS512", headers={"kid": kid, "typ": typ}) returns, byte
+    for byte (tests/test_perf_signing.py compares the two), without its per-call checks and
+    lookups (~40 us, a tenth of the signature): the header sorted and both parts compact, as
+    pyjwt writes them, base64url without padding, signed with RSASSA-PKCS1-v1_5 and SHA-512.
+    Claims are the service's own (JSON types only, integer times)."""
+    signing_input = _header(kid, typ) + b"." + _b64(_COMPACT.encode(claims).encode())
+    return (signing_input + b"." + _b64(private.sign(signing_input, _PKCS1, _SHA512))).decode()
 
 
 class KeyRing:
@@ -86,7 +111,7 @@ class KeyRing:
 
     def sign(self, claims: dict[str, Any], typ: str = "JWS") -> str:
         kid, private = self._load()
-        return jwt.encode(claims, private, algorithm=ALGORITHM, headers={"kid": kid, "typ": typ})
+        return encode_jws(claims, private, kid, typ)
 
     def public_key(self, kid: str) -> rsa.RSAPublicKey | None:
         """The verifying key `kid`, if the store has it. Never makes a key: verifying needs

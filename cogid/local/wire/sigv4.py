@@ -1,9 +1,10 @@
-"""SigV4 verification for `cogid serve`, computed by botocore's own signer.
+"""SigV4 verification for `cogid serve`, computed as botocore's own signer computes it.
 
 botocore's SigV4Auth builds the canonical request, the string to sign and the signature of the
-requests it sends. Run over a received request with the secret of the key named in its
-credential scope, it yields the signature an honest client must have sent; the two are compared
-in constant time. Failures raise errors.AuthFailure, which each protocol names its own way.
+requests it sends. The same, built over a received request (with botocore's own path and query
+canonicalisation) and the secret of the key named in its credential scope, yields the signature
+an honest client must have sent; the two are compared in constant time. Failures raise
+errors.AuthFailure, which each protocol names its own way.
 """
 
 from __future__ import annotations
@@ -51,51 +52,49 @@ MISMATCH = (
 )
 
 
-class _Signed:
-    """The received request as botocore's signer reads one (an AWSRequest's attributes), the
-    headers the client signed given as it lists them. An AWSRequest and its HTTPHeaders would
-    cost more than the whole rest of the check."""
-
-    def __init__(self, request: Request, claim: _Claim):
-        self.method = request.method
-        # A plain http URL: botocore then always hashes the body, as every SDK does here.
-        self.url = f"http://{request.headers.get('host', '')}{claim.target}"
-        self.headers = _SignedHeaders()
-        for name in claim.signed:  # a name listed twice is signed twice, as botocore's HTTPHeaders has it
-            self.headers.setdefault(name, []).append(request.headers.get(name, ""))
-        self.body = request.body
-        self.params: dict[str, str] = {}
-        self.context = {"timestamp": claim.amz_date}
-
-
-class _SignedHeaders(dict[str, list[str]]):
-    """Header name -> values, read the way botocore's canonical_headers reads HTTPHeaders."""
-
-    def get_all(self, name: str) -> list[str]:
-        return self[name]
+_BOTOCORE = SigV4Auth(None, "", "")  # for its path and query canonicalisation
 
 
 @lru_cache(maxsize=256)
 def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     """SigV4's derived key, which changes once a day per key, region and service."""
-    derive = SigV4Auth(None, service, region)._sign
+    derive = _BOTOCORE._sign
     return bytes(derive(derive(derive(derive(f"AWS4{secret}".encode(), date), region), service), "aws4_request"))
 
 
-class _Recompute(SigV4Auth):  # type: ignore[misc]
-    """botocore's signer, told which headers the client signed instead of choosing them itself
-    (its own choice leaves some out, e.g. User-Agent, which other SDKs may sign)."""
-
-    def __init__(self, secret: str, service_name: str, region_name: str):
-        super().__init__(None, service_name, region_name)
-        self._secret = secret
-
-    def headers_to_sign(self, request: _Signed) -> _SignedHeaders:
-        return request.headers
-
-    def signature(self, string_to_sign: str, request: _Signed) -> str:
-        key = _signing_key(self._secret, request.context["timestamp"][0:8], self._region_name, self._service_name)
-        return str(self._sign(key, string_to_sign, hex=True))
+def _canonical_request(request: Request, claim: _Claim, body_hash: str) -> str:
+    """The canonical request botocore's SigV4Auth.canonical_request builds for what the client
+    sent, with the headers the client signed (botocore's own choice would leave some out, e.g.
+    User-Agent, which other SDKs may sign): the URL's path and query canonicalised by botocore's
+    methods (the root path, every JSON 1.1 and Query call's, is "/" as it stands), each signed
+    header as canonical_headers writes it (values trimmed, a name listed twice signed twice),
+    and the body's SHA-256 (over plain http botocore always hashes the body).
+    tests/test_perf_sigv4.py holds it to botocore's over many requests. Raises ValueError for
+    a Host or target no URL holds, or one read as another URL (see verify)."""
+    # A plain http URL, read as botocore reads it. The URL may read otherwise than the
+    # protocols do: a "#" starts a fragment, whose "parameters" no signature covers but the
+    # Query protocol would take (a signed ListRoles followed by "#&Action=..."); a Host with
+    # a "/" moves the path.
+    parts = urlsplit(f"http://{request.headers.get('host', '')}{claim.target}")
+    path, _, query = claim.target.partition("?")
+    if (parts.path, parts.query) != (path, query):
+        raise ValueError("the URL reads otherwise")
+    signed: dict[str, list[str]] = {}
+    for name in claim.signed:
+        signed.setdefault(name, []).append(request.headers.get(name, ""))
+    headers = "\n".join(
+        f"{name}:{','.join(' '.join(value.split()) for value in signed[name])}" for name in sorted(signed)
+    )
+    return "\n".join(
+        (
+            request.method.upper(),
+            "/" if path == "/" else _BOTOCORE._normalize_url_path(path),
+            _BOTOCORE._canonical_query_string_url(parts),
+            headers + "\n",
+            ";".join(sorted({name.strip() for name in signed})),
+            body_hash,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -270,25 +269,23 @@ def verify(service: Service, request: Request, signing_name: str) -> tuple[dict[
             "signature",
         )
     _check_clock(amz_date, service.clock(), claim.lifetime)
-    # botocore's canonical request below always hashes the body itself (the stand-in's header
-    # names are lower case, so it never reads X-Amz-Content-SHA256): this check is what ties
-    # a header the client sent to the body.
+    # The canonical request below always carries the body's own hash, as botocore's does over
+    # http: this check is what ties an X-Amz-Content-SHA256 header the client sent to the body.
+    body_hash = sha256(request.body).hexdigest()
     content_hash = request.headers.get("x-amz-content-sha256")
-    if content_hash is not None and content_hash != sha256(request.body).hexdigest():
+    if content_hash is not None and content_hash != body_hash:
         raise AuthFailure("The provided 'x-amz-content-sha256' header does not match what was computed.", "signature")
 
-    wire = _Signed(request, claim)
-    signer = _Recompute(principal["Secret"], scope_service, region)
     try:
-        # botocore's signer reads the target as a URL, which may differ from what the
-        # protocols read: a "#" starts a fragment, whose "parameters" no signature covers but
-        # the Query protocol would take (a signed ListRoles followed by "#&Action=...").
-        seen, (path, _, query) = urlsplit(wire.url), claim.target.partition("?")
-        if (seen.path, seen.query) != (path, query):
-            raise AuthFailure(MISMATCH, "signature")
-        expected = signer.signature(signer.string_to_sign(wire, signer.canonical_request(wire)), wire)
-    except ValueError:  # a Host or path no URL can hold: no client could have signed it
+        canonical = _canonical_request(request, claim, body_hash)
+    except ValueError:  # a Host or path no URL can hold, or read otherwise: no client could have signed it
         raise AuthFailure(MISMATCH, "signature") from None
+    string_to_sign = (
+        f"{ALGORITHM}\n{amz_date}\n{date}/{region}/{scope_service}/aws4_request\n"
+        + sha256(canonical.encode()).hexdigest()
+    )
+    key = _signing_key(principal["Secret"], date, region, scope_service)
+    expected = hmac.new(key, string_to_sign.encode(), sha256).hexdigest()
     if not hmac.compare_digest(expected.encode(), claim.signature.encode()):  # bytes: any text compares
         raise AuthFailure(MISMATCH, "signature")
     return {name: value for name, value in principal.items() if name != "Secret"}, region
