@@ -9,10 +9,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-import jwt
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from jwt.algorithms import RSAAlgorithm
 
 from cogid.local.store import Store
 
@@ -122,6 +120,8 @@ class KeyRing:
             return self._public.get(kid)
 
     def jwks(self) -> dict[str, Any]:
+        from jwt.algorithms import RSAAlgorithm
+
         self._load()
         keys = []
         for kid, public in self._public.items():
@@ -135,6 +135,8 @@ class KeyRing:
         Raises jwt.InvalidTokenError subclasses; the caller turns them into its own service's
         error. Keyword options go to jwt.decode (audience, issuer, leeway, options).
         """
+        import jwt
+
         header = jwt.get_unverified_header(token)
         key = self.public_key(str(header.get("kid")))
         if key is None:

@@ -9,8 +9,6 @@ import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import jwt
-
 from cogid.local import errors
 from cogid.local.iam.iam import IAM
 from cogid.local.iam.names import (
@@ -66,6 +64,8 @@ class STS:
 
     def verify(self, token: str) -> dict[str, Any]:
         """Verify a Cognito token as STS does: signature and `kid`, issuer, audience, expiry."""
+        import jwt  # here, not at the top: a token call signs without pyjwt (~40 ms of imports)
+
         try:
             # Times are checked below against the service clock, not the machine's.
             claims = self.keys.decode(
@@ -132,6 +132,8 @@ class STS:
         """A Cognito token's claims as they read, unverified and only if shaped as ours are:
         enough to reach a trust verdict in advance (a verdict depends on the policy and the
         claims alone), never to trust the token by."""
+        import jwt
+
         try:
             claims = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:

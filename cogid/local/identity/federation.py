@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import jwt
-
 from cogid.local import errors
 from cogid.local.identity.pool import Pool
 from cogid.local.signing import KeyRing
@@ -130,6 +128,8 @@ class Federation:
         the cached keys lack fetches them again (issuers rotate keys, spec §9.4). Nothing is
         fetched for a provider the pool does not trust, nor for a token that is not a JWT.
         """
+        import jwt
+
         for key, token in logins.items():
             source = self._issuer_of(pool, key) if self.may_fetch(key) else None
             if source is None or self.store.issuer(source[0]) is not None:  # registered: offline
@@ -165,6 +165,8 @@ class Federation:
 
     def verify(self, pool: Pool, key: str, token: str, now: float) -> Login:
         """Check one `Logins` entry of `pool` and return the login it proves."""
+        import jwt
+
         oidc_arn = self._oidc_arn(pool, key)
         configured = (
             key in pool.doc.get("SupportedLoginProviders", {})
@@ -225,6 +227,8 @@ class Federation:
         return Login(key, str(claims["sub"]), detail=f"{key}:{client_id}:{claims['sub']}", claims=claims)
 
     def _verify_user_pool(self, pool: Pool, key: str, token: str, now: float) -> Login:
+        import jwt
+
         clients = [p["ClientId"] for p in pool.doc.get("CognitoIdentityProviders", []) if p["ProviderName"] == key]
         if not clients:
             raise _not_supported()
@@ -254,6 +258,8 @@ class Federation:
         return Login(key, str(claims["sub"]), detail=f"{arn}:OIDC:{claims['sub']}", claims=claims)
 
     def _decode(self, token: str, key_for: Callable[[str], Any], now: float, issuer: str | list[str]) -> dict[str, Any]:
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
             key = key_for(str(header.get("kid")))
@@ -297,6 +303,8 @@ class Federation:
         issuer = source[0]
 
         def key_for(kid: str) -> Any:
+            import jwt
+
             registered = self.store.issuer(issuer)
             if registered is not None:
                 jwks = registered["jwks"]
