@@ -275,18 +275,10 @@ def issue_linking(
 
 def developer_users(cognito: Any, identity_pool_id: str, identity_id: str) -> list[str]:
     """An identity's developer user ids (LookupDeveloperIdentity, every page)."""
-    users, token = [], None
-    while True:
-        page = cognito.lookup_developer_identity(
-            IdentityPoolId=identity_pool_id,
-            IdentityId=identity_id,
-            MaxResults=60,
-            **({"NextToken": token} if token else {}),
-        )
-        users += page.get("DeveloperUserIdentifierList", [])
-        token = page.get("NextToken")
-        if not token:
-            return users
+    from cogid.local.sdk.paging import paginate
+
+    pages = paginate(cognito, "LookupDeveloperIdentity", IdentityPoolId=identity_pool_id, IdentityId=identity_id)
+    return [user for page in pages for user in page.get("DeveloperUserIdentifierList", [])]
 
 
 _worker: dict[str, Any] = {}
@@ -658,18 +650,10 @@ def guest_enabled(profile: Profile, identity_id: str) -> bool:
 
 def datasets(sync: Any, identity_pool_id: str, identity_id: str) -> Iterator[dict[str, Any]]:
     """An identity's Cognito Sync datasets (ListDatasets, every page)."""
-    token = None
-    while True:
-        page = sync.list_datasets(
-            IdentityPoolId=identity_pool_id,
-            IdentityId=identity_id,
-            MaxResults=64,
-            **({"NextToken": token} if token else {}),
-        )
+    from cogid.local.sdk.paging import paginate
+
+    for page in paginate(sync, "ListDatasets", IdentityPoolId=identity_pool_id, IdentityId=identity_id):
         yield from page.get("Datasets", [])
-        token = page.get("NextToken")
-        if not token:
-            return
 
 
 SYNC_ATTEMPTS = 3  # a forced write reads and writes again at most this many times in all
@@ -707,8 +691,9 @@ def identity_credentials(profile: Profile, identity_id: str, user: str | None = 
 
 def sync_records(sync: Any, identity_pool_id: str, identity_id: str, dataset: str) -> dict[str, Any]:
     """Every record of a dataset (removed ones too: no Value) as a device's first sync reads
-    them: ListRecords from sync count 0, following NextToken within one sync session. The last
-    page's answer, with all the Records, each key once (its newest), in key order."""
+    them: ListRecords from sync count 0, following NextToken within one sync session (by hand:
+    each page must present the SyncSessionToken of the one before, which no paginator carries).
+    The last page's answer, with all the Records, each key once (its newest), in key order."""
     request: dict[str, Any] = {
         "IdentityPoolId": identity_pool_id,
         "IdentityId": identity_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,8 +34,16 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
+_ENCODERS: dict[int | None, json.JSONEncoder] = {}
+
+
 def to_json(data: Any, indent: int | None = 2) -> str:
-    return json.dumps(data, indent=indent, default=_plain, ensure_ascii=False)
+    # One encoder per indent, made once: a list streams a line per item (json.dumps with options
+    # makes a new encoder each call).
+    encoder = _ENCODERS.get(indent)
+    if encoder is None:
+        encoder = _ENCODERS[indent] = json.JSONEncoder(indent=indent, default=_plain, ensure_ascii=False)
+    return encoder.encode(data)
 
 
 def write(text: str) -> None:
@@ -175,6 +183,36 @@ def write_table(rows: list[list[str]], headers: Sequence[str] | None = None, tit
     _write_all(captured.get())
     for name, value in below:
         write(f"{name}:\n{value}")
+
+
+def stream(
+    fmt: str, pages: Iterable[list[dict[str, Any]]], row: Callable[[dict[str, Any]], list[Any]], headers: list[str]
+) -> int:
+    """Write the items of `pages` as each page comes (a table: once all are in, so the caller
+    caps them); the number written. json: one array, jsonl: a line per item, text: a row per
+    item."""
+    count = 0
+    if fmt == "table":
+        rows = [[cell(v) for v in row(item)] for page in pages for item in page]
+        write_table(rows, headers)
+        return len(rows)
+    for page in pages:
+        if fmt == "json":
+            # As json.dumps(all, indent=2) writes it, an item at a time.
+            text = "".join(
+                ("[\n  " if count + i == 0 else ",\n  ") + to_json(item).replace("\n", "\n  ")
+                for i, item in enumerate(page)
+            )
+        elif fmt == "jsonl":
+            text = "".join(to_json(item, indent=None) + "\n" for item in page)
+        else:
+            text = "".join("\t".join(_escaped(cell(v)) for v in row(item)) + "\n" for item in page)
+        if text:
+            _write_all(text)
+        count += len(page)
+    if fmt == "json":
+        _write_all("\n]\n" if count else "[]\n")
+    return count
 
 
 # -- dry runs --------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ CASES = [
     (["token", "decode", "x.y.z", "--verify", "-p", "empty"], 2, "not a JWT"),
     (["profile", "remove", "empty"], 2, "needs --yes when not run from a terminal"),
     (["exec", "--user", "alice", "--", "/no/such/program"], 2, "command not found: /no/such/program"),
-    (["pool", "list", "-o", "env"], 2, "--output env: this command writes json, table, text"),
+    (["pool", "list", "-o", "env"], 2, "--output env: this command writes json, jsonl, table, text"),
     (["pool", "show", NO_POOL], 4, f"IdentityPool '{NO_POOL}' not found."),
     (["pool", "show", "-p", "empty"], 3, "profile 'empty' has no identity pool"),
     (["pool", "create", "bad/name"], 1, "at 'identityPoolName' failed to satisfy constraint"),

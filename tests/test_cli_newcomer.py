@@ -383,3 +383,102 @@ def test_progress_of_a_pipe_has_count_rate_and_elapsed(cli, cli_pool, isolated, 
     assert len(issued) == 1500
     assert re.search(r"[\d,]+ tokens", drawn) and "tokens/s" in drawn and "0:00:0" in drawn
     assert "left" not in drawn and "/1500" not in drawn
+
+
+# -- 4. lists stream -----------------------------------------------------------------------------
+
+def _identities(svc, pool_id, count):
+    cognito = svc()
+    return [cognito.get_open_id_token_for_developer_identity(IdentityPoolId=pool_id, Logins={DEV: f"u{n:03}"})[
+        "IdentityId"] for n in range(count)]
+
+
+LISTS = [
+    ["identity", "list"],
+    ["pool", "list"],
+    ["keys", "list"],
+    ["sync", "datasets", "--user", "alice"],
+    ["profile", "list"],
+    ["sync", "outbox"],
+]
+
+
+@pytest.mark.parametrize("command", LISTS, ids=" ".join)
+def test_every_list_writes_json_lines(cli, cli_pool, command):
+    ok(cli("token", "issue", "--user", "alice"))
+    ok(cli("sync", "put", "--user", "alice", "settings", "theme=dark"))
+    ok(cli("keys", "create"))
+    as_json = ok(cli(*command, "-o", "json"))
+    lines = cli(*command, "-o", "jsonl")
+    assert lines.exit_code == 0, lines.stderr
+    assert [json.loads(line) for line in lines.stdout.splitlines()] == as_json
+
+
+def test_max_items_page_size_and_starting_token(cli, cli_pool, svc):
+    everyone = _identities(svc, cli_pool, 7)
+    seen, token, calls = [], None, 0
+    while True:
+        args = ["identity", "list", "-o", "jsonl", "--max-items", "3", "--page-size", "2"]
+        result = cli(*args, *(["--starting-token", token] if token else []))
+        assert result.exit_code == 0, result.stderr
+        seen += [json.loads(line)["IdentityId"] for line in result.stdout.splitlines()]
+        calls += 1
+        if "--starting-token" not in result.stderr:
+            break
+        assert result.stderr.startswith("3 identities; the next with --starting-token ")
+        token = result.stderr.split("--starting-token ")[1].strip()
+    assert seen == everyone and calls == 3
+    text = ok(cli("identity", "list", "-o", "text", "--max-items", "2"))
+    assert [line.split("\t")[0] for line in text.splitlines()] == everyone[:2]
+    bad = cli("identity", "list", "--starting-token", "not-a-token")
+    assert bad.exit_code == 2 and "--starting-token: not a token this list gave" in bad.stderr
+
+
+def test_a_table_caps_its_rows_and_says_how_to_see_all(cli, cli_pool, svc):
+    everyone = _identities(svc, cli_pool, 103)
+    wide = {"COLUMNS": "200"}
+    table = cli("identity", "list", "-o", "table", env=wide)
+    assert table.exit_code == 0, table.stderr
+    assert everyone[99] in table.stdout and everyone[100] not in table.stdout
+    assert "The first 100 identities of more: all with -o jsonl or -o text, the next with --starting-token" in (
+        table.stderr)
+    assert everyone[102] in ok(cli("identity", "list", "-o", "table", "--max-items", "200", env=wide))
+
+
+def test_a_list_writes_each_page_as_it_comes(cli, cli_pool, svc, monkeypatch):
+    """Each page is written before the next is asked for: a reader gone after the first line
+    (`| head -1`) stops the list there, not after all of it was read."""
+    from cogid import clients, output
+
+    _identities(svc, cli_pool, 12)
+    events = []
+    real_client, real_write = clients.client, output._write_all
+
+    class Counting:
+        def __init__(self, client):
+            self.client, self.meta = client, client.meta
+
+        def list_identities(self, **params):
+            events.append("ask")
+            return self.client.list_identities(**params)
+
+    def write(text):
+        events.append(f"write {text.count(chr(10))}")
+        real_write(text)
+
+    monkeypatch.setattr(clients, "client", lambda *args: Counting(real_client(*args)))
+    monkeypatch.setattr(output, "_write_all", write)
+    assert cli("identity", "list", "-o", "jsonl", "--page-size", "5").exit_code == 0
+    assert events == ["ask", "write 5", "ask", "write 5", "ask", "write 2"]
+
+
+def test_head_of_a_long_list_over_a_pipe(cli, cli_pool, svc, isolated):
+    import os
+    import subprocess
+    import sys
+
+    everyone = _identities(svc, cli_pool, 150)
+    env = {**os.environ, "COGID_HOME": str(isolated)}
+    done = subprocess.run(f"{sys.executable} -m cogid identity list -o jsonl --page-size 10 | head -1", shell=True,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert json.loads(done.stdout)["IdentityId"] == everyone[0] and done.stderr == ""

@@ -5,6 +5,8 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
+from cogid.cli import listing
+from cogid.cli.listing import ListOutputOpt, MaxItemsOpt, PageSizeOpt, StartingTokenOpt
 from cogid.cli.options import (
     FORMATS,
     DryRunOpt,
@@ -123,33 +125,38 @@ def identity_create(
 @app.command("list")
 def identity_list(
     hide_disabled: Annotated[bool, typer.Option("--hide-disabled", help="Leave out disabled identities")] = False,
-    limit: Annotated[int | None, typer.Option("--max", min=1, help="At most this many", show_default=False)] = None,
+    max_items: MaxItemsOpt = None,
+    page_size: PageSizeOpt = None,
+    starting_token: StartingTokenOpt = None,
     pool: PoolOpt = None,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
-    output_format: OutputOpt = None,
+    output_format: ListOutputOpt = None,
 ) -> None:
-    """List the identities of the pool."""
+    """List the identities of the pool, page by page as they come (ListIdentities).
+
+    Example:
+      cogid identity list -o jsonl | head -1
+    """
     from cogid import flows
 
-    fmt = output.choose(output_format, FORMATS)
+    fmt = output.choose(output_format, listing.FORMATS)
     chosen, cognito = cognito_client(profile, pool, region)
-    identities: list[dict[str, Any]] = []
-    token = None
-    while limit is None or len(identities) < limit:
-        page = cognito.list_identities(
-            IdentityPoolId=flows.pool_id(chosen),
-            MaxResults=60,
-            HideDisabled=hide_disabled,
-            **({"NextToken": token} if token else {}),
-        )
-        identities += page["Identities"]
-        token = page.get("NextToken")
-        if not token:
-            break
-    identities = [{**i, "Logins": i.get("Logins", [])} for i in identities[:limit]]
-    rows = [[i["IdentityId"], ",".join(i["Logins"]), output.cell(i["CreationDate"])] for i in identities]
-    output.emit(fmt, identities, rows=rows, headers=["IdentityId", "Logins", "CreationDate"])
+    listing.stream(
+        fmt,
+        cognito,
+        "ListIdentities",
+        lambda i: [i["IdentityId"], ",".join(i["Logins"]), i["CreationDate"]],
+        ["IdentityId", "Logins", "CreationDate"],
+        max_items=max_items,
+        page_size=page_size,
+        starting_token=starting_token,
+        what="identities",
+        keep=lambda i: {**i, "Logins": i.get("Logins", [])},
+        IdentityPoolId=flows.pool_id(chosen),
+        MaxResults=60,
+        HideDisabled=hide_disabled,
+    )
 
 
 @app.command("merge")

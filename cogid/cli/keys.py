@@ -5,12 +5,12 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
+from cogid.cli import listing
+from cogid.cli.listing import ListOutputOpt, MaxItemsOpt, PageSizeOpt, StartingTokenOpt
 from cogid.cli.options import (
-    FORMATS,
     WITH_ENV,
     DryRunOpt,
     EnvOutputOpt,
-    OutputOpt,
     ProfileOpt,
     YesOpt,
     confirm,
@@ -57,18 +57,26 @@ def keys_create(profile: ProfileOpt = None, output_format: EnvOutputOpt = None, 
 
 
 @app.command("list")
-def keys_list(profile: ProfileOpt = None, output_format: OutputOpt = None) -> None:
-    """List access keys (without their secrets)."""
-    fmt = output.choose(output_format, FORMATS)
-    keys = [
-        {"AccessKeyId": k["AccessKeyId"], "Status": k["Status"], "CreateDate": k["CreateDate"]}
-        for k in _iam(profile).list_access_keys()["AccessKeyMetadata"]
-    ]
-    output.emit(
+def keys_list(
+    max_items: MaxItemsOpt = None,
+    page_size: PageSizeOpt = None,
+    starting_token: StartingTokenOpt = None,
+    profile: ProfileOpt = None,
+    output_format: ListOutputOpt = None,
+) -> None:
+    """List access keys (without their secrets), page by page (ListAccessKeys)."""
+    fmt = output.choose(output_format, listing.FORMATS)
+    listing.stream(
         fmt,
-        keys,
-        rows=[[k["AccessKeyId"], k["Status"], output.cell(k["CreateDate"])] for k in keys],
-        headers=["AccessKeyId", "Status", "CreateDate"],
+        _iam(profile),
+        "ListAccessKeys",
+        lambda k: [k["AccessKeyId"], k["Status"], k["CreateDate"]],
+        ["AccessKeyId", "Status", "CreateDate"],
+        max_items=max_items,
+        page_size=page_size,
+        starting_token=starting_token,
+        what="keys",
+        keep=lambda k: {"AccessKeyId": k["AccessKeyId"], "Status": k["Status"], "CreateDate": k["CreateDate"]},
     )
 
 

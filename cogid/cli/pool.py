@@ -6,6 +6,8 @@ from typing import Annotated, Any
 import typer
 
 from cogid import config, output
+from cogid.cli import listing
+from cogid.cli.listing import ListOutputOpt, MaxItemsOpt, PageSizeOpt, StartingTokenOpt
 from cogid.cli.options import (
     FORMATS,
     DryRunOpt,
@@ -169,24 +171,29 @@ def pool_create(
 
 
 @app.command("list")
-def pool_list(profile: ProfileOpt = None, region: RegionOpt = None, output_format: OutputOpt = None) -> None:
-    """List the identity pools of the profile's region."""
+def pool_list(
+    max_items: MaxItemsOpt = None,
+    page_size: PageSizeOpt = None,
+    starting_token: StartingTokenOpt = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    output_format: ListOutputOpt = None,
+) -> None:
+    """List the identity pools of the profile's region, page by page (ListIdentityPools)."""
     from cogid import clients
 
-    fmt = output.choose(output_format, FORMATS)
-    cognito = clients.client(resolve(profile, region=region), "cognito-identity")
-    pools, token = [], None
-    while True:
-        page = cognito.list_identity_pools(MaxResults=60, **({"NextToken": token} if token else {}))
-        pools += page["IdentityPools"]
-        token = page.get("NextToken")
-        if not token:
-            break
-    output.emit(
+    fmt = output.choose(output_format, listing.FORMATS)
+    listing.stream(
         fmt,
-        pools,
-        rows=[[p["IdentityPoolId"], p["IdentityPoolName"]] for p in pools],
-        headers=["IdentityPoolId", "IdentityPoolName"],
+        clients.client(resolve(profile, region=region), "cognito-identity"),
+        "ListIdentityPools",
+        lambda p: [p["IdentityPoolId"], p["IdentityPoolName"]],
+        ["IdentityPoolId", "IdentityPoolName"],
+        max_items=max_items,
+        page_size=page_size,
+        starting_token=starting_token,
+        what="pools",
+        MaxResults=60,
     )
 
 

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 import typer
 
 from cogid import config, output
+from cogid.cli import listing
+from cogid.cli.listing import ListOutputOpt
 from cogid.cli.options import FORMATS, DryRunOpt, OutputOpt, YesOpt, confirm
 from cogid.errors import ConfigError, UsageError
 
@@ -30,9 +32,9 @@ def _profiles(document: dict[str, Any]) -> dict[str, Any]:
 
 
 @app.command("list")
-def profile_list(output_format: OutputOpt = None) -> None:
+def profile_list(output_format: ListOutputOpt = None) -> None:
     """List profiles; the default one is marked."""
-    fmt = output.choose(output_format, FORMATS)
+    fmt = output.choose(output_format, listing.FORMATS)
     document = config.load()
     default = config.selected_name(document)
     # Keys as `profile show` and config.toml spell them.

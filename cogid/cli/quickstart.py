@@ -17,15 +17,13 @@ SYNC_DATASET = "settings"
 
 
 def _find_pool(cognito: Any) -> str | None:
-    token = None
-    while True:
-        page = cognito.list_identity_pools(MaxResults=60, **({"NextToken": token} if token else {}))
+    from cogid.local.sdk.paging import paginate
+
+    for page in paginate(cognito, "ListIdentityPools", MaxResults=60):
         for pool in page["IdentityPools"]:
             if pool["IdentityPoolName"] == POOL_NAME:
                 return str(pool["IdentityPoolId"])
-        token = page.get("NextToken")
-        if not token:
-            return None
+    return None
 
 
 def quickstart(

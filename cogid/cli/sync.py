@@ -5,6 +5,8 @@ from typing import Annotated, Any
 import typer
 
 from cogid import output
+from cogid.cli import listing
+from cogid.cli.listing import ListOutputOpt, MaxItemsOpt, PageSizeOpt, StartingTokenOpt
 from cogid.cli.options import (
     FORMATS,
     DryRunOpt,
@@ -133,29 +135,36 @@ def sync_datasets(
     user: MaybeUserOpt = None,
     identity_id: IdentityIdOption = None,
     as_identity: AsIdentity = False,
+    max_items: MaxItemsOpt = None,
+    page_size: PageSizeOpt = None,
+    starting_token: StartingTokenOpt = None,
     pool: PoolOpt = None,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
-    output_format: OutputOpt = None,
+    output_format: ListOutputOpt = None,
 ) -> None:
     """List an identity's datasets (ListDatasets).
 
     Example:
       cogid sync datasets --user alice
     """
-    fmt = output.choose(output_format, FORMATS)
+    fmt = output.choose(output_format, listing.FORMATS)
     target = _target(ctx, user, identity_id, as_identity, pool, profile, region)
-    datasets: list[dict[str, Any]] = []
-    token = None
-    while True:
-        page = target.sync.list_datasets(**target.where(), MaxResults=64, **({"NextToken": token} if token else {}))
-        datasets += page.get("Datasets", [])
-        token = page.get("NextToken")
-        if not token:
-            break
     headers = ["DatasetName", "NumRecords", "DataStorage", "LastModifiedDate", "LastModifiedBy"]
-    rows = [[d.get(name) for name in headers] for d in datasets]
-    output.emit(fmt, datasets, rows=rows, headers=headers)
+    listing.stream(
+        fmt,
+        target.sync,
+        "ListDatasets",
+        lambda d: [d.get(name) for name in headers],
+        headers,
+        max_items=max_items,
+        page_size=page_size,
+        starting_token=starting_token,
+        what="datasets",
+        IdentityPoolId=target.pool_id,
+        IdentityId=target.identity_id,
+        MaxResults=64,
+    )
 
 
 @app.command("show")
@@ -557,7 +566,7 @@ def sync_outbox(
     pool: PoolOpt = None,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
-    output_format: OutputOpt = None,
+    output_format: ListOutputOpt = None,
 ) -> None:
     """Local backend: what push sync, streams and the Sync Trigger would have sent.
 
@@ -570,7 +579,7 @@ def sync_outbox(
     from cogid.cli.options import in_process_only
     from cogid.config import data_dir
 
-    fmt = output.choose(output_format, FORMATS)
+    fmt = output.choose(output_format, listing.FORMATS)
     if kind is not None and kind not in ("push", "stream", "event"):
         raise UsageError(f"--kind {kind[:40]!r}: expected push, stream or event")
     chosen = resolve(profile, pool, region)

@@ -1,0 +1,117 @@
+"""Streaming lists: `cogid identity list` on a pool of 100,000 identities, local backend.
+
+    .venv/bin/python bench/bench_lists.py [--quick]
+
+1. `cogid identity list -o jsonl | head -1`: seconds until the pipeline ends (cogid started,
+   its first page written, head gone, cogid stopped by the closed pipe); median of 5, beside
+   `cogid --version` (the interpreter and cogid's own start) in the same run. Target < 0.5 s.
+2. `cogid identity list -o jsonl > /dev/null` (and -o text, -o json): identities a second over
+   the whole list, pages of 60 (ListIdentities' maximum) as a device of the CLI asks for them,
+   median of 3. Target >= 20,000/s for jsonl.
+
+The store is built as bench_sync.py builds its big one: a pool made through the service, then
+its identities (each a developer user's, one login) inserted through the service's own store
+in large transactions, with the rows GetOpenIdTokenForDeveloperIdentity writes; one call through
+the service checks it.
+
+--quick: a smoke run on 5,000 identities.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROVIDER = "login.bench.example"
+REGION = "us-east-1"
+FIRST_LINE_TARGET = 0.5  # seconds
+RATE_TARGET = 20_000  # identities a second
+
+
+def build_store(home: Path, identities: int, batch: int = 20_000) -> str:
+    """A pool of `identities` developer identities; its id."""
+    from cogid.local import client
+    from cogid.local.service import open_service
+
+    cognito = client("cognito-identity", home=home)
+    pool_id = cognito.create_identity_pool(
+        IdentityPoolName="bench", AllowUnauthenticatedIdentities=False, DeveloperProviderName=PROVIDER
+    )["IdentityPoolId"]
+    store = open_service(home).store
+    now = time.time()
+    for first in range(0, identities, batch):
+        people, logins = [], []
+        for n in range(first, min(first + batch, identities)):
+            identity = f"{REGION}:{uuid.uuid4()}"
+            people.append((identity, pool_id, "authenticated", now, now))
+            logins.append((pool_id, PROVIDER, f"user{n}", identity, 1))
+        with store.write():
+            store.db.executemany(
+                "INSERT INTO identities (id, pool_id, state, created, modified) VALUES (?,?,?,?,?)", people
+            )
+            store.db.executemany(
+                "INSERT INTO logins (pool_id, provider, subject, identity_id, developer) VALUES (?,?,?,?,?)", logins
+            )
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    found = cognito.lookup_developer_identity(IdentityPoolId=pool_id, DeveloperUserIdentifier=f"user{identities - 1}")
+    assert found["IdentityId"].startswith(REGION), found
+    return str(pool_id)
+
+
+def timed(command: str, env: dict[str, str]) -> float:
+    began = time.perf_counter()
+    done = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - began
+    if done.returncode != 0:
+        raise SystemExit(f"{command}: exit {done.returncode}: {done.stderr}")
+    return elapsed
+
+
+def benchmark(identities: int) -> int:
+    with tempfile.TemporaryDirectory(prefix="cogid-bench-lists-") as tmp:
+        home = Path(tmp)
+        began = time.perf_counter()
+        pool_id = build_store(home, identities)
+        print(f"store: {identities:,} identities built in {time.perf_counter() - began:.1f} s")
+        env = {**os.environ, "COGID_HOME": str(home), "COGID_IDENTITY_POOL_ID": pool_id}
+        cogid = f"{sys.executable} -m cogid"
+        timed(f"{cogid} identity list --max-items 1 -o jsonl >/dev/null", env)  # warm the page cache
+        start = statistics.median(timed(f"{cogid} --version >/dev/null", env) for _ in range(5))
+        first = statistics.median(timed(f"{cogid} identity list -o jsonl | head -1 >/dev/null", env) for _ in range(5))
+        rates = {}
+        for fmt in ("jsonl", "text", "json"):
+            lines = f"{cogid} identity list -o {fmt} | wc -l"
+            seconds = statistics.median(timed(f"{cogid} identity list -o {fmt} >/dev/null", env) for _ in range(3))
+            count = int(subprocess.run(["sh", "-c", lines], env=env, capture_output=True, text=True).stdout)
+            assert count >= identities, (fmt, count)
+            rates[fmt] = identities / seconds
+        print(f"`cogid --version` (start-up anchor): {start:.3f} s")
+        print(
+            f"`identity list -o jsonl | head -1`: {first:.3f} s (target < {FIRST_LINE_TARGET} s;"
+            f" {first / start:.1f}x start-up)"
+        )
+        for fmt, rate in rates.items():
+            target = f" (target >= {RATE_TARGET:,}/s)" if fmt == "jsonl" else ""
+            print(f"`identity list -o {fmt}` whole list: {rate:,.0f} identities/s{target}")
+        passed = first < FIRST_LINE_TARGET and rates["jsonl"] >= RATE_TARGET
+        print("PASS" if passed else "FAIL")
+        return 0 if passed else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run on 5,000 identities")
+    args = parser.parse_args()
+    sys.exit(benchmark(5_000 if args.quick else 100_000))
+
+
+if __name__ == "__main__":
+    main()
