@@ -534,16 +534,13 @@ class CognitoIdentity:
         duration = DEFAULT_TOKEN_DURATION if token_duration is None else token_duration
         if identity_id is None and len(logins) == 1:
             # The common case, a known user signing in again, changes nothing: answer it from a
-            # snapshot without queueing behind the writers.
-            ((provider, subject),) = logins.items()
-            row = self.store.pool_and_owner(identity_pool_id, provider, subject)  # one statement
-            pool = self._pool(caller, identity_pool_id, row)
-            user = self._developer_login(pool, logins)
-            owner = row["owner"] if row is not None else None
-            if owner is not None:
-                return self._issue(
-                    Issued(owner, self._claims(pool, owner, self._amr([user]), duration, principal_tags))
-                )
+            # snapshot without queueing behind the writers. A new user is made in one short write.
+            issued = self._developer_user(caller, identity_pool_id, logins, duration, principal_tags, create=False)
+            if issued is None:
+                with self.store.write():
+                    issued = self._developer_user(caller, identity_pool_id, logins, duration, principal_tags)
+            assert issued is not None
+            return self._issue(issued)
         if len(logins) > 1:
             self._prefetch_keys(caller, logins, pool_id=identity_pool_id)
         with self.store.write():
@@ -560,6 +557,31 @@ class CognitoIdentity:
                 target = self._developer_onto(pool, identity, user, presented)
             issued = Issued(target.id, self._claims(pool, target.id, self._amr(presented), duration, principal_tags))
         return self._issue(issued)
+
+    def _developer_user(
+        self,
+        caller: Caller,
+        identity_pool_id: str,
+        logins: dict[str, str],
+        duration: int,
+        principal_tags: dict[str, str] | None,
+        create: bool = True,
+    ) -> Issued | None:
+        """A developer call with the developer user alone: what _converge does for one login,
+        in at most two statements (the pool and the user's owner, read at once; a new identity
+        and its login, if the user has none and `create`, inside the caller's write
+        transaction). None: a new user, not made."""
+        ((provider, subject),) = logins.items()
+        row = self.store.pool_and_owner(identity_pool_id, provider, subject)  # one statement
+        pool = self._pool(caller, identity_pool_id, row)
+        user = self._developer_login(pool, logins)
+        owner = row["owner"] if row is not None else None
+        if owner is None:  # a new user (or, in the write, one whose identity went since the snapshot)
+            if not create:
+                return None
+            owner = self._new_identity(pool, "authenticated").id
+            self.store.add_login(pool.id, user.provider, user.subject, owner, True)
+        return Issued(owner, self._claims(pool, owner, self._amr([user]), duration, principal_tags))
 
     @staticmethod
     def _developer_login(pool: Pool, logins: dict[str, str]) -> Login:

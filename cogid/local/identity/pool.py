@@ -11,7 +11,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 ACCOUNT = "000000000000"
@@ -42,14 +42,22 @@ class Caller:
     principal: dict[str, Any] | None = None  # None: an unsigned in-process call, the account
 
 
+@lru_cache(maxsize=64)
+def _parsed(doc: str) -> dict[str, Any]:
+    parsed: dict[str, Any] = json.loads(doc)
+    return parsed
+
+
 class Pool:
     """A pool as stored. Its roles and role mappings are parsed on first use: most calls (every
-    token call) need neither."""
+    token call) need neither. Its `doc` is parsed once per text and shared by every Pool read
+    with that text (a token call reads its pool twice): it is never changed in place (a change
+    is a new doc, written with store.update_pool)."""
 
     def __init__(self, row: sqlite3.Row):
         self.id: str = row["id"]
         self.region: str = row["region"]
-        self.doc: dict[str, Any] = json.loads(row["doc"])
+        self.doc: dict[str, Any] = _parsed(row["doc"])
         self._roles: str = row["roles"]
         self._role_mappings: str = row["role_mappings"]
 

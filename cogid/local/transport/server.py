@@ -532,7 +532,11 @@ def _application(endpoint: Endpoint, options: dict[str, Any]) -> Any:
 
 def _prepare(home: Path) -> None:
     """Work done once, before workers fork: the schema, the signing key (so workers don't race
-    to make one) and botocore's service models (so every worker inherits them loaded)."""
+    to make one), botocore's service models and the SigV4 check's modules (so every worker
+    inherits them loaded: imported at a worker's first signed request, botocore.auth held that
+    request up ~50-60 ms, in each worker)."""
+    from cogid.local.wire import sigv4  # noqa: F401
+
     service = Service(home / STORE_FILE)
     service.keys.kid  # noqa: B018
     service.store.close()
