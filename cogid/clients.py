@@ -25,7 +25,12 @@ def in_process(profile: Profile) -> bool:
 def client(profile: Profile, service: str) -> Any:
     """A client of `service` (cognito-identity, cognito-sync, sts or iam) for `profile`; during
     a dry run (`--dry-run`), one that makes only the calls that change nothing (see DryRun)."""
-    return DryRun(_client(profile, service), service) if output.dry_running() else _client(profile, service)
+    return _dry(_client(profile, service), service)
+
+
+def _dry(made: Any, service: str) -> Any:
+    """`made`, or during a dry run `made` wrapped so that it changes nothing."""
+    return DryRun(made, service) if output.dry_running() else made
 
 
 def _client(profile: Profile, service: str) -> Any:
@@ -60,7 +65,7 @@ def signed_client(profile: Profile, service: str, credentials: dict[str, Any]) -
             made = local_client(service, home=data_dir(), region=profile.region, **keys)
     else:
         made = _aws_client(profile, service, keys)
-    return DryRun(made, service) if output.dry_running() else made
+    return _dry(made, service)
 
 
 def unsigned_client(profile: Profile, service: str) -> Any:
@@ -70,8 +75,7 @@ def unsigned_client(profile: Profile, service: str) -> Any:
         return client(profile, service)
     from botocore import UNSIGNED
 
-    made = _aws_client(profile, service, signature_version=UNSIGNED)
-    return DryRun(made, service) if output.dry_running() else made
+    return _dry(_aws_client(profile, service, signature_version=UNSIGNED), service)
 
 
 # Operations named Describe*, Get*, List* or Lookup* change nothing, except these, which make

@@ -137,9 +137,19 @@ def emit(
         (write_text if fmt == "text" else write_table)([[cell(v) for v in row] for row in rows], headers, title)
 
 
-def write_jsonl(items: Iterable[Any]) -> None:
+def jsonl_lines(items: Iterable[Any]) -> str:
     """JSON Lines: one compact object per line."""
-    text = "".join(to_json(item, indent=None) + "\n" for item in items)
+    return "".join(to_json(item, indent=None) + "\n" for item in items)
+
+
+def text_lines(rows: Iterable[Sequence[str]]) -> str:
+    """Tab-separated values, one row a line."""
+    # A tab or line break inside a value would shift columns or rows.
+    return "".join("\t".join(_escaped(v) for v in row) + "\n" for row in rows)
+
+
+def write_jsonl(items: Iterable[Any]) -> None:
+    text = jsonl_lines(items)
     if text:
         _write_all(text)
 
@@ -151,9 +161,7 @@ def write_env(pairs: Iterable[tuple[str, str | None]]) -> None:
 
 def write_text(rows: list[list[str]], headers: Sequence[str] | None = None, title: str | None = None) -> None:
     """Tab-separated values, one row a line (headers and title are a table's only)."""
-    # A tab or line break inside a value would shift columns or rows.
-    lines = ("\t".join(_escaped(v) for v in row) for row in rows)
-    write("".join(line + "\n" for line in lines) or "\n")
+    write(text_lines(rows) or "\n")
 
 
 def write_table(rows: list[list[str]], headers: Sequence[str] | None = None, title: str | None = None) -> None:
@@ -204,9 +212,9 @@ def stream(
                 for i, item in enumerate(page)
             )
         elif fmt == "jsonl":
-            text = "".join(to_json(item, indent=None) + "\n" for item in page)
+            text = jsonl_lines(page)
         else:
-            text = "".join("\t".join(_escaped(cell(v)) for v in row(item)) + "\n" for item in page)
+            text = text_lines([cell(v) for v in row(item)] for item in page)
         if text:
             _write_all(text)
         count += len(page)
