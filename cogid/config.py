@@ -477,13 +477,21 @@ def write_private(path: Path, data: bytes, follow_symlink: bool = False) -> None
 def editing() -> Iterator[dict[str, Any]]:
     """The config document, to change in place: read under an exclusive lock and, if the block
     changed it and ended without error, written back before the lock goes, so cogid commands
-    run at once never lose each other's changes."""
+    run at once never lose each other's changes. In a dry run nothing is made or written (not
+    the directory, nor the lock file): the document that would be written is printed instead."""
     import copy
     import fcntl
 
-    import tomli_w
+    from cogid import output
 
     path = config_path()
+    if output.dry_running():
+        document = load()
+        before = copy.deepcopy(document)
+        yield document
+        if document != before:
+            output.planned_file(path, _versioned(document))
+        return
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     check_private_dir(path.parent)
     lock_path = path.parent / f".{path.name}.lock"
@@ -498,16 +506,16 @@ def editing() -> Iterator[dict[str, Any]]:
         before = copy.deepcopy(document)
         yield document
         if document != before:
-            document = {"version": VERSION, **{k: v for k, v in document.items() if k != "version"}}
-            from cogid import output
+            import tomli_w
 
-            if output.dry_running():
-                output.planned_file(path, document)
-                return
             # config.toml holds no secrets, and a symlinked one (dotfiles) is written where it points
-            write_private(path, tomli_w.dumps(document).encode(), follow_symlink=True)
+            write_private(path, tomli_w.dumps(_versioned(document)).encode(), follow_symlink=True)
     finally:
         os.close(lock)
+
+
+def _versioned(document: dict[str, Any]) -> dict[str, Any]:
+    return {"version": VERSION, **{k: v for k, v in document.items() if k != "version"}}
 
 
 def selected_name(document: dict[str, Any], flag: str | None = None) -> str:

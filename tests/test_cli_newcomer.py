@@ -482,3 +482,11 @@ def test_head_of_a_long_list_over_a_pipe(cli, cli_pool, svc, isolated):
     done = subprocess.run(f"{sys.executable} -m cogid identity list -o jsonl --page-size 10 | head -1", shell=True,
                           env=env, capture_output=True, text=True, timeout=60)
     assert json.loads(done.stdout)["IdentityId"] == everyone[0] and done.stderr == ""
+
+
+def test_a_dry_run_on_a_fresh_machine_writes_no_file(cli, isolated):
+    for args in (["profile", "add", "other"], ["pool", "create", "shop", "--create-roles", "--use"],
+                 ["keys", "create"]):
+        result = cli(*args, "--dry-run")
+        assert result.exit_code == 0, result.stderr
+        assert not isolated.exists() or list(isolated.rglob("*")) == [], list(isolated.rglob("*"))
