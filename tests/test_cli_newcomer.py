@@ -490,3 +490,12 @@ def test_a_dry_run_on_a_fresh_machine_writes_no_file(cli, isolated):
         result = cli(*args, "--dry-run")
         assert result.exit_code == 0, result.stderr
         assert not isolated.exists() or list(isolated.rglob("*")) == [], list(isolated.rglob("*"))
+
+
+def test_guest_basic_flow_on_a_default_pool_through_the_cli(cli):
+    ok(cli("pool", "create", "default", "--allow-guests", "--create-roles", "--use"))
+    creds = ok(cli("creds", "--guest", "--flow", "basic", "-o", "json"))
+    assert creds["AccessKeyId"].startswith("ASIA")
+    ok(cli("pool", "update", "--no-classic-flow"))
+    refused = cli("creds", "--guest", "--flow", "basic", "--no-cache")
+    assert refused.exit_code == 1 and "Basic (classic) flow is not enabled" in refused.stderr
