@@ -165,9 +165,13 @@ def load_client(url: str, prepare: Prepare, name: str, seconds: float, count: in
     results.put((latencies, dict(statuses), len(latencies) == len(requests)))
 
 
-def run_load(url: str, prepare: Prepare, clients: int, seconds: float, label: str) -> dict[str, Any]:
+def run_load(
+    url: str, prepare: Prepare, clients: int, seconds: float, label: str, probe: Callable[[], float] | None = None
+) -> dict[str, Any]:
     """`clients` processes sending what `prepare` makes for `seconds`: requests/s, p50 and p99 in
-    ms, statuses, and the raw figures (latencies in seconds, sorted; elapsed seconds)."""
+    ms, statuses, and the raw figures (latencies in seconds, sorted; elapsed seconds). `probe`,
+    if given, is read at the start and at the end of the load (e.g. the server's CPU seconds):
+    the row's `probed` is the difference."""
     context = multiprocessing.get_context("fork")
     start, results = context.Barrier(clients + 1), context.Queue()
     count = int(MAX_CLIENT_RATE * seconds) + 100
@@ -181,8 +185,10 @@ def run_load(url: str, prepare: Prepare, clients: int, seconds: float, label: st
         process.start()
     start.wait()
     began = time.perf_counter()
+    probed = probe() if probe is not None else 0.0
     outcomes = [results.get() for _ in processes]
     elapsed = time.perf_counter() - began
+    probed = probe() - probed if probe is not None else 0.0
     for process in processes:
         process.join()
     latencies = sorted(t for outcome in outcomes for t in outcome[0])
@@ -198,6 +204,7 @@ def run_load(url: str, prepare: Prepare, clients: int, seconds: float, label: st
         "statuses": dict(statuses),
         "latencies": latencies,
         "elapsed": elapsed,
+        "probed": probed,
     }
 
 

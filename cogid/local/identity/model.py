@@ -962,9 +962,13 @@ class CognitoIdentity:
 
     # -- identities ------------------------------------------------------------------------
 
-    def _describe(self, identity: Identity) -> dict[str, Any]:
+    def _describe(self, identity: Identity, providers: list[str] | None = None) -> dict[str, Any]:
+        """DescribeIdentity's answer; `providers`, the identity's login providers in link order,
+        when read already (for a page of identities at once)."""
         description: dict[str, Any] = {"IdentityId": identity.id}
-        providers = list(dict.fromkeys(row["provider"] for row in self.store.logins(identity.id)))
+        if providers is None:
+            providers = [row["provider"] for row in self.store.logins(identity.id)]
+        providers = list(dict.fromkeys(providers))
         if providers:  # spec Q21: the developer provider is listed once
             description["Logins"] = providers
         description["CreationDate"] = utc_datetime(identity.created)
@@ -989,9 +993,11 @@ class CognitoIdentity:
             rows = self.store.list_identities(
                 identity_pool_id, _page_start(next_token), max_results + 1, bool(hide_disabled)
             )
+            page = [Identity.from_row(row) for row in rows[:max_results]]
+            providers = self.store.providers_of([identity.id for identity in page]) if page else {}
             result: dict[str, Any] = {
                 "IdentityPoolId": identity_pool_id,
-                "Identities": [self._describe(Identity.from_row(row)) for row in rows[:max_results]],
+                "Identities": [self._describe(identity, providers.get(identity.id, [])) for identity in page],
             }
         if len(rows) > max_results:
             result["NextToken"] = _page_token(rows[max_results - 1]["seq"])

@@ -110,6 +110,19 @@ class IdentitySQL(StoreCore):
             (identity_id,),
         ).fetchall()
 
+    def providers_of(self, identity_ids: list[str]) -> dict[str, list[str]]:
+        """The login providers of each of `identity_ids` (a page of them), in link order, in one
+        statement: a page of ListIdentities reads them at once, not one statement an identity."""
+        marks = ",".join("?" * len(identity_ids))
+        rows = self.db.execute(
+            f"SELECT identity_id, provider FROM logins WHERE identity_id IN ({marks}) ORDER BY seq",  # noqa: S608
+            identity_ids,
+        ).fetchall()
+        found: dict[str, list[str]] = {}
+        for identity_id, provider in rows:
+            found.setdefault(identity_id, []).append(provider)
+        return found
+
     def developer_ids(self, identity_id: str, after: int, limit: int) -> list[sqlite3.Row]:
         return self.db.execute(
             "SELECT subject, seq FROM logins WHERE identity_id = ? AND developer = 1 AND seq > ? ORDER BY seq LIMIT ?",
