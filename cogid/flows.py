@@ -17,7 +17,7 @@ import stat
 import threading
 import time
 from collections import deque
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -218,13 +218,20 @@ def issue_token(
 
 
 def issue_linking(
-    profile: Profile, cognito: Any, user: str, links: dict[str, str], allow_merge: bool, **options: Any
+    profile: Profile,
+    cognito: Any,
+    user: str,
+    links: dict[str, str],
+    allow_merge: bool,
+    ask: Callable[[str], bool] | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
     """issue_token for `user` with `links` (Logins to link), which never merges two identities
     unless `allow_merge`. Cognito merges without a word when a login presented belongs to
     another identity: each login's owner is asked for first (GetId with that login alone), and a
     merge refused (exit 2) naming both identities. An identity GetId makes for a login nobody
-    had is deleted again, and the login then linked as if it had not been asked about. Merges that
+    had is deleted again, and the login then linked as if it had not been asked about. Without
+    `allow_merge`, `ask` (a terminal's yes/no question), if given, decides instead. Merges that
     happen anyway (allowed, or raced) are said on stderr: which identity went into which."""
     from botocore.exceptions import ClientError
 
@@ -253,18 +260,22 @@ def issue_linking(
             if users
             else f"identity {owner} (logins {', '.join(described.get('Logins', []))})"
         )
+    refusal = None
     if others and mine is None:
-        joined = [text for owner, text in others.items() if "developer user" in text]
-        if joined and not allow_merge:
-            raise UsageError(
-                f"the login given belongs to {joined[0]}: linking it would make {user!r} a user of that identity"
-                " too; pass --allow-merge to do so"
+        joined = [text for text in others.values() if "developer user" in text]
+        if joined:
+            refusal = (
+                f"the login given belongs to {joined[0]}: linking it would make {user!r} a user of that identity too",
+                "pass --allow-merge to do so",
             )
-    elif others and not allow_merge:
-        raise UsageError(
+    elif others:
+        refusal = (
             f"the login given belongs to {next(iter(others.values()))}: linking it to {user!r}'s identity {mine}"
-            " would merge the two; pass --allow-merge to merge them"
+            " would merge the two",
+            "pass --allow-merge to merge them",
         )
+    if refusal is not None and not allow_merge and not (ask is not None and ask(f"{refusal[0]}. Go on?")):
+        raise UsageError("; ".join(refusal))
     issued = issue_token(profile, cognito, user, links=links, **options)
     survivor = issued["IdentityId"]
     for gone in [*([mine] if mine else []), *others]:

@@ -220,6 +220,28 @@ def test_a_login_of_another_identity_is_not_merged_unless_asked(cli, cli_pool, f
     assert ok(cli("identity", "show", alice))["Enabled"] is False
 
 
+@pytest.mark.parametrize("answer, merged", [("n", False), ("y", True)])
+def test_at_a_terminal_a_merge_is_asked_about(cli, cli_pool, facebook, isolated, answer, merged):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    alice = ok(cli("link", "--user", "alice", "--facebook", facebook("fb-alice")))["IdentityId"]
+    bob = ok(cli("token", "issue", "--user", "bob"))["IdentityId"]
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "cogid", "link", "--user", "bob", "--facebook",
+                                facebook("fb-alice")], stdin=secondary, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env={**os.environ, "COGID_HOME": str(isolated)}, text=True)
+    os.close(secondary)
+    os.write(primary, f"{answer}\n".encode())
+    out, err = process.communicate(timeout=60)
+    os.close(primary)
+    assert f"belongs to identity {alice}" in err and "would merge the two. Go on? [y/N]" in err
+    assert process.returncode == (0 if merged else 2), err
+    assert (ok(cli("identity", "lookup", "--user", "alice"))["IdentityId"] == bob) is merged
+
+
 def test_a_login_nobody_has_is_linked_without_a_merge_or_a_leftover(cli, cli_pool, facebook):
     bob = ok(cli("token", "issue", "--user", "bob"))["IdentityId"]
     linked = cli("link", "--user", "bob", "--facebook", facebook("fb-bob"))

@@ -16,6 +16,7 @@ from cogid.cli.options import (
     UserOpt,
     logins,
     named_providers,
+    terminal_asker,
 )
 from cogid.cli.options import cognito as cognito_client
 from cogid.errors import Denied, UsageError
@@ -78,7 +79,7 @@ def link(
     if not logins:
         raise UsageError("give a login to link: --facebook, --google, --amazon, --apple, --twitter or --login")
     chosen, cognito = cognito_client(profile, pool, region)
-    issued = flows.issue_linking(chosen, cognito, user, logins, allow_merge)
+    issued = flows.issue_linking(chosen, cognito, user, logins, allow_merge, terminal_asker())
     result = _view(cognito, issued["IdentityId"])
     output.message(f"Linked {', '.join(logins)} to {user}'s identity {issued['IdentityId']}")
     output.emit(fmt, result, rows=[[result["IdentityId"], ",".join(result["Logins"])]] if fmt == "text" else None)

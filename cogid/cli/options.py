@@ -111,9 +111,20 @@ AllowMergeOpt = Annotated[
     bool,
     typer.Option(
         "--allow-merge",
-        help="Merge the identities if a login given belongs to another one (without it: refused, exit 2)",
+        help="Merge the identities if a login given belongs to another one (without it: asked at a terminal,"
+        " else refused, exit 2)",
     ),
 ]
+
+
+def terminal_asker() -> Callable[[str], bool] | None:
+    """A yes/no question put at the terminal (answered no by default), or None when stdin is
+    not one: a script gets a refusal to act on, never a prompt that waits."""
+    import sys
+
+    if not sys.stdin.isatty():
+        return None
+    return lambda question: bool(typer.confirm(question, default=False, err=True))
 
 
 def confirm(question: str, yes: bool) -> None:

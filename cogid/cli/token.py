@@ -21,6 +21,7 @@ from cogid.cli.options import (
     key_values,
     logins,
     nonempty,
+    terminal_asker,
     token_value,
 )
 from cogid.cli.options import profile as resolve
@@ -95,7 +96,7 @@ def token_issue(
     cognito = clients.client(chosen, "cognito-identity")
     options: dict[str, Any] = {"duration": duration, "identity_id": identity_id, "tags": tags}
     if links:
-        issued = flows.issue_linking(chosen, cognito, user, links, allow_merge, **options)
+        issued = flows.issue_linking(chosen, cognito, user, links, allow_merge, terminal_asker(), **options)
     else:
         issued = flows.issue_token(chosen, cognito, user, **options)
     output.emit(fmt, issued, rows=[[issued["IdentityId"], issued["Token"]]] if fmt == "text" else None)
