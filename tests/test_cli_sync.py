@@ -283,6 +283,10 @@ def test_config_and_outbox(cli, alice, cli_pool):
     assert entries[0]["data"]["kinesisSyncRecords"][0]["value"] == "dark"
     assert ok(cli("sync", "outbox", "--kind", "push")) == []
     assert "stream" in ok(cli("sync", "outbox", "-o", "table"))
+    assert ok(cli("sync", "outbox", "--clear", "--dry-run")) == {
+        "Service": "cogid-local", "Operation": "ClearOutbox",
+        "Parameters": {"IdentityPoolId": cli_pool, "Kind": None, "Entries": 1}}
+    assert len(ok(cli("sync", "outbox"))) == 1
     assert len(ok(cli("sync", "outbox", "--clear"))) == 1
     assert ok(cli("sync", "outbox")) == []
 

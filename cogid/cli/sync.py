@@ -567,6 +567,7 @@ def sync_outbox(
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     output_format: ListOutputOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Local backend: what push sync, streams and the Sync Trigger would have sent.
 
@@ -586,7 +587,10 @@ def sync_outbox(
     in_process_only(chosen, "the Cognito Sync outbox belongs to the local backend")
     from cogid.local import sync_outbox as outbox
 
-    entries = outbox(home=data_dir(), kind=kind, identity_pool_id=flows.pool_id(chosen), clear=clear)
+    pool_id = flows.pool_id(chosen)
+    entries = outbox(home=data_dir(), kind=kind, identity_pool_id=pool_id, clear=clear and not output.dry_running())
+    if clear and output.dry_running():  # the local service's own bookkeeping, shown as its calls are
+        output.planned("cogid-local", "ClearOutbox", {"IdentityPoolId": pool_id, "Kind": kind, "Entries": len(entries)})
     if clear:
         output.message(f"Cleared {len(entries)} outbox entr{'y' if len(entries) == 1 else 'ies'}")
     rows = [
