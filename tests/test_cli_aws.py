@@ -9,20 +9,6 @@ from conftest import DEV
 
 
 @pytest.fixture
-def door(isolated):
-    """The CLI's own store (COGID_HOME), reached by in-process boto3 clients: not the other doors
-    of the service suite (tests/doors.py), whose stores the CLI does not use."""
-    from types import SimpleNamespace
-
-    from cogid.local import client
-
-    return SimpleNamespace(name="inprocess", home=isolated,
-                           make=lambda service_name="cognito-identity", **kwargs: client(service_name, home=isolated,
-                                                                                          **kwargs))
-
-
-
-@pytest.fixture
 def remote(cli, isolated, tmp_path, monkeypatch, local):
     """Profile `remote`: backend aws, boto3 profile `dev` holding a key the server accepts."""
     from cogid.local.transport.server import running_server

@@ -10,20 +10,6 @@ import pytest
 from conftest import DEV, FACEBOOK_APP
 
 
-@pytest.fixture
-def door(isolated):
-    """The CLI's own store (COGID_HOME), reached by in-process boto3 clients: not the other doors
-    of the service suite (tests/doors.py), whose stores the CLI does not use."""
-    from types import SimpleNamespace
-
-    from cogid.local import client
-
-    return SimpleNamespace(name="inprocess", home=isolated,
-                           make=lambda service_name="cognito-identity", **kwargs: client(service_name, home=isolated,
-                                                                                          **kwargs))
-
-
-
 def ok(result):
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout) if result.stdout.strip().startswith(("{", "[")) else result.stdout
@@ -53,7 +39,6 @@ def test_profile_add_set_use_show_remove(cli, isolated, tmp_path, monkeypatch):
     assert ok(cli("profile", "show", env={"COGID_PROFILE": "local"}))["name"] == "local"
     ok(cli("profile", "remove", "prod", "--yes"))
     assert [p["name"] for p in ok(cli("profile", "list"))] == ["local"]
-
 
 
 def test_profile_changes_made_at_once_are_all_kept(isolated):

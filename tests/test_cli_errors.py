@@ -5,20 +5,6 @@ import hashlib
 import pytest
 from conftest import DEV
 
-
-@pytest.fixture
-def door(isolated):
-    """The CLI's own store (COGID_HOME), reached by in-process boto3 clients: not the other doors
-    of the service suite (tests/doors.py), whose stores the CLI does not use."""
-    from types import SimpleNamespace
-
-    from cogid.local import client
-
-    return SimpleNamespace(name="inprocess", home=isolated,
-                           make=lambda service_name="cognito-identity", **kwargs: client(service_name, home=isolated,
-                                                                                          **kwargs))
-
-
 NO_POOL = "us-east-1:00000000-0000-0000-0000-000000000000"
 
 CASES = [

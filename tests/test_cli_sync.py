@@ -10,20 +10,6 @@ import pytest
 from cogid import flows
 
 
-@pytest.fixture
-def door(isolated):
-    """The CLI's own store (COGID_HOME), reached by in-process boto3 clients: not the other doors
-    of the service suite (tests/doors.py), whose stores the CLI does not use."""
-    from types import SimpleNamespace
-
-    from cogid.local import client
-
-    return SimpleNamespace(name="inprocess", home=isolated,
-                           make=lambda service_name="cognito-identity", **kwargs: client(service_name, home=isolated,
-                                                                                          **kwargs))
-
-
-
 def ok(result):
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout) if result.stdout.strip().startswith(("{", "[")) else result.stdout
