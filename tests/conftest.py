@@ -1,3 +1,7 @@
+import json
+import time
+from types import SimpleNamespace
+
 import pytest
 
 # The doors into the local service (`door`, `local`, `home`) and the Cognito Sync world (`world`).
@@ -55,6 +59,12 @@ def pool(cognito):
 
 def error_code(excinfo):
     return excinfo.value.response["Error"]["Code"]
+
+
+def ok(result):
+    """A CLI run's output, after checking it succeeded: its JSON document, or its text."""
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout) if result.stdout.strip().startswith(("{", "[")) else result.stdout
 
 
 FACEBOOK_APP = "1234567890"
@@ -115,11 +125,7 @@ def cli_pool(cli):
     return json.loads(result.stdout)["IdentityPoolId"]
 
 
-# -- federation and credentials (appended) ------------------------------------------------------
-
-import json  # noqa: E402
-import time  # noqa: E402
-from types import SimpleNamespace  # noqa: E402
+# -- federation and credentials ------------------------------------------------------------------
 
 
 def standard_trust_policy(pool_id, amr="authenticated"):
