@@ -7,14 +7,21 @@ ClientError), whichever backend answers.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from cogid import output
 from cogid.config import Profile, data_dir
 from cogid.errors import ConfigError
 
-# The services the CLI calls in process without boto3 (cogid.local.direct_client).
-DIRECT = ("cognito-identity", "cognito-sync")
+if TYPE_CHECKING:  # boto3-stubs (the dev extra): each service's client interface, for mypy
+    from mypy_boto3_cognito_identity import CognitoIdentityClient
+    from mypy_boto3_cognito_sync import CognitoSyncClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_sts import STSClient
+
+# In process, every service is called without boto3 (cogid.local.direct_client), whose
+# client-side behaviour tests/test_client_parity.py holds to boto3's.
+DIRECT = ("cognito-identity", "cognito-sync", "sts", "iam")
 
 
 def in_process(profile: Profile) -> bool:
@@ -22,6 +29,16 @@ def in_process(profile: Profile) -> bool:
     return profile.backend == "local" and not profile.endpoint_url
 
 
+@overload
+def client(profile: Profile, service: Literal["cognito-identity"]) -> CognitoIdentityClient: ...
+@overload
+def client(profile: Profile, service: Literal["cognito-sync"]) -> CognitoSyncClient: ...
+@overload
+def client(profile: Profile, service: Literal["sts"]) -> STSClient: ...
+@overload
+def client(profile: Profile, service: Literal["iam"]) -> IAMClient: ...
+@overload
+def client(profile: Profile, service: str) -> Any: ...
 def client(profile: Profile, service: str) -> Any:
     """A client of `service` (cognito-identity, cognito-sync, sts or iam) for `profile`; during
     a dry run (`--dry-run`), one that makes only the calls that change nothing (see DryRun)."""
@@ -190,14 +207,14 @@ def social_token(profile: Profile, provider: str, subject: str, audience: str, d
     from cogid.errors import Unavailable
 
     url = profile.endpoint_url.rstrip("/") + "/_cogid/test-idp/token"
-    body = json.dumps({"Provider": provider, "Subject": subject, "Audience": audience, "Duration": duration})
-    request = AWSRequest("POST", url, data=body.encode(), headers={"Content-Type": "application/json"})
+    body = json.dumps({"Provider": provider, "Subject": subject, "Audience": audience, "Duration": duration}).encode()
+    request = AWSRequest("POST", url, data=body, headers={"Content-Type": "application/json"})
     credentials = _session(profile).get_credentials()
     if credentials is None:
         raise ConfigError(f"profile {profile.name!r}: no AWS credentials to call {profile.endpoint_url} with")
     SigV4Auth(credentials.get_frozen_credentials(), "cognito-identity", profile.region).add_auth(request)
     prepared = request.prepare()
-    call = urllib.request.Request(url, data=prepared.body, headers=dict(prepared.headers), method="POST")
+    call = urllib.request.Request(url, data=body, headers=dict(prepared.headers), method="POST")
     try:
         with urllib.request.urlopen(call, timeout=READ_TIMEOUT) as response:  # noqa: S310 - the user's endpoint
             return str(json.loads(response.read())["Token"])
@@ -222,7 +239,9 @@ def _session(profile: Profile, keys: dict[str, str] | None = None) -> Any:
 
     try:
         if keys:
-            return boto3.session.Session(region_name=profile.region, **keys)
+            return boto3.session.Session(
+                keys["aws_access_key_id"], keys["aws_secret_access_key"], keys.get("aws_session_token"), profile.region
+            )
         return boto3.session.Session(profile_name=profile.aws_profile, region_name=profile.region)
     except botocore.exceptions.ProfileNotFound:
         source = (

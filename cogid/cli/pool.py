@@ -363,10 +363,10 @@ def pool_roles(
     cognito = clients.client(chosen, "cognito-identity")
     target = flows.pool_id(chosen)
     current = cognito.get_identity_pool_roles(IdentityPoolId=target)
-    result = {
+    result: dict[str, Any] = {
         "IdentityPoolId": target,
-        "Roles": current.get("Roles", {}),
-        "RoleMappings": current.get("RoleMappings", {}),
+        "Roles": dict(current.get("Roles", {})),
+        "RoleMappings": dict(current.get("RoleMappings", {})),
     }
     if auth_role or unauth_role or mappings:
         if auth_role:

@@ -172,6 +172,11 @@ def _decorate_class(cls: type) -> type:
 # -- the hook ------------------------------------------------------------------------------------
 
 
+# The method every botocore client call goes through (moto patches the same one); private, so
+# botocore's stubs don't declare it.
+_PATCHED = "_make_api_call"
+
+
 def _install() -> None:
     """Put the hook on BaseClient._make_api_call (under _lock), if it is not there yet."""
     global _original
@@ -179,7 +184,7 @@ def _install() -> None:
         return
     from botocore.client import BaseClient
 
-    original = BaseClient._make_api_call
+    original = getattr(BaseClient, _PATCHED)
 
     def _make_api_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
         if _active and "_cogid_mock_seen" not in vars(client):
@@ -187,7 +192,7 @@ def _install() -> None:
         return original(client, operation_name, api_params)
 
     _make_api_call._cogid_mock_original = original  # type: ignore[attr-defined]
-    BaseClient._make_api_call = _make_api_call
+    setattr(BaseClient, _PATCHED, _make_api_call)
     _original = original
 
 
@@ -199,8 +204,8 @@ def _uninstall() -> None:
         return
     from botocore.client import BaseClient
 
-    if getattr(BaseClient._make_api_call, "_cogid_mock_original", None) is _original:
-        BaseClient._make_api_call = _original
+    if getattr(getattr(BaseClient, _PATCHED), "_cogid_mock_original", None) is _original:
+        setattr(BaseClient, _PATCHED, _original)
         _original = None
 
 

@@ -87,7 +87,8 @@ def botocore_response(url: str, reply: Response) -> Any:
     """Our reply as botocore's HTTP layer returns one."""
     from botocore.awsrequest import AWSResponse
 
-    return AWSResponse(url, reply.status, reply.headers, _Raw(reply.body))
+    # AWSResponse copies any mapping of headers into its own HeadersDict; its stub asks for more.
+    return AWSResponse(url, reply.status, reply.headers, _Raw(reply.body))  # type: ignore[arg-type]
 
 
 def parsed_reply(http: Any, model: Any) -> dict[str, Any]:
