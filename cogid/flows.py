@@ -302,7 +302,17 @@ def _start_worker(profile: Profile, provider: str, duration: int | None, tags: d
         duration=duration,
         tags=tags,
         client=clients.client(profile, "cognito-identity"),
+        # The embedded service's own bulk call (see _issue_together), once a call has shown the
+        # pool, provider, tags and duration good; a dry run's calls go through its client.
+        service=_local_service() if clients.in_process(profile) and not output.dry_running() else None,
+        checked=False,
     )
+
+
+def _local_service() -> Any:
+    from cogid.local.service import open_service
+
+    return open_service(data_dir())
 
 
 def _start_process(parent: int, lifeline: tuple[int, int], *arguments: Any) -> None:
@@ -344,13 +354,58 @@ def _die_with_parent(parent: int, lifeline: tuple[int, int]) -> None:
     threading.Thread(target=watch, name="cogid-lifeline", daemon=True).start()
 
 
-def _issue_batch(users: list[str]) -> list[tuple[str, dict[str, Any] | CogidError]]:
-    return [_issue_for(user) for user in users]
+Issued = tuple[str, str | CogidError]  # a user and its JSON line (User, IdentityId, Token), or its error
 
 
-def _issue_for(user: str) -> tuple[str, dict[str, Any] | CogidError]:
+def _issue_batch(users: list[str]) -> list[Issued]:
+    """The users' results in order. In a worker of the embedded service, once one call has
+    succeeded, a batch is one bulk call (_issue_together); each user it does not answer, and
+    every user before that, is a call of its own."""
+    results: list[Issued] = []
+    rest = list(users)
+    while rest and not _worker["checked"]:
+        results.append(_issue_for(rest.pop(0)))
+        _worker["checked"] = _worker["service"] is not None and isinstance(results[-1][1], str)
+    if rest:
+        results += _issue_together(rest)
+    return results
+
+
+def _issue_together(users: list[str]) -> list[Issued]:
+    """GetOpenIdTokenForDeveloperIdentity for each user, through the embedded service's bulk
+    call (CognitoIdentity.developer_tokens: the same answers, the batch's new users made in one
+    transaction) for the user ids its wire format takes as they are (1 to 1,024 characters;
+    for another, or anything the bulk call refuses, the user's own call says what is wrong)."""
+    from cogid.local.identity.model import MAX_DEVELOPER_USER
+    from cogid.local.identity.pool import Caller
+
+    fast = [i for i, user in enumerate(users) if 0 < len(user) <= MAX_DEVELOPER_USER]
     try:
-        return user, issue_token(
+        answers = _worker["service"].cognito.developer_tokens(
+            Caller(region=_worker["profile"].region),
+            pool_id(_worker["profile"]),
+            _worker["provider"],
+            [users[i] for i in fast],
+            _worker["tags"] or None,
+            _worker["duration"],
+        )
+    except Exception:  # nothing of the batch stored: each user's own call reports it
+        answers = [None] * len(fast)
+    found = dict(zip(fast, answers, strict=True))
+    results: list[Issued] = []
+    for i, user in enumerate(users):
+        answer = found.get(i)
+        results.append(_issue_for(user) if answer is None else (user, _line(user, answer)))
+    return results
+
+
+def _line(user: str, issued: dict[str, Any]) -> str:
+    return output.jsonl_lines([{"User": user, "IdentityId": issued["IdentityId"], "Token": issued["Token"]}])
+
+
+def _issue_for(user: str) -> Issued:
+    try:
+        issued = issue_token(
             _worker["profile"],
             _worker["client"],
             user,
@@ -363,13 +418,15 @@ def _issue_for(user: str) -> tuple[str, dict[str, Any] | CogidError]:
         if known is None:
             raise
         return user, known
+    return user, _line(user, issued)
 
 
 def issue_many(
     profile: Profile, users: Iterable[str], duration: int | None = None, tags: dict[str, str] | None = None
-) -> Generator[tuple[str, dict[str, Any] | CogidError], None, None]:
-    """Tokens for many users, in input order, each as soon as it is issued; a failure comes
-    back as the user's error instead of stopping the rest.
+) -> Generator[list[Issued], None, None]:
+    """Tokens for many users, in input order, a batch of users' results as soon as it is
+    issued: each user's JSON line ({"User", "IdentityId", "Token"}, made where it was issued),
+    or the user's error instead of stopping the rest.
 
     The embedded service signs in worker processes, one per core (RS512 signing is CPU-bound);
     a remote endpoint is called from threads (its cost is the network). SIGTERM raises
@@ -437,7 +494,7 @@ BATCH = 64  # users sent to a worker at once when the input has them ready
 POLL = 0.02  # seconds between looks at the input and at the results, while both are pending
 
 
-def _in_order(executor: Any, ahead: _ReadAhead, in_flight_limit: int) -> Iterator[tuple[str, Any]]:
+def _in_order(executor: Any, ahead: _ReadAhead, in_flight_limit: int) -> Iterator[list[Issued]]:
     """Send batches of the users the input has ready, a few per worker at a time, and give back
     the results in input order as they come. Only this thread waits: on the input or on the
     oldest batch, never long on one while the other has something."""
@@ -452,7 +509,7 @@ def _in_order(executor: Any, ahead: _ReadAhead, in_flight_limit: int) -> Iterato
         else:
             wait([in_flight[0]], timeout=POLL)
         while in_flight and in_flight[0].done():
-            yield from in_flight.popleft().result()
+            yield in_flight.popleft().result()
     if ahead.error is not None:
         raise ahead.error
 

@@ -131,23 +131,33 @@ def _issue_stream(profile: Any, lines: Any, duration: int | None, tags: dict[str
     progress = _Progress(_count_users(lines)) if sys.stderr.isatty() else None
     issuing = flows.issue_many(profile, users(), duration, tags)
     with contextlib.closing(issuing):  # the workers are stopped here, whatever ends the loop
-        for user, issued in issuing:
-            number = numbers.popleft()
-            if isinstance(issued, Exception):
+        for batch in issuing:
+            ready: list[str] = []  # a batch's lines in one write (a dry run writes none)
+            for _, issued in batch:
+                number = numbers.popleft()
+                if isinstance(issued, str):
+                    ready.append(issued)
+                    continue
+                _write(ready, progress)
                 if issued.exit_code != ExitCode.ERROR:  # not the line's fault: the pool is gone, the
                     raise issued  # credentials are refused, the endpoint is down... for every line
                 failed += 1
                 output.error(f"line {number}: {issued}")
-                continue
-            output.emit("jsonl", {"User": user, **issued})
-            if progress:
-                progress.advance()
+            _write(ready, progress)
     if progress:
         progress.stop()
     failed += len(unreadable)
     if failed:
         output.error(f"{failed} user(s) failed")
     return failed
+
+
+def _write(lines: list[str], progress: "_Progress | None") -> None:
+    if lines and not output.dry_running():
+        output.write("".join(lines))
+    if progress:
+        progress.advance(len(lines))
+    lines.clear()
 
 
 def _terminated() -> NoReturn:
@@ -229,8 +239,8 @@ class _Progress:
         self.task = self.bar.add_task("issue", total=total)
         self.bar.start()
 
-    def advance(self) -> None:
-        self.bar.advance(self.task)
+    def advance(self, count: int = 1) -> None:
+        self.bar.advance(self.task, count)
 
     def stop(self) -> None:
         self.bar.stop()

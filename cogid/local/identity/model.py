@@ -558,6 +558,46 @@ class CognitoIdentity:
             issued = Issued(target.id, self._claims(pool, target.id, self._amr(presented), duration, principal_tags))
         return self._issue(issued)
 
+    def developer_tokens(
+        self,
+        caller: Caller,
+        identity_pool_id: str,
+        provider: str,
+        users: list[str],
+        principal_tags: dict[str, str] | None = None,
+        token_duration: int | None = None,
+    ) -> list[dict[str, Any] | None]:
+        """GetOpenIdTokenForDeveloperIdentity's answer for each of `users`, each the developer
+        user alone (bulk issuance, `cogid token issue --users-from`), as that call answers it:
+        the known users read in one snapshot, the new ones made in one write transaction (the
+        batch stored whole or not at all), every token signed after it commits.
+
+        None for a user the call would refuse (pool gone or of another region, provider not
+        the pool's, a user id over 1,024 characters): its caller makes that user's call itself,
+        whose error is the one to report. Only the model's checks are made here: the caller
+        has checked the parameters as the call's wire format does (bulk issuance made the same
+        call, with the same pool, provider, tags and duration, first), and sends users of 1 to
+        1,024 characters."""
+        duration = DEFAULT_TOKEN_DURATION if token_duration is None else token_duration
+        settled: list[Issued | None] = [None] * len(users)
+        refused: set[int] = set()
+
+        def settle(indexes: Iterable[int], create: bool) -> None:
+            pool_id, tags = identity_pool_id, principal_tags
+            for i in indexes:
+                try:
+                    settled[i] = self._developer_user(caller, pool_id, {provider: users[i]}, duration, tags, create)
+                except errors.ServiceError:  # raised before the user's rows are written, if any are
+                    refused.add(i)
+
+        with self.store.read():
+            settle(range(len(users)), create=False)
+        new = [i for i, issued in enumerate(settled) if issued is None and i not in refused]
+        if new:
+            with self.store.write():
+                settle(new, create=True)
+        return [None if issued is None else self._issue(issued) for issued in settled]
+
     def _developer_user(
         self,
         caller: Caller,
