@@ -93,7 +93,9 @@ def main() -> None:
             [cogid, "profile", "show", "-o", "json"], env=env, check=True, capture_output=True, text=True
         ).stdout
         pool_id = __import__("json").loads(pool)["identity_pool_id"]
-        server = subprocess.Popen([cogid, "serve", "--port", "0"], env=env, stdout=subprocess.PIPE, text=True)
+        server = subprocess.Popen(
+            [cogid, "serve", "--port", "0", "--quiet"], env=env, stdout=subprocess.PIPE, text=True
+        )
         try:
             endpoint = server.stdout.readline().strip()  # type: ignore[union-attr]
             aws_env = {**env, "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret}

@@ -531,7 +531,7 @@ def target_scale(identities: int, small: int, calls: int, rounds: int) -> None:
 def target_memory(checkpoints: tuple[int, int], bulk_users: int, round_seconds: float = 10.0) -> None:
     first, last = checkpoints
     print(f"6. memory: cogid serve after {first:,} and {last:,} requests; bulk issuance of {bulk_users:,} users")
-    with tempfile.TemporaryDirectory() as tmp, cogid_serve(Path(tmp)) as (process, url):
+    with tempfile.TemporaryDirectory() as tmp, cogid_serve(Path(tmp), "--quiet") as (process, url):
         creds = local_key(Path(tmp))
         pool = make_pool(url, creds)
         served, at, r = 0, {}, 0
