@@ -212,7 +212,7 @@ def test_a_store_of_schema_1_migrates_in_place_keeping_everything(tmp_path):
     written = sync(cogid.local.client("cognito-sync", home=home), "us-east-1:1111", "us-east-1:2222", "d",
                    {"k": ("v", 0)})
     assert written["Records"][0]["SyncCount"] == 1
-    assert sqlite3.connect(home / "local.sqlite3").execute("PRAGMA user_version").fetchone()[0] == core.SCHEMA_VERSION
+    assert sqlite3.connect(home / "local.sqlite3").execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 RACER = textwrap.dedent("""

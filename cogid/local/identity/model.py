@@ -1007,7 +1007,7 @@ class CognitoIdentity:
         when read already (for a page of identities at once)."""
         description: dict[str, Any] = {"IdentityId": identity.id}
         if providers is None:
-            providers = self.store.providers(identity.id)
+            providers = [row["provider"] for row in self.store.logins(identity.id)]
         providers = list(dict.fromkeys(providers))
         if providers:  # spec Q21: the developer provider is listed once
             description["Logins"] = providers

@@ -26,7 +26,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Self
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 2
 # Commits between two checkpoints (~10,000 WAL frames, ~40 MB, for new users' token calls).
 # A checkpoint costs mostly its two syncs, whatever it copies: every 2,000 commits it adds ~14
 # us of waiting and ~3 us of CPU to a commit, every 500 ~45 and ~10 (bench/bench_targets.py).
@@ -187,18 +187,8 @@ CREATE TABLE sync_outbox (
 );
 """
 
-# Schema 3: an identity and its logins' providers read from two index leaves, not four pages
-# (index and table, twice). DescribeIdentity in a store of a million identities, whose pages
-# mostly are not in a connection's cache, reads a quarter the pages it read (bench_targets.py
-# --target 4); each identity's row is kept twice (~90 bytes more an identity).
-COVERING_INDEXES = """
-CREATE INDEX identities_by_id ON identities(id, pool_id, state, created, modified);
-CREATE INDEX logins_identity_providers ON logins(identity_id, seq, provider);
-DROP INDEX logins_identity;
-"""
-
 # What takes a file from the version before each to that version, in order.
-MIGRATIONS = {2: SYNC_TABLES, 3: COVERING_INDEXES}
+MIGRATIONS = {2: SYNC_TABLES}
 
 
 class StoreBusy(sqlite3.OperationalError):

@@ -78,9 +78,7 @@ class IdentitySQL(StoreCore):
         )
 
     def identity(self, identity_id: str) -> sqlite3.Row | None:
-        # From the covering index alone (schema 3): SQLite's planner would take the unique one
-        # on id, and the row from the table after it (one more page, seldom cached at scale).
-        return self._one("SELECT * FROM identities INDEXED BY identities_by_id WHERE id = ?", identity_id)
+        return self._one("SELECT * FROM identities WHERE id = ?", identity_id)
 
     def set_identity_state(self, identity_id: str, state: str, now: float) -> None:
         self.db.execute("UPDATE identities SET state = ?, modified = ? WHERE id = ?", (state, now, identity_id))
@@ -111,11 +109,6 @@ class IdentitySQL(StoreCore):
             "SELECT provider, subject, developer FROM logins WHERE identity_id = ? ORDER BY seq",
             (identity_id,),
         ).fetchall()
-
-    def providers(self, identity_id: str) -> list[str]:
-        """An identity's login providers in link order, from the index alone (schema 3)."""
-        rows = self.db.execute("SELECT provider FROM logins WHERE identity_id = ? ORDER BY seq", (identity_id,))
-        return [provider for (provider,) in rows.fetchall()]
 
     def providers_of(self, identity_ids: list[str]) -> dict[str, list[str]]:
         """The login providers of each of `identity_ids` (a page of them), in link order, in one
