@@ -9,6 +9,7 @@ import multiprocessing
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -46,3 +47,31 @@ def raw_signing_rate(processes: int = 1, seconds: float = 3.0) -> float:
 
 if __name__ == "__main__":
     print(raw_signing_rate(int(sys.argv[1]) if len(sys.argv) > 1 else 1))
+
+
+# -- how every bench reports ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measurement, beside the anchor measured in the same run."""
+
+    what: str
+    value: str
+    anchor: str
+    ratio: float | None  # None: a figure with no anchor
+    target: str = ""
+    passed: bool | None = None  # None: no target
+
+
+HEADER = f"{'measurement':<46}{'value':>22}   {'anchor (same run)':<36}{'ratio':>8}   {'target':<9}result"
+
+
+def line(row: Row) -> str:
+    ratio = "" if row.ratio is None else f"{row.ratio:.3f}x"
+    verdict = "" if row.passed is None else ("MET" if row.passed else "NOT MET")
+    return f"{row.what:<46}{row.value:>22}   {row.anchor:<36}{ratio:>8}   {row.target:<9}{verdict}"
+
+
+def table(rows: list[Row]) -> str:
+    return "\n".join([HEADER, *map(line, rows)])

@@ -31,6 +31,8 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from anchors import Row, table
+
 CONFTEST = '''
 import json
 import os
@@ -158,24 +160,6 @@ def merge(runs: list[Run]) -> Run:
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-@dataclass(frozen=True)
-class Row:
-    what: str
-    value: str
-    anchor: str
-    ratio: float
-    target: str = ""
-    passed: bool | None = None  # None: no target
-
-
-def table(rows: list[Row]) -> str:
-    lines = [f"{'measurement':<44}{'value':>22}   {'anchor (same run)':<30}{'ratio':>8}   {'target':<9}result"]
-    for r in rows:
-        verdict = "" if r.passed is None else ("PASS" if r.passed else "FAIL")
-        lines.append(f"{r.what:<44}{r.value:>22}   {r.anchor:<30}{r.ratio:>7.3f}x   {r.target:<9}{verdict}")
-    return "\n".join(lines)
 
 
 def ms(seconds: float) -> str:

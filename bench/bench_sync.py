@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from anchors import Row, table
 from bench_serve import (
     PROVIDER,
     REGION,
@@ -418,24 +419,6 @@ def round_trips(scale: Scale, tmp: Path) -> dict[str, Any]:
 
 
 # -- the run ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Row:
-    what: str
-    value: str
-    anchor: str
-    ratio: float
-    target: str = ""
-    passed: bool | None = None  # None: no target
-
-
-def table(rows: list[Row]) -> str:
-    lines = [f"{'measurement':<46}{'value':>18}   {'anchor (same run)':<32}{'ratio':>7}   {'target':<8}result"]
-    for r in rows:
-        verdict = "" if r.passed is None else ("PASS" if r.passed else "FAIL")
-        lines.append(f"{r.what:<46}{r.value:>18}   {r.anchor:<32}{r.ratio:>6.3f}x   {r.target:<8}{verdict}")
-    return "\n".join(lines)
 
 
 def benchmark(scale: Scale) -> int:

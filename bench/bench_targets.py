@@ -49,13 +49,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from anchors import raw_signer, raw_signing_rate  # noqa: E402
+from anchors import Row, line, raw_signer, raw_signing_rate  # noqa: E402
 from bench_cli import make_venv, median_pair  # noqa: E402
 from bench_serve import (  # noqa: E402
     PROVIDER,
@@ -71,24 +70,12 @@ from bench_serve import (  # noqa: E402
 CLIENTS = 8
 
 
-@dataclass(frozen=True)
-class Row:
-    what: str
-    value: str
-    anchor: str
-    ratio: float | None
-    target: str
-    passed: bool | None
-
-
 ROWS: list[Row] = []
 
 
 def report(row: Row) -> None:
     ROWS.append(row)
-    ratio = "" if row.ratio is None else f"{row.ratio:.3f}x"
-    verdict = "" if row.passed is None else ("MET" if row.passed else "NOT MET")
-    print(f"  {row.what:<44}{row.value:>22}   {row.anchor:<36}{ratio:>8}  {row.target:<9}{verdict}", flush=True)
+    print(line(row), flush=True)
 
 
 # -- processes ----------------------------------------------------------------------------------
@@ -128,9 +115,9 @@ def rss_bytes(pid: int) -> int:
             status = Path(f"/proc/{each}/status").read_text()
         except OSError:
             continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1]) * 1024
+        for field in status.splitlines():
+            if field.startswith("VmRSS:"):
+                total += int(field.split()[1]) * 1024
     return total
 
 
