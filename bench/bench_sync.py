@@ -323,7 +323,7 @@ def build_store(home: Path, identities: int, keep: int, batch: int = 5000) -> tu
     kept = set(random.sample(range(identities), keep))
     devices: list[Device] = []
     with store.read():
-        seq = store.db.execute("SELECT coalesce(max(seq), 0) FROM sync_datasets").fetchone()[0]
+        seq = store.db.execute("SELECT coalesce(max(seq), 0) AS seq FROM sync_datasets").fetchone()["seq"]
     for first in range(0, identities, batch):
         people, logins, datasets, records, sessions, touched = [], [], [], [], [], []
         for n in range(first, min(first + batch, identities)):

@@ -38,7 +38,7 @@ def _claims(token):
 
 def _identities(service):
     with service.store.read():
-        return service.store.db.execute("SELECT count(*) FROM identities").fetchone()[0]
+        return service.store.db.execute("SELECT count(*) AS n FROM identities").fetchone()["n"]
 
 
 def _verified(service, token, pool):

@@ -121,19 +121,8 @@ class Server(Helpers):
             raise SetupError(
                 f"cogid_server: `cogid serve` has stopped (exit code {self.process.returncode}); see {self.log}"
             )
-        store = self.service.store
         self._pools.clear()
-        with store.write():
-            db = store.db
-            db.execute("PRAGMA defer_foreign_keys = ON")
-            names = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-            for name in names:
-                if name.startswith("sqlite_") or name == "signing_keys":
-                    continue
-                if name == "access_keys":
-                    db.execute("DELETE FROM access_keys WHERE access_key != ?", (self.access_key_id,))
-                else:
-                    db.execute(f'DELETE FROM "{name}"')
+        self.service.store.empty(("signing_keys",), keep_key=self.access_key_id)
 
     def stop(self) -> None:
         """Stop the server and delete its directory (and so its store: nothing of it is kept,

@@ -11,7 +11,6 @@ import base64
 import binascii
 import json
 import re
-import sqlite3
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from cogid.local.identity.pool import (
     utc_datetime,
 )
 from cogid.local.signing import KeyRing
-from cogid.local.store import Store
+from cogid.local.store import Duplicate, Row, Store
 
 MAX_POOLS = 1000
 MAX_LOGINS = 20
@@ -152,7 +151,7 @@ class CognitoIdentity:
 
     # -- lookups ---------------------------------------------------------------------------
 
-    def _pool(self, caller: Caller, pool_id: str, row: sqlite3.Row | None = None) -> Pool:
+    def _pool(self, caller: Caller, pool_id: str, row: Row | None = None) -> Pool:
         row = row if row is not None else self.store.pool(pool_id)
         # A pool id sent to another region's endpoint is not found there (spec §2).
         if row is None or row["region"] != caller.region:
@@ -230,7 +229,7 @@ class CognitoIdentity:
                 if self.store.count_pools(caller.region) >= MAX_POOLS:
                     raise errors.LimitExceeded(f"At most {MAX_POOLS} identity pools per region")
                 self.store.insert_pool(pool_id, caller.region, doc, self.clock())
-        except sqlite3.IntegrityError:
+        except Duplicate:
             raise self._conflicting_developer_provider(doc.get("DeveloperProviderName")) from None
         return doc
 
@@ -257,7 +256,7 @@ class CognitoIdentity:
                 if members.get("identity_pool_tags") is None:
                     doc["IdentityPoolTags"] = old.get("IdentityPoolTags", {})
                 self.store.update_pool(identity_pool_id, doc)
-        except sqlite3.IntegrityError:
+        except Duplicate:
             raise self._conflicting_developer_provider(doc.get("DeveloperProviderName")) from None
         return doc
 

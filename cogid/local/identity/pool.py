@@ -8,11 +8,12 @@ builds a `Caller`) can all depend on it without depending on one another.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
 from typing import Any
+
+from cogid.local.store import Row
 
 ACCOUNT = "000000000000"
 # Spec Q13: the real issuer string by default, so trust policies and STS `Provider` look real.
@@ -54,7 +55,7 @@ class Pool:
     with that text (a token call reads its pool twice): it is never changed in place (a change
     is a new doc, written with store.update_pool)."""
 
-    def __init__(self, row: sqlite3.Row):
+    def __init__(self, row: Row):
         self.id: str = row["id"]
         self.region: str = row["region"]
         self.doc: dict[str, Any] = _parsed(row["doc"])
@@ -94,7 +95,7 @@ class Identity:
     seq: int = 0  # creation order in the store (0: not read back yet)
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Identity:
+    def from_row(cls, row: Row) -> Identity:
         return cls(row["id"], row["pool_id"], row["state"], row["created"], row["modified"], row["seq"])
 
 

@@ -7,12 +7,29 @@ a mixin that `Store` inherits (identity.py, iam.py, sync.py), so callers write `
 
 from __future__ import annotations
 
-from cogid.local.store.core import StoreBusy, StoreCore, StoreFull, StoreTimeoutError, create_private_file
+from cogid.local.store.core import (
+    Duplicate,
+    Row,
+    StoreBusy,
+    StoreCore,
+    StoreFull,
+    StoreTimeoutError,
+    create_private_file,
+)
 from cogid.local.store.iam import IamSQL
 from cogid.local.store.identity import IdentitySQL
 from cogid.local.store.sync import SyncSQL
 
-__all__ = ["Store", "StoreBusy", "StoreCore", "StoreFull", "StoreTimeoutError", "create_private_file"]
+__all__ = [
+    "Duplicate",
+    "Row",
+    "Store",
+    "StoreBusy",
+    "StoreCore",
+    "StoreFull",
+    "StoreTimeoutError",
+    "create_private_file",
+]
 
 
 class Store(IdentitySQL, IamSQL, SyncSQL):

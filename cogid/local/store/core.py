@@ -315,6 +315,19 @@ def _newer(version: int) -> sqlite3.DatabaseError:
     )
 
 
+# A stored row, by column name: plain data, so that nothing of SQLite leaves the store.
+Row = dict[str, Any]
+
+
+def _row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> Row:
+    """Every fetched row as a Row (~0.15 µs a row more than sqlite3.Row)."""
+    return {column[0]: value for column, value in zip(cursor.description, values, strict=True)}
+
+
+class Duplicate(Exception):
+    """A write met a uniqueness rule of the schema (a developer provider name already taken)."""
+
+
 class StoreCore:
     """The SQLite file, with one connection per thread; the services' SQL is in the mixins."""
 
@@ -346,7 +359,7 @@ class StoreCore:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.timeout, check_same_thread=True)
-            conn.row_factory = sqlite3.Row
+            conn.row_factory = _row
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -370,10 +383,12 @@ class StoreCore:
             try:
                 yield self
                 self.db.execute("COMMIT")
-            except BaseException:
+            except BaseException as failure:
                 # A failed COMMIT (a full disk) may have rolled back already, or not.
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
+                if isinstance(failure, sqlite3.IntegrityError):
+                    raise Duplicate(str(failure)) from None
                 raise
         if self._full:
             self._full = False
@@ -382,13 +397,17 @@ class StoreCore:
         if self._commits % CHECKPOINT_EVERY == 0:
             self._checkpoint()
 
-    def empty(self, keep: tuple[str, ...] = ("signing_keys",)) -> None:
+    def empty(self, keep: tuple[str, ...] = ("signing_keys",), keep_key: str | None = None) -> None:
         """Delete every row of every table but `keep`'s, in one transaction: the store as new,
-        with the same signing keys (so a JWKS fetched earlier still verifies what it issues)."""
+        with the same signing keys (so a JWKS fetched earlier still verifies what it issues).
+        `keep_key`: of the access keys, keep this one only."""
         with self.write():
+            self.db.execute("PRAGMA defer_foreign_keys = ON")  # any order of tables will do
             rows = self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-            for (table,) in rows.fetchall():
-                if table not in keep:
+            for table in (row["name"] for row in rows.fetchall()):
+                if table == "access_keys" and keep_key is not None:
+                    self.db.execute("DELETE FROM access_keys WHERE access_key != ?", (keep_key,))
+                elif table not in keep:
                     self.db.execute(f'DELETE FROM "{table}"')  # noqa: S608 - names from the schema itself
 
     @contextmanager
@@ -516,7 +535,7 @@ class StoreCore:
 
     def _migrate(self) -> None:
         """Bring the schema up to SCHEMA_VERSION, inside the caller's write transaction."""
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        version = self.db.execute("PRAGMA user_version").fetchone()["user_version"]
         if version > SCHEMA_VERSION:  # the header said otherwise: a newer cogid's WAL
             raise _newer(version)
         # A new file gets schema 1 and every migration; an older one the migrations it lacks,
@@ -542,6 +561,11 @@ class StoreCore:
             os.close(lock)
             self._local.lock = None
 
-    def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.db.execute(sql, args).fetchone()
+    def _value(self, sql: str, *args: Any) -> Any:
+        """The one value a one-column statement answers (None without a row)."""
+        row = self._one(sql, *args)
+        return next(iter(row.values())) if row else None
+
+    def _one(self, sql: str, *args: Any) -> Row | None:
+        row: Row | None = self.db.execute(sql, args).fetchone()
         return row

@@ -4,10 +4,9 @@ of `Store`)."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
-from cogid.local.store.core import StoreCore
+from cogid.local.store.core import Row, StoreCore
 
 
 class IamSQL(StoreCore):
@@ -33,12 +32,12 @@ class IamSQL(StoreCore):
         to open and close): ('session', temporary credentials) or ('key', an access key).
         The two never share an id (ASIA... and AKIA...)."""
         row = self._one(
-            "SELECT 'session', doc FROM sessions WHERE access_key = ?"
+            "SELECT 'session' AS kind, doc FROM sessions WHERE access_key = ?"
             " UNION ALL SELECT 'key', doc FROM access_keys WHERE access_key = ? LIMIT 1",
             access_key,
             access_key,
         )
-        return (row[0], json.loads(row[1])) if row else None
+        return (row["kind"], json.loads(row["doc"])) if row else None
 
     def access_keys(self) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT doc FROM access_keys ORDER BY rowid").fetchall()
@@ -58,7 +57,7 @@ class IamSQL(StoreCore):
         row = self._one("SELECT doc FROM roles WHERE name = ?", name)
         return json.loads(row["doc"]) if row else None
 
-    def list_roles(self, after: int, path_prefix: str, limit: int) -> list[sqlite3.Row]:
+    def list_roles(self, after: int, path_prefix: str, limit: int) -> list[Row]:
         return self.db.execute(
             "SELECT seq, doc FROM roles WHERE seq > ? AND substr(json_extract(doc, '$.Path'), 1, ?) = ?"
             " ORDER BY seq LIMIT ?",

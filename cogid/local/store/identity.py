@@ -4,10 +4,9 @@ signing keys and registered OIDC issuers (a mixin of `Store`)."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
-from cogid.local.store.core import StoreCore
+from cogid.local.store.core import Row, StoreCore
 
 
 class IdentitySQL(StoreCore):
@@ -27,10 +26,10 @@ class IdentitySQL(StoreCore):
             (json.dumps(doc), doc.get("DeveloperProviderName"), pool_id),
         )
 
-    def pool(self, pool_id: str) -> sqlite3.Row | None:
+    def pool(self, pool_id: str) -> Row | None:
         return self._one("SELECT * FROM pools WHERE id = ?", pool_id)
 
-    def pool_and_owner(self, pool_id: str, provider: str, subject: str) -> sqlite3.Row | None:
+    def pool_and_owner(self, pool_id: str, provider: str, subject: str) -> Row | None:
         """A pool with the identity owning one of its logins (column `owner`), in one statement."""
         return self._one(
             "SELECT p.*, (SELECT identity_id FROM logins l WHERE l.pool_id = p.id AND l.provider = ?"
@@ -44,10 +43,9 @@ class IdentitySQL(StoreCore):
         self.db.execute("DELETE FROM pools WHERE id = ?", (pool_id,))
 
     def count_pools(self, region: str) -> int:
-        row = self._one("SELECT count(*) FROM pools WHERE region = ?", region)
-        return int(row[0]) if row else 0
+        return int(self._value("SELECT count(*) FROM pools WHERE region = ?", region) or 0)
 
-    def list_pools(self, region: str, after: int, limit: int) -> list[sqlite3.Row]:
+    def list_pools(self, region: str, after: int, limit: int) -> list[Row]:
         return self.db.execute(
             "SELECT * FROM pools WHERE region = ? AND seq > ? ORDER BY seq LIMIT ?",
             (region, after, limit),
@@ -77,7 +75,7 @@ class IdentitySQL(StoreCore):
             (identity_id, pool_id, state, now, now),
         )
 
-    def identity(self, identity_id: str) -> sqlite3.Row | None:
+    def identity(self, identity_id: str) -> Row | None:
         return self._one("SELECT * FROM identities WHERE id = ?", identity_id)
 
     def set_identity_state(self, identity_id: str, state: str, now: float) -> None:
@@ -86,7 +84,7 @@ class IdentitySQL(StoreCore):
     def delete_identity(self, identity_id: str) -> bool:
         return self.db.execute("DELETE FROM identities WHERE id = ?", (identity_id,)).rowcount > 0
 
-    def list_identities(self, pool_id: str, after: int, limit: int, hide_disabled: bool) -> list[sqlite3.Row]:
+    def list_identities(self, pool_id: str, after: int, limit: int, hide_disabled: bool) -> list[Row]:
         hide = "AND state != 'disabled'" if hide_disabled else ""
         return self.db.execute(
             f"SELECT * FROM identities WHERE pool_id = ? AND seq > ? {hide} ORDER BY seq LIMIT ?",
@@ -102,9 +100,9 @@ class IdentitySQL(StoreCore):
             provider,
             subject,
         )
-        return row[0] if row else None
+        return row["identity_id"] if row else None
 
-    def logins(self, identity_id: str) -> list[sqlite3.Row]:
+    def logins(self, identity_id: str) -> list[Row]:
         return self.db.execute(
             "SELECT provider, subject, developer FROM logins WHERE identity_id = ? ORDER BY seq",
             (identity_id,),
@@ -119,11 +117,11 @@ class IdentitySQL(StoreCore):
             identity_ids,
         ).fetchall()
         found: dict[str, list[str]] = {}
-        for identity_id, provider in rows:
-            found.setdefault(identity_id, []).append(provider)
+        for row in rows:
+            found.setdefault(row["identity_id"], []).append(row["provider"])
         return found
 
-    def developer_ids(self, identity_id: str, after: int, limit: int) -> list[sqlite3.Row]:
+    def developer_ids(self, identity_id: str, after: int, limit: int) -> list[Row]:
         return self.db.execute(
             "SELECT subject, seq FROM logins WHERE identity_id = ? AND developer = 1 AND seq > ? ORDER BY seq LIMIT ?",
             (identity_id, after, limit),
@@ -151,7 +149,7 @@ class IdentitySQL(StoreCore):
 
     # -- signing keys -----------------------------------------------------------------------
 
-    def signing_keys(self, purpose: str) -> list[sqlite3.Row]:
+    def signing_keys(self, purpose: str) -> list[Row]:
         return self.db.execute(
             "SELECT kid, pem FROM signing_keys WHERE purpose = ? ORDER BY created", (purpose,)
         ).fetchall()

@@ -12,10 +12,9 @@ migration to schema 2.
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
-from cogid.local.store.core import StoreCore
+from cogid.local.store.core import Row, StoreCore
 
 
 class SyncSQL(StoreCore):
@@ -23,17 +22,17 @@ class SyncSQL(StoreCore):
 
     # -- datasets ------------------------------------------------------------------------------
 
-    def dataset(self, identity_id: str, name: str) -> sqlite3.Row | None:
+    def dataset(self, identity_id: str, name: str) -> Row | None:
         """The row of a dataset name, live or a tombstone."""
         return self._one("SELECT * FROM sync_datasets WHERE identity_id = ? AND name = ?", identity_id, name)
 
-    def datasets(self, identity_id: str, after: str, limit: int) -> list[sqlite3.Row]:
+    def datasets(self, identity_id: str, after: str, limit: int) -> list[Row]:
         return self.db.execute(
             "SELECT * FROM sync_datasets WHERE identity_id = ? AND live = 1 AND name > ? ORDER BY name LIMIT ?",
             (identity_id, after, limit),
         ).fetchall()
 
-    def live_datasets(self, pool_id: str) -> list[sqlite3.Row]:
+    def live_datasets(self, pool_id: str) -> list[Row]:
         return self.db.execute(
             "SELECT d.* FROM sync_datasets d JOIN identities i ON i.id = d.identity_id"
             " WHERE i.pool_id = ? AND d.live = 1 ORDER BY d.identity_id, d.name",
@@ -41,10 +40,11 @@ class SyncSQL(StoreCore):
         ).fetchall()
 
     def count_datasets(self, identity_id: str) -> int:
-        row = self._one("SELECT count(*) FROM sync_datasets WHERE identity_id = ? AND live = 1", identity_id)
-        return int(row[0]) if row else 0
+        return int(
+            self._value("SELECT count(*) FROM sync_datasets WHERE identity_id = ? AND live = 1", identity_id) or 0
+        )
 
-    def usage(self, identity_id: str) -> sqlite3.Row | None:
+    def usage(self, identity_id: str) -> Row | None:
         """Live datasets and their bytes, with the identity's last Sync write (or NULL)."""
         return self._one(
             "SELECT (SELECT count(*) FROM sync_datasets WHERE identity_id = ?1 AND live = 1) AS datasets,"
@@ -54,24 +54,24 @@ class SyncSQL(StoreCore):
         )
 
     def pool_bytes(self, pool_id: str) -> int:
-        row = self._one(
+        total = self._value(
             "SELECT coalesce(sum(d.bytes), 0) FROM sync_datasets d JOIN identities i ON i.id = d.identity_id"
             " WHERE i.pool_id = ? AND d.live = 1",
             pool_id,
         )
-        return int(row[0]) if row else 0
+        return int(total or 0)
 
     def merged_names(self, identity_id: str, origin: str) -> list[str]:
         rows = self.db.execute(
             "SELECT name FROM sync_datasets WHERE identity_id = ? AND live = 1 AND merged_from = ? ORDER BY name",
             (identity_id, origin),
         ).fetchall()
-        return [row[0] for row in rows]
+        return [row["name"] for row in rows]
 
     def names(self, identity_id: str) -> set[str]:
         """Every dataset name the identity holds, tombstones included."""
         rows = self.db.execute("SELECT name FROM sync_datasets WHERE identity_id = ?", (identity_id,))
-        return {row[0] for row in rows}
+        return {row["name"] for row in rows}
 
     def create_dataset(self, identity_id: str, name: str, count: int, now: int, by: str) -> int:
         """A live dataset under `name`, reusing the name's tombstone row if it has one."""
@@ -84,7 +84,7 @@ class SyncSQL(StoreCore):
         )
         row = self._one("SELECT seq FROM sync_datasets WHERE identity_id = ? AND name = ?", identity_id, name)
         assert row is not None
-        return int(row[0])
+        return int(row["seq"])
 
     def set_dataset(self, seq: int, count: int, records: int, size: int, now: int, by: str) -> None:
         self.db.execute(
@@ -129,8 +129,8 @@ class SyncSQL(StoreCore):
 
     # -- records -------------------------------------------------------------------------------
 
-    def records(self, dataset: int, keys: list[str]) -> dict[str, sqlite3.Row]:
-        found: dict[str, sqlite3.Row] = {}
+    def records(self, dataset: int, keys: list[str]) -> dict[str, Row]:
+        found: dict[str, Row] = {}
         for start in range(0, len(keys), 500):  # SQLite's bound parameters are limited
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
@@ -140,12 +140,12 @@ class SyncSQL(StoreCore):
             found.update((row["key"], row) for row in rows)
         return found
 
-    def live_records(self, dataset: int) -> list[sqlite3.Row]:
+    def live_records(self, dataset: int) -> list[Row]:
         return self.db.execute(
             "SELECT * FROM sync_records WHERE dataset = ? AND value IS NOT NULL ORDER BY key", (dataset,)
         ).fetchall()
 
-    def changed_records(self, dataset: int, since: int, after: tuple[int, str] | None, limit: int) -> list[sqlite3.Row]:
+    def changed_records(self, dataset: int, since: int, after: tuple[int, str] | None, limit: int) -> list[Row]:
         """Records written after sync count `since`, in (sync count, key) order, past `after`."""
         count, key = after if after is not None else (-1, "")
         return self.db.execute(
@@ -165,7 +165,7 @@ class SyncSQL(StoreCore):
 
     # -- sessions ------------------------------------------------------------------------------
 
-    def sync_session(self, token: str) -> sqlite3.Row | None:
+    def sync_session(self, token: str) -> Row | None:
         return self._one("SELECT * FROM sync_sessions WHERE token = ?", token)
 
     def insert_sync_session(self, token: str, pool_id: str, identity_id: str, dataset: str, expires: float) -> None:
@@ -210,7 +210,7 @@ class SyncSQL(StoreCore):
 
     # -- pool settings -------------------------------------------------------------------------
 
-    def peek_sync_pool(self, pool_id: str) -> sqlite3.Row | None:
+    def peek_sync_pool(self, pool_id: str) -> Row | None:
         """A pool's Sync settings for a reader (None: never set, all defaults)."""
         return self._one("SELECT * FROM sync_pools WHERE pool_id = ?", pool_id)
 
@@ -220,7 +220,7 @@ class SyncSQL(StoreCore):
             (pool_id, json.dumps(doc)),
         )
 
-    def pools_by_id(self, region: str, after: str, limit: int) -> list[sqlite3.Row]:
+    def pools_by_id(self, region: str, after: str, limit: int) -> list[Row]:
         return self.db.execute(
             "SELECT p.id, p.created, s.sessions, s.modified FROM pools p LEFT JOIN sync_pools s ON s.pool_id = p.id"
             " WHERE p.region = ? AND p.id > ? ORDER BY p.id LIMIT ?",
@@ -229,10 +229,10 @@ class SyncSQL(StoreCore):
 
     # -- devices and subscriptions -------------------------------------------------------------
 
-    def device(self, device_id: str) -> sqlite3.Row | None:
+    def device(self, device_id: str) -> Row | None:
         return self._one("SELECT * FROM sync_devices WHERE id = ?", device_id)
 
-    def device_for(self, identity_id: str, platform: str, token: str) -> sqlite3.Row | None:
+    def device_for(self, identity_id: str, platform: str, token: str) -> Row | None:
         return self._one(
             "SELECT * FROM sync_devices WHERE identity_id = ? AND platform = ? AND token = ?",
             identity_id,
@@ -262,7 +262,7 @@ class SyncSQL(StoreCore):
             > 0
         )
 
-    def subscribers(self, dataset: int) -> list[sqlite3.Row]:
+    def subscribers(self, dataset: int) -> list[Row]:
         return self.db.execute(
             "SELECT d.* FROM sync_subscriptions s JOIN sync_devices d ON d.id = s.device_id"
             " WHERE s.dataset = ? ORDER BY d.id",
@@ -281,4 +281,4 @@ class SyncSQL(StoreCore):
         rows = self.db.execute(f"SELECT doc FROM sync_outbox {where} ORDER BY seq", (kind, pool_id)).fetchall()
         if clear:
             self.db.execute(f"DELETE FROM sync_outbox {where}", (kind, pool_id))
-        return [json.loads(row[0]) for row in rows]
+        return [json.loads(row["doc"]) for row in rows]

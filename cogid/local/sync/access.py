@@ -8,7 +8,6 @@ import base64
 import binascii
 import json
 import re
-import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +15,7 @@ from typing import Any
 
 from cogid.local import errors
 from cogid.local.identity.pool import ACCOUNT, Caller
-from cogid.local.store import Store
+from cogid.local.store import Row, Store
 
 NOT_VALID = "These credentials are not valid for accessing this resource"
 MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z, in seconds
@@ -25,7 +24,7 @@ _DATASET_NAME = re.compile(r"[a-zA-Z0-9_.:-]{1,200}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 # A record as the store holds it: a row, or the same fields just written.
-Fields = sqlite3.Row | Mapping[str, Any]
+Fields = Mapping[str, Any]
 
 # Who an operation admits (spec §5): developers only, identities only, or both.
 DEVELOPER, IDENTITY, BOTH = "developer", "identity", "both"
@@ -35,8 +34,8 @@ DEVELOPER, IDENTITY, BOTH = "developer", "identity", "both"
 class Scope:
     """An admitted call: the pool and identity it is about, and who writes (S7)."""
 
-    pool: sqlite3.Row
-    identity: sqlite3.Row | None
+    pool: Row
+    identity: Row | None
     writer: str  # LastModifiedBy: the calling identity's id, or the account's
     as_identity: bool
 

@@ -7,11 +7,11 @@ Rule numbers (S31, U4 ...) refer to spec/cognito-sync.md.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from typing import Any
 
 from cogid.local import errors
 from cogid.local.identity.pool import Caller
+from cogid.local.store import Row
 from cogid.local.sync.access import (
     BOTH,
     DEVELOPER,
@@ -60,7 +60,7 @@ def record_out(row: Fields) -> dict[str, Any]:
     return record
 
 
-def dataset_out(row: sqlite3.Row) -> dict[str, Any]:
+def dataset_out(row: Row) -> dict[str, Any]:
     return {
         "IdentityId": row["identity_id"],
         "DatasetName": row["name"],
@@ -77,11 +77,11 @@ class Datasets(Admission):
 
     outbox: Outbox
 
-    def _live(self, identity_id: str, name: str) -> sqlite3.Row | None:
+    def _live(self, identity_id: str, name: str) -> Row | None:
         row = self.store.dataset(identity_id, name)
         return row if row is not None and row["live"] else None
 
-    def _dataset(self, identity_id: str, name: str) -> sqlite3.Row:
+    def _dataset(self, identity_id: str, name: str) -> Row:
         row = self._live(identity_id, name)
         if row is None:
             raise errors.ResourceNotFound(f"Dataset '{name}' not found.")
@@ -215,16 +215,16 @@ class Datasets(Admission):
                 self.outbox.publish(scope, settings, identity_id, dataset_name, seq, count, device_id, written, now)
         return {"Records": [record_out(row) for row in written]}
 
-    def _current(self, dataset: sqlite3.Row | None, keys: list[str]) -> dict[str, sqlite3.Row]:
+    def _current(self, dataset: Row | None, keys: list[str]) -> dict[str, Row]:
         return self.store.records(dataset["seq"], keys) if dataset is not None else {}
 
     def _room(
         self,
         identity_id: str,
         name: str,
-        dataset: sqlite3.Row | None,
+        dataset: Row | None,
         writes: list[Write],
-        current: dict[str, sqlite3.Row],
+        current: dict[str, Row],
     ) -> tuple[int, int, int, int]:
         """U6-U8: the dataset's (seq, starting count, live records, bytes) once `writes` are made."""
         if dataset is None:
@@ -378,7 +378,7 @@ def _patched_keys(patches: list[dict[str, Any]]) -> list[str]:
     return list(seen)
 
 
-def _check_sync_counts(patches: list[dict[str, Any]], current: dict[str, sqlite3.Row]) -> None:
+def _check_sync_counts(patches: list[dict[str, Any]], current: dict[str, Row]) -> None:
     """U4: each patch names its record's current sync count (0 for a new key), in request order."""
     for patch in patches:
         have = current[patch["Key"]]["sync_count"] if patch["Key"] in current else 0

@@ -9,12 +9,11 @@ from __future__ import annotations
 import copy
 import json
 import re
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from cogid.local import errors
-from cogid.local.store import Store
+from cogid.local.store import Row, Store
 from cogid.local.sync.access import Fields, Scope, Write, seconds, text
 
 SyncTrigger = Callable[[dict[str, Any]], Any]
@@ -111,7 +110,7 @@ class Outbox:
         scope: Scope,
         streams: dict[str, Any],
         identity_id: str,
-        dataset: sqlite3.Row,
+        dataset: Row,
         records: Sequence[Fields],
         now: int,
         bulk: bool = False,
@@ -157,7 +156,7 @@ class Outbox:
         settings: dict[str, Any],
         identity_id: str,
         name: str,
-        dataset: sqlite3.Row | None,
+        dataset: Row | None,
         writes: list[Write],
     ) -> list[Write]:
         """U5, S82-S83: the Sync Trigger's event, its handler's answer (or the event itself when
