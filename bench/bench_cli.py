@@ -56,6 +56,20 @@ def make_venv(where: Path) -> Path:
     return where / "bin"
 
 
+def env_for(home: Path) -> dict[str, str]:
+    """cogid's and the AWS CLI's environment: cogid's home, and no AWS configuration or pager."""
+    env = {
+        **os.environ,
+        "COGID_HOME": str(home),
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_PAGER": "",
+    }
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
@@ -71,15 +85,7 @@ def main() -> None:
         bin_dir = args.venv / "bin" if args.venv else make_venv(scratch_dir / "venv")
         cogid = str(bin_dir / "cogid")
         home = scratch_dir / "home"
-        env = {
-            **os.environ,
-            "COGID_HOME": str(home),
-            "AWS_CONFIG_FILE": "/dev/null",
-            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_PAGER": "",
-        }
-        env.pop("AWS_PROFILE", None)
+        env = env_for(home)
         subprocess.run(
             [cogid, "pool", "create", "bench", "--developer-provider", "login.bench", "--use"],
             env=env,

@@ -9,10 +9,10 @@
    the whole list, pages of 60 (ListIdentities' maximum) as a device of the CLI asks for them,
    median of 3. Target >= 20,000/s for jsonl.
 
-The store is built as bench_sync.py builds its big one: a pool made through the service, then
-its identities (each a developer user's, one login) inserted through the service's own store
-in large transactions, with the rows GetOpenIdTokenForDeveloperIdentity writes; one call through
-the service checks it.
+The store is built by bench_targets.build_store (issue 17's scale target builds its million the
+same way): a pool made through the service, then its identities (each a developer user's, one
+login) inserted through the service's own store in large transactions, with the rows
+GetOpenIdTokenForDeveloperIdentity writes, checked through the service.
 
 --quick: a smoke run on 5,000 identities.
 """
@@ -26,44 +26,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PROVIDER = "login.bench.example"
-REGION = "us-east-1"
+from bench_targets import build_store
+
 FIRST_LINE_TARGET = 0.5  # seconds
 RATE_TARGET = 20_000  # identities a second
-
-
-def build_store(home: Path, identities: int, batch: int = 20_000) -> str:
-    """A pool of `identities` developer identities; its id."""
-    from cogid.local import client
-    from cogid.local.service import open_service
-
-    cognito = client("cognito-identity", home=home)
-    pool_id = cognito.create_identity_pool(
-        IdentityPoolName="bench", AllowUnauthenticatedIdentities=False, DeveloperProviderName=PROVIDER
-    )["IdentityPoolId"]
-    store = open_service(home).store
-    now = time.time()
-    for first in range(0, identities, batch):
-        people, logins = [], []
-        for n in range(first, min(first + batch, identities)):
-            identity = f"{REGION}:{uuid.uuid4()}"
-            people.append((identity, pool_id, "authenticated", now, now))
-            logins.append((pool_id, PROVIDER, f"user{n}", identity, 1))
-        with store.write():
-            store.db.executemany(
-                "INSERT INTO identities (id, pool_id, state, created, modified) VALUES (?,?,?,?,?)", people
-            )
-            store.db.executemany(
-                "INSERT INTO logins (pool_id, provider, subject, identity_id, developer) VALUES (?,?,?,?,?)", logins
-            )
-    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    found = cognito.lookup_developer_identity(IdentityPoolId=pool_id, DeveloperUserIdentifier=f"user{identities - 1}")
-    assert found["IdentityId"].startswith(REGION), found
-    return str(pool_id)
 
 
 def timed(command: str, env: dict[str, str]) -> float:
@@ -79,7 +47,7 @@ def benchmark(identities: int) -> int:
     with tempfile.TemporaryDirectory(prefix="cogid-bench-lists-") as tmp:
         home = Path(tmp)
         began = time.perf_counter()
-        pool_id = build_store(home, identities)
+        pool_id, _ = build_store(home, identities)
         print(f"store: {identities:,} identities built in {time.perf_counter() - began:.1f} s")
         env = {**os.environ, "COGID_HOME": str(home), "COGID_IDENTITY_POOL_ID": pool_id}
         cogid = f"{sys.executable} -m cogid"

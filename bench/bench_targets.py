@@ -55,7 +55,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anchors import Row, line, raw_signer, raw_signing_rate  # noqa: E402
-from bench_cli import make_venv, median_pair  # noqa: E402
+from bench_cli import env_for, make_venv, median_pair  # noqa: E402
 from bench_serve import (  # noqa: E402
     PROVIDER,
     Credentials,
@@ -129,19 +129,6 @@ def cpu_time_per_signature(signatures: int = 1500) -> float:
     for _ in range(signatures):
         sign()
     return (time.process_time() - began) / signatures
-
-
-def env_for(home: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "COGID_HOME": str(home),
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_PAGER": "",
-    }
-    env.pop("AWS_PROFILE", None)
-    return env
 
 
 @contextmanager

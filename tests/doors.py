@@ -54,21 +54,16 @@ def direct_maker(home):
     return make
 
 
-_sessions = {}
-
-
 def http_maker(server):
     def make(service_name="cognito-identity", region="us-east-1", config=None, **credentials):
-        import boto3
         from botocore.config import Config
 
-        if "session" not in _sessions:  # one for all: a new session reloads the models
-            _sessions["session"] = boto3.session.Session()
+        from cogid.local import boto3_session  # one a region: a new session reloads the models
+
         credentials = credentials or {"aws_access_key_id": server.key["AccessKeyId"],
                                       "aws_secret_access_key": server.key["SecretAccessKey"]}
         config = Config(retries={"total_max_attempts": 1}).merge(config or Config())
-        return _sessions["session"].client(service_name, endpoint_url=server.url, region_name=region,
-                                           config=config, **credentials)
+        return boto3_session(region).client(service_name, endpoint_url=server.url, config=config, **credentials)
 
     return make
 

@@ -65,10 +65,8 @@ def error(model: shapes.ServiceModel, reply: Response) -> tuple[str, dict[str, A
 
 
 def error_shape(model: shapes.ServiceModel, code: str) -> shapes.Shape | None:
-    for name, definition in model.shapes.items():
-        if definition.get("exception") and definition.get("error", {}).get("code", name) == code:
-            return model.shape(name)
-    return None
+    name = model.errors.get(code)
+    return model.shape(name) if name is not None else None
 
 
 def _timestamp(value: Any) -> datetime:

@@ -146,13 +146,12 @@ class _Exceptions:
 
         self._classes: dict[str, type[ClientError]] = {}
         self.ClientError = ClientError
-        for name, definition in model.shapes.items():
-            if definition.get("exception"):
-                # Named and placed as botocore's generated classes are, for code that tells
-                # errors apart by class name or module.
-                made = type(name, (ClientError,), {"__module__": "botocore.errorfactory"})
-                setattr(self, name, made)
-                self._classes[definition.get("error", {}).get("code", name)] = made
+        for code, name in model.errors.items():
+            # Named and placed as botocore's generated classes are, for code that tells errors
+            # apart by class name or module.
+            made = type(name, (ClientError,), {"__module__": "botocore.errorfactory"})
+            setattr(self, name, made)
+            self._classes[code] = made
 
     def from_code(self, code: str) -> Any:
         return self._classes.get(code, self.ClientError)

@@ -90,6 +90,16 @@ class ServiceModel:
     def signing_name(self) -> str:
         return str(self.metadata.get("signingName") or self.metadata["endpointPrefix"])
 
+    @cached_property
+    def errors(self) -> dict[str, str]:
+        """The modeled errors: each one's error code (the shape's name unless the model gives
+        another), to its shape's name."""
+        return {
+            definition.get("error", {}).get("code", name): name
+            for name, definition in self.shapes.items()
+            if definition.get("exception")
+        }
+
     def shape(self, name: str) -> Shape:
         if name not in self._shapes:
             self._shapes[name] = Shape(name, self)
