@@ -1,105 +1,23 @@
-"""Reading Cognito OpenID tokens: decode, explain, and verify against the issuer's JWKS."""
+"""Reading Cognito OpenID tokens for the CLI: cogid.local.tokens, its failures as the CLI's
+errors (a malformed TOKEN is a usage error, a failed check a denial)."""
 
 from __future__ import annotations
 
-import json
-import time
-from datetime import UTC, datetime
 from typing import Any
 
 from cogid.errors import Denied, UsageError
+from cogid.local import tokens as reading
+from cogid.local.tokens import explain, find_jwk
 
-ISSUER = "https://cognito-identity.amazonaws.com"
-ALGORITHM = "RS512"  # pinned: Cognito signs with RS512 only; never `none`, never HMAC
-CLOCK_SKEW = 300
+__all__ = ["decode", "explain", "find_jwk", "verify"]
 
 
 def decode(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and claims, unverified. A malformed token is a usage error."""
-    import jwt
-
-    token = token.strip()
     try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-        header = jwt.get_unverified_header(token)
-    except (jwt.InvalidTokenError, UnicodeError) as error:  # UnicodeError: binary input
-        raise UsageError(f"TOKEN: not a JWT ({error})") from None
-    try:  # Python's json reads NaN and Infinity, which JSON (RFC 8259), and so a JWT, has not
-        json.dumps([header, claims], allow_nan=False)
-    except ValueError:
-        raise UsageError("TOKEN: not a JWT (its JSON holds NaN or Infinity)") from None
-    return header, claims
-
-
-def _when(value: Any) -> str | None:
-    """An epoch-seconds claim as a UTC time, if it is one a calendar can show."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return None
-    try:
-        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except (OverflowError, OSError, ValueError):  # before year 1 or past year 9999
-        return None
-
-
-def explain(header: dict[str, Any], claims: dict[str, Any], now: float | None = None) -> list[tuple[str, str]]:
-    """What a Cognito token says, field by field, in words. Claims of any shape are shown as
-    they are where they are not what Cognito writes (a token to decode may come from anywhere)."""
-    now = time.time() if now is None else now
-    amr = claims.get("amr") or []
-    if not (isinstance(amr, list) and all(isinstance(entry, str) for entry in amr)):
-        amr = [f"(not a list of strings: {json.dumps(amr)[:80]})"]
-    notes = [
-        ("algorithm", f"{header.get('alg')} (key id {header.get('kid')})"),
-        ("issuer", str(claims.get("iss"))),
-        ("identity (sub)", str(claims.get("sub"))),
-        ("identity pool (aud)", str(claims.get("aud"))),
-    ]
-    if amr:
-        notes.append(("authentication (amr)", f"{amr[0]}" + (f" via {', '.join(amr[1::2])}" if amr[1:] else "")))
-        for detail in amr[2::2]:
-            notes.append(("  login", detail))
-    for name in ("iat", "exp"):
-        if name in claims:
-            notes.append(
-                ("issued" if name == "iat" else "expires", _when(claims[name]) or f"{claims[name]!r} (not a time)")
-            )
-    if _when(claims.get("exp")) is not None:
-        left = int(claims["exp"] - now)
-        if left > 0:
-            notes.append(("status", f"valid for {left} s more"))
-        else:
-            skew = f" (within the {CLOCK_SKEW} s clock skew verifiers allow)" if -left <= CLOCK_SKEW else ""
-            notes.append(("status", f"expired {-left} s ago{skew}"))
-    tagging = claims.get("https://aws.amazon.com/tags")
-    tags = tagging.get("principal_tags") if isinstance(tagging, dict) else None
-    if isinstance(tags, dict) and tags:
-        notes.append(
-            ("principal tags", ", ".join(f"{k}={v[0] if isinstance(v, list) and v else v}" for k, v in tags.items()))
-        )
-    return notes
-
-
-def _keys(jwks: Any) -> list[Any] | None:
-    """The list of keys of a JWKS document, if it has one."""
-    keys = jwks.get("keys") if isinstance(jwks, dict) else None
-    return keys if isinstance(keys, list) else None
-
-
-def find_jwk(jwks: Any, kid: Any) -> dict[str, Any] | None:
-    """The key `kid` of a JWKS document, whatever shape the document is in."""
-    return next((k for k in _keys(jwks) or [] if isinstance(k, dict) and k.get("kid") == kid), None)
-
-
-def _key_from_jwk(jwk: dict[str, Any]) -> Any:
-    import jwt
-
-    def base64url(value: str) -> str:
-        # AWS publishes `n` as padded standard base64 with a leading zero byte (spec Q12);
-        # RFC 7518, and so PyJWK, want base64url without padding. Accept both.
-        return value.replace("+", "-").replace("/", "_").rstrip("=")
-
-    normalized = {**jwk, "kty": "RSA", "n": base64url(jwk["n"]), "e": base64url(jwk["e"])}
-    return jwt.PyJWK(normalized, algorithm=ALGORITHM).key
+        return reading.decode(token)
+    except reading.NotAToken as error:
+        raise UsageError(f"TOKEN: {error}") from None
 
 
 def verify(token: str, jwks: dict[str, Any], audience: str | None, now: float | None = None) -> dict[str, Any]:
@@ -107,40 +25,9 @@ def verify(token: str, jwks: dict[str, Any], audience: str | None, now: float | 
 
     Raises Denied saying which check failed.
     """
-    import jwt
-
-    header, claims = decode(token)
-    if header.get("alg") != ALGORITHM:
-        raise Denied(f"token verification failed: algorithm {header.get('alg')!r} is not {ALGORITHM}")
-    if _keys(jwks) is None:
-        raise Denied("token verification failed: the issuer's JWKS has no list of keys")
-    jwk = find_jwk(jwks, header.get("kid"))
-    if jwk is None:
-        raise Denied(f"token verification failed: key id {header.get('kid')!r} is not in the issuer's JWKS")
     try:
-        key = _key_from_jwk(jwk)
-    except (KeyError, TypeError, ValueError, AttributeError, jwt.PyJWTError) as error:
-        raise Denied(
-            f"token verification failed: key {header.get('kid')!r} of the issuer's JWKS is malformed ({error})"
-        ) from None
-    try:
-        verified: dict[str, Any] = jwt.decode(
-            token.strip(),
-            key,
-            algorithms=[ALGORITHM],
-            issuer=ISSUER,
-            audience=audience,
-            leeway=CLOCK_SKEW,
-            options={"verify_aud": audience is not None, "verify_exp": False, "require": ["iss", "sub", "aud", "exp"]},
-        )
-    except jwt.InvalidTokenError as error:
+        return reading.verify(token, jwks, audience, now)
+    except reading.NotAToken as error:
+        raise UsageError(f"TOKEN: {error}") from None
+    except reading.Unverified as error:
         raise Denied(f"token verification failed: {error}") from None
-    now = time.time() if now is None else now
-    if verified["exp"] + CLOCK_SKEW < now:
-        raise Denied(f"token verification failed: expired {int(now - verified['exp'])} s ago")
-    return verified
-
-
-def jwks_document(text: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(text)
-    return document

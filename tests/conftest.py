@@ -4,8 +4,9 @@ from types import SimpleNamespace
 
 import pytest
 
-# The doors into the local service (`door`, `local`, `home`) and the Cognito Sync world (`world`).
-pytest_plugins = ["doors", "sync_world"]
+# The doors into the local service (`door`, `local`, `home`), the Cognito Sync world (`world`)
+# and the dashboard's `cogid serve` (`site`).
+pytest_plugins = ["doors", "sync_world", "dashboard_site"]
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,7 @@ SECRET_TOKEN = "eyJhbGciOiJSUzUxMiJ9.c2VjcmV0LXRva2VuLXZhbHVl.c2lnbmF0dXJl"
 
 def serve_requests(home, *args):
     """Run `cogid serve ARGS`, send GetId, a refused AssumeRoleWithWebIdentity carrying a token,
-    and a JWKS GET; stop it: its stderr lines."""
+    and a JWKS GET; stop it: its stderr lines after the dashboard's URL."""
     pool_id = cogid.local.client("cognito-identity", home=home).create_identity_pool(
         IdentityPoolName="log", AllowUnauthenticatedIdentities=True)["IdentityPoolId"]
     env = {**os.environ, "COGID_HOME": str(home)}
@@ -40,7 +40,9 @@ def serve_requests(home, *args):
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
-    return [line for line in stderr.splitlines() if line]
+    lines = [line for line in stderr.splitlines() if line]
+    assert lines[0] == f"cogid serve: dashboard at {url}/_cogid/"  # said at start, --quiet or not
+    return lines[1:]
 
 
 def test_one_line_per_request_without_secrets(tmp_path):

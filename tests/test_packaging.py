@@ -19,3 +19,7 @@ def test_the_wheel_installs_the_completion_scripts_where_shells_look(tmp_path):
                     "share/fish/vendor_completions.d/cogid.fish"}
     assert {path.name for path in (ROOT / "completions").iterdir()} == {Path(name).name for name in data}
     assert "cogid/testing/plugin.py" in names  # the pytest plugin its pytest11 entry point names
+    # Every file `cogid serve`'s dashboard reads: its templates, stylesheet and script.
+    board = ROOT / "cogid/local/dashboard"
+    wanted = {str(path.relative_to(ROOT)) for folder in ("templates", "static") for path in (board / folder).iterdir()}
+    assert wanted and wanted <= set(names), wanted - set(names)

@@ -1,38 +1,11 @@
 """cogid serve: the local service over HTTP, for any AWS SDK, with one log line per request."""
 
 import sys
-import time
 from typing import Annotated, Any
 
 import typer
 
 LOG_FORMATS = ("text", "json")
-
-
-def operation_name(request: Any) -> str:
-    """`service.Operation` for a request to `cogid serve` (cognito-identity.GetId, sts.Assume-
-    RoleWithWebIdentity, cognito-sync.ListRecords...), or what it asked for (`GET /path`) when no
-    operation matches. Read from the target header, the Query `Action` or the route: never a
-    parameter's value (tokens travel in them)."""
-    from cogid.local.wire import json11, query, rest_json
-    from cogid.local.wire.request import is_json
-
-    path = request.path.partition("?")[0]
-    try:
-        if rest_json.is_rest_json(path):
-            return "cognito-sync." + rest_json._route(request.method, path)[0]
-        if is_json(request.headers):
-            operation = json11.operation_of(request)
-            if operation is not None:
-                return "cognito-identity." + operation.name
-        elif path == "/" and request.method in ("GET", "POST"):
-            action = query.form(request).get("Action", "")
-            service = query._query_operations().get(action)
-            if service is not None:
-                return f"{service}.{action}"
-    except Exception:  # refused as unknown or malformed: named by method and path
-        pass
-    return f"{request.method} {path[:200]}"
 
 
 class RequestLog:
@@ -41,17 +14,9 @@ class RequestLog:
     def __init__(self, log_format: str):
         self.json = log_format == "json"
 
-    def __call__(self, request: Any, scope: dict[str, Any], status: int, started: float) -> None:
+    def __call__(self, record: dict[str, Any]) -> None:
         from cogid import output
 
-        client = scope.get("client") or ("-", 0)
-        record = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "client": str(client[0]),
-            "operation": operation_name(request),
-            "status": status,
-            "ms": round((time.monotonic() - started) * 1000, 1),
-        }
         if self.json:
             line = output.to_json(record, indent=None)
         else:
@@ -130,6 +95,17 @@ def serve(
             help="Origin browsers may call from, e.g. http://localhost:3000; repeatable (default: any, *)",
         ),
     ] = None,
+    dashboard: Annotated[
+        bool | None,
+        typer.Option(
+            "--dashboard/--no-dashboard",
+            show_default=False,
+            help="The browser dashboard under /_cogid/ (default: on when bound to loopback, off otherwise)",
+        ),
+    ] = None,
+    open_dashboard: Annotated[
+        bool, typer.Option("--open", help="Open the dashboard in your web browser once serving")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per request on stderr")] = False,
     log_format: Annotated[
         str, typer.Option("--log-format", help="Request log lines: text or json (one object a line)")
@@ -145,6 +121,10 @@ def serve(
     service.Operation, status and milliseconds (never a parameter: no token or key); --quiet
     turns that off, --log-format json writes one JSON object a line.
 
+    The dashboard (pools, identities, logins, Sync data, a token inspector, the Sync outbox and
+    the recent requests) is served under /_cogid/ and its URL said on stderr; it is read-only
+    and on by default only on loopback (it shows every user's data to whoever reaches it).
+
     Example:
       cogid serve --port 8800 &
       aws --endpoint-url http://127.0.0.1:8800 cognito-identity list-identity-pools --max-results 10
@@ -154,6 +134,8 @@ def serve(
 
     if log_format not in LOG_FORMATS:
         raise UsageError(f"--log-format {log_format[:40]!r}: expected text or json")
+    if open_dashboard and dashboard is False:
+        raise UsageError("--open: the dashboard is off (--no-dashboard)")
     from cogid.local.transport.server import CannotBind, StoreNotWritable
     from cogid.local.transport.server import serve as run
 
@@ -169,6 +151,8 @@ def serve(
             unsigned_burst=unsigned_burst,
             cors_origins=cors_origin or ["*"],
             request_log=None if quiet else RequestLog(log_format),
+            dashboard=dashboard,
+            open_dashboard=open_dashboard,
         )
     except CannotBind as error:  # e.g. the port is taken: say so in one line
         raise Unavailable(f"cannot serve on {host}:{port}: {error.strerror or error}") from None

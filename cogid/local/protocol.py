@@ -56,3 +56,26 @@ def throttle_code(request: Request) -> str | None:
     except errors.ServiceError:  # not form data: refused before the store, unthrottled
         return None
     return "Throttling" if operation is not None and operation.auth_type == "none" else None
+
+
+def operation_name(request: Request) -> str:
+    """`service.Operation` for a request (cognito-identity.GetId, sts.AssumeRoleWithWebIdentity,
+    cognito-sync.ListRecords...), or what it asked for (`GET /path`) when no operation matches.
+    Read from the target header, the Query `Action` or the route, as `handle` tells them apart:
+    never a parameter's value (tokens travel in them)."""
+    path = request.path.partition("?")[0]
+    try:
+        if rest_json.is_rest_json(path):
+            return "cognito-sync." + rest_json._route(request.method, path)[0]
+        if is_json(request.headers):
+            operation = json11.operation_of(request)
+            if operation is not None:
+                return "cognito-identity." + operation.name
+        elif path == "/" and request.method in ("GET", "POST"):
+            action = query.form(request).get("Action", "")
+            service = query._query_operations().get(action)
+            if service is not None:
+                return f"{service}.{action}"
+    except Exception:  # refused as unknown or malformed: named by method and path
+        pass
+    return f"{request.method} {path[:200]}"

@@ -1,12 +1,14 @@
 """SQLite persistence for the local service: `Store`, the only SQL.
 
 core.py holds the file, connections, transactions and the schema; each service's statements are
-a mixin that `Store` inherits (identity.py, iam.py, sync.py), so callers write `store.pool(...)` or
-`store.role(...)` whichever service they belong to. A new service adds its mixin here.
+a mixin that `Store` inherits (identity.py, iam.py, sync.py; browse.py the dashboard's reads),
+so callers write `store.pool(...)` or `store.role(...)` whichever service they belong to. A new
+service adds its mixin here.
 """
 
 from __future__ import annotations
 
+from cogid.local.store.browse import BrowseSQL
 from cogid.local.store.core import (
     Duplicate,
     Row,
@@ -32,5 +34,5 @@ __all__ = [
 ]
 
 
-class Store(IdentitySQL, IamSQL, SyncSQL):
+class Store(IdentitySQL, IamSQL, SyncSQL, BrowseSQL):
     """The SQLite file, with one connection per thread, and every service's SQL."""

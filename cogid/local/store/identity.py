@@ -108,18 +108,24 @@ class IdentitySQL(StoreCore):
             (identity_id,),
         ).fetchall()
 
-    def providers_of(self, identity_ids: list[str]) -> dict[str, list[str]]:
-        """The login providers of each of `identity_ids` (a page of them), in link order, in one
-        statement: a page of ListIdentities reads them at once, not one statement an identity."""
+    def logins_of(self, identity_ids: list[str]) -> dict[str, list[Row]]:
+        """The logins (provider, subject, developer) of each of `identity_ids` (a page of them),
+        in link order, in one statement: a page of ListIdentities reads them at once, not one
+        statement an identity."""
         marks = ",".join("?" * len(identity_ids))
         rows = self.db.execute(
-            f"SELECT identity_id, provider FROM logins WHERE identity_id IN ({marks}) ORDER BY seq",  # noqa: S608
+            f"SELECT identity_id, provider, subject, developer FROM logins WHERE identity_id IN ({marks})"  # noqa: S608
+            " ORDER BY seq",
             identity_ids,
         ).fetchall()
-        found: dict[str, list[str]] = {}
+        found: dict[str, list[Row]] = {}
         for row in rows:
-            found.setdefault(row["identity_id"], []).append(row["provider"])
+            found.setdefault(row["identity_id"], []).append(row)
         return found
+
+    def providers_of(self, identity_ids: list[str]) -> dict[str, list[str]]:
+        """The login providers of each of `identity_ids`, in link order (see logins_of)."""
+        return {key: [row["provider"] for row in rows] for key, rows in self.logins_of(identity_ids).items()}
 
     def developer_ids(self, identity_id: str, after: int, limit: int) -> list[Row]:
         return self.db.execute(

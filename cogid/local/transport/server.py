@@ -29,6 +29,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
@@ -38,11 +39,13 @@ from typing import IO, Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from cogid.local import SERVICES, errors, protocol
+from cogid.local.dashboard.pages import PREFIX as DASHBOARD_PREFIX
+from cogid.local.dashboard.pages import Dashboard, is_dashboard
 from cogid.local.identity.federation import fetch_json
 from cogid.local.identity.pool import ISSUER
 from cogid.local.service import STORE_FILE, Service
 from cogid.local.signing import ALGORITHM
-from cogid.local.wire import shapes
+from cogid.local.wire import shapes, test_idp
 from cogid.local.wire.json11 import JSON_CONTENT_TYPE
 from cogid.local.wire.request import Request, escape, is_json
 from cogid.local.wire.rest_json import is_rest_json
@@ -84,9 +87,9 @@ MAX_LIMITED_CLIENTS = 10_000  # addresses remembered per worker; the least recen
 
 
 Reply = tuple[int, list[tuple[str, str]], bytes]
-# Called after each reply is sent: the request, its ASGI scope (the client's address), the
-# status, and time.monotonic() when it came in. `cogid serve` logs a line with it.
-RequestLog = Callable[[Request, dict[str, Any], int, float], None]
+# Called after each reply is sent, with its record: time, client address, operation (never a
+# parameter), status and milliseconds. `cogid serve` logs a line with it.
+RequestLog = Callable[[dict[str, Any]], None]
 
 
 def _error(headers: dict[str, str], status: int, code: str, message: str, path: str = "/") -> Reply:
@@ -177,9 +180,12 @@ class Endpoint:
         unsigned_burst: int = DEFAULT_UNSIGNED_BURST,
         cors_origins: Sequence[str] = ("*",),
         request_log: RequestLog | None = None,
+        dashboard: Dashboard | None = None,
     ):
         self.path = Path(home) / STORE_FILE
         self.request_log = request_log
+        self.dashboard = dashboard
+        self.recent = dashboard.recent if dashboard is not None else None
         self.expose_outbox = expose_outbox
         self.public_url = public_url.rstrip("/")  # what the discovery document names, never the Host header
         self.limit = UnsignedLimit(unsigned_rate, unsigned_burst) if unsigned_rate > 0 and unsigned_burst > 0 else None
@@ -253,7 +259,9 @@ class Endpoint:
             status, reply_headers, reply = _error(
                 headers, 500, "InternalFailure", "An internal error occurred.", scope["path"]
             )
-        reply_headers = [*reply_headers, *self._cors(headers), ("Content-Length", str(len(reply)))]
+        # The dashboard's pages are for this server's own origin: no CORS, whatever --cors-origin says.
+        cors = [] if self.dashboard is not None and is_dashboard(scope["path"]) else self._cors(headers)
+        reply_headers = [*reply_headers, *cors, ("Content-Length", str(len(reply)))]
         await send(
             {
                 "type": "http.response.start",
@@ -263,11 +271,25 @@ class Endpoint:
         )
         # HEAD: GET's status and headers, Content-Length included, without the body (RFC 9110).
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else reply})
-        if self.request_log is not None:
+        if self.request_log is not None or self.recent is not None:
             try:  # a log line that cannot be written must not fail the request answered
-                self.request_log(Request(scope["method"], _target(scope), headers, body), scope, status, started)
+                self._log(Request(scope["method"], _target(scope), headers, body), scope, status, started)
             except Exception:
                 log.exception("request log")
+
+    def _log(self, request: Request, scope: dict[str, Any], status: int, started: float) -> None:
+        client = scope.get("client") or ("-", 0)
+        record = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "client": str(client[0]),
+            "operation": protocol.operation_name(request),
+            "status": status,
+            "ms": round((time.monotonic() - started) * 1000, 1),
+        }
+        if self.request_log is not None:
+            self.request_log(record)
+        if self.recent is not None and not is_dashboard(scope["path"]):  # not its own polling
+            self.recent.add(record)
 
     def _throttle(self, method: str, scope: dict[str, Any], headers: dict[str, str], body: bytes) -> None:
         """Refuse an unsigned request of an open operation past its client address's limit,
@@ -309,6 +331,9 @@ class Endpoint:
             query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
             entries = self.service.sync.outbox.entries(query.get("kind"), query.get("identityPoolId"))
             return _json({"Entries": entries})
+        if self.dashboard is not None and is_dashboard(path) and not test_idp.is_test_idp(path):
+            query_string = scope.get("query_string", b"").decode("latin-1")
+            return self.dashboard.respond(self.service, method, path, query_string, headers, body)
         # Cognito Sync's routes take DELETE too, and say themselves which methods they allow.
         if method not in ("GET", "POST") and not is_rest_json(path):
             status, error_headers, error = _error(
@@ -593,19 +618,54 @@ def _not_writable(store: Path, error: Exception) -> StoreNotWritable | None:
     return StoreNotWritable(f"local store: {store}: permission denied: {why}")
 
 
+def _is_loopback(listener: socket.socket) -> bool:
+    try:
+        return ipaddress.ip_address(listener.getsockname()[0].partition("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
 def _reachable_warning(listener: socket.socket) -> str | None:
     """A warning when the bound address is not loopback: other machines can call the service."""
+    if _is_loopback(listener):
+        return None
     host = listener.getsockname()[0]
-    try:
-        if ipaddress.ip_address(host.partition("%")[0]).is_loopback:
-            return None
-    except ValueError:
-        pass
     return (
         f"cogid serve: warning: listening on {host}, reachable from the network: anyone who can reach it"
         " may call the open device operations and try developer keys; cogid serve is a development"
         " service (bind 127.0.0.1 unless other machines must reach it)"
     )
+
+
+def _dashboard(
+    listener: socket.socket, public_url: str | None, url: str, wanted: bool | None, open_it: bool
+) -> Dashboard | None:
+    """The dashboard, made before the workers fork, with its URL said on stderr; or None, and
+    why on stderr when it is off for the address bound."""
+    from cogid.local.dashboard.recent import RecentRequests
+
+    loopback = _is_loopback(listener)
+    if not (loopback if wanted is None else wanted):
+        if wanted is None:
+            sys.stderr.write("cogid serve: the dashboard is off on a network address (--dashboard turns it on)\n")
+        return None
+    hosts = (
+        [listener.getsockname()[0], urlsplit(public_url).hostname or ""] if public_url else [listener.getsockname()[0]]
+    )
+    board = Dashboard(hosts, RecentRequests(), any_address=not loopback)
+    address = (public_url or url) + DASHBOARD_PREFIX
+    if not loopback:
+        sys.stderr.write(
+            "cogid serve: warning: the dashboard is on at a network address: whoever reaches it can read"
+            " every pool, identity and Sync record\n"
+        )
+    sys.stderr.write(f"cogid serve: dashboard at {address}\n")
+    if open_it:
+        import webbrowser
+
+        # In a thread: a console browser, or one slow to start, must not hold up serving.
+        threading.Thread(target=webbrowser.open, args=(address,), daemon=True).start()
+    return board
 
 
 def serve(
@@ -620,6 +680,8 @@ def serve(
     unsigned_burst: int = DEFAULT_UNSIGNED_BURST,
     cors_origins: Sequence[str] = ("*",),
     request_log: RequestLog | None = None,
+    dashboard: bool | None = None,
+    open_dashboard: bool = False,
 ) -> None:
     """Serve the local service stored under `home` until SIGINT or SIGTERM.
 
@@ -632,7 +694,10 @@ def serve(
     Unsigned requests of the open operations are limited per client address and worker to
     `unsigned_rate` a second in bursts of `unsigned_burst` (either 0: no limit); `cors_origins`
     are the origins browsers may call from (`*`: any). `request_log`, if given, is called in the
-    worker after each reply (see RequestLog).
+    worker after each reply (see RequestLog). `dashboard`: serve the browser dashboard under
+    /_cogid/ (None: only when bound to loopback; on another address it shows every user's data
+    to whoever reaches it, so it takes asking, and warns); its URL goes to stderr, and
+    `open_dashboard` opens it in the user's browser.
     """
     home = Path(home)
     out = out or sys.stdout
@@ -659,8 +724,9 @@ def serve(
     warning = _reachable_warning(listener)
     if warning is not None:
         sys.stderr.write(warning + "\n")
-        sys.stderr.flush()
-    endpoint = Endpoint(home, expose_outbox, base or url, unsigned_rate, unsigned_burst, origins, request_log)
+    board = _dashboard(listener, base, url, dashboard, open_dashboard)
+    sys.stderr.flush()
+    endpoint = Endpoint(home, expose_outbox, base or url, unsigned_rate, unsigned_burst, origins, request_log, board)
     options = {
         "bind": [f"fd://{listener.detach()}"],  # gunicorn owns the bound socket from here on
         "workers": workers or default_workers(),
@@ -708,6 +774,7 @@ def running_server(
     unsigned_rate: float | None = None,
     unsigned_burst: int | None = None,
     cors_origins: Sequence[str] = (),
+    dashboard: bool | None = None,
 ) -> Iterator[str]:
     """Run `serve` for `home` on a free port in a child process; yields its URL.
 
@@ -727,6 +794,8 @@ def running_server(
         command += ["--unsigned-burst", str(unsigned_burst)]
     for origin in cors_origins:
         command += ["--cors-origin", origin]
+    if dashboard is not None:
+        command.append("--dashboard" if dashboard else "--no-dashboard")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -781,6 +850,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--unsigned-rate", type=at_least_zero(float), default=DEFAULT_UNSIGNED_RATE)
     parser.add_argument("--unsigned-burst", type=at_least_zero(int), default=DEFAULT_UNSIGNED_BURST)
     parser.add_argument("--cors-origin", type=origin, action="append", default=[])
+    parser.add_argument("--dashboard", action=argparse.BooleanOptionalAction, default=None)
     args = parser.parse_args(argv)
     serve(
         args.home,
@@ -792,6 +862,7 @@ def main(argv: list[str] | None = None) -> None:
         unsigned_rate=args.unsigned_rate,
         unsigned_burst=int(args.unsigned_burst),
         cors_origins=args.cors_origin,
+        dashboard=args.dashboard,
     )
 
 
