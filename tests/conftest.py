@@ -9,6 +9,11 @@ import pytest
 pytest_plugins = ["doors", "sync_world", "dashboard_site"]
 
 
+def pytest_addoption(parser):
+    parser.addoption("--screenshots", metavar="DIR", default=None,
+                     help="tests/test_dashboard_browser.py: write a PNG of each dashboard page to DIR")
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     """No test reaches real AWS or a developer's own files."""

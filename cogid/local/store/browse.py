@@ -32,16 +32,13 @@ class BrowseSQL(StoreCore):
         ).fetchall()
 
     def pool_counts(self, pool_id: str) -> Row:
-        """A pool's identities by state, its live Sync datasets and their bytes."""
+        """A pool's identities by state (one pass over them), its live Sync datasets and their bytes."""
         row = self._one(
-            "SELECT (SELECT count(*) FROM identities WHERE pool_id = ?1) AS identities,"
-            " (SELECT count(*) FROM identities WHERE pool_id = ?1 AND state = 'authenticated') AS authenticated,"
-            " (SELECT count(*) FROM identities WHERE pool_id = ?1 AND state = 'guest') AS guests,"
-            " (SELECT count(*) FROM identities WHERE pool_id = ?1 AND state = 'disabled') AS disabled,"
-            " (SELECT count(*) FROM sync_datasets d JOIN identities i ON i.id = d.identity_id"
-            "  WHERE i.pool_id = ?1 AND d.live = 1) AS datasets,"
-            " (SELECT coalesce(sum(d.bytes), 0) FROM sync_datasets d JOIN identities i ON i.id = d.identity_id"
-            "  WHERE i.pool_id = ?1 AND d.live = 1) AS bytes",
+            "SELECT * FROM (SELECT count(*) AS identities, coalesce(sum(state = 'authenticated'), 0) AS authenticated,"
+            " coalesce(sum(state = 'guest'), 0) AS guests, coalesce(sum(state = 'disabled'), 0) AS disabled"
+            " FROM identities WHERE pool_id = ?1),"
+            " (SELECT count(*) AS datasets, coalesce(sum(d.bytes), 0) AS bytes"
+            " FROM sync_datasets d JOIN identities i ON i.id = d.identity_id WHERE i.pool_id = ?1 AND d.live = 1)",
             pool_id,
         )
         assert row is not None  # an aggregate always has a row
@@ -72,7 +69,9 @@ class BrowseSQL(StoreCore):
         in provider and subject order, each once, at most `limit`."""
         found: dict[str, Row] = {}
         rows = self.db.execute(
-            "SELECT * FROM identities WHERE id >= ? AND id < ? AND pool_id = ? ORDER BY id LIMIT ?",
+            # `+pool_id`: not by the pool's index, which SQLite prefers and which reads every
+            # identity of the pool (21 ms at 100,000) where the id's range reads a handful.
+            "SELECT * FROM identities WHERE id >= ? AND id < ? AND +pool_id = ? ORDER BY id LIMIT ?",
             (prefix, prefix + PAST, pool_id, limit),
         ).fetchall()
         found.update((row["id"], row) for row in rows)
