@@ -266,3 +266,49 @@ def test_open_without_a_dashboard_is_a_usage_error(tmp_path):
         result.returncode == 2
         and result.stderr.strip() == "cogid: error: --open: the dashboard is off (--no-dashboard)"
     )
+
+
+def test_the_request_log_is_shared_by_forked_workers_and_keeps_the_newest():
+    from cogid.local.dashboard.recent import RecentRequests
+
+    ring = RecentRequests(slots=50)
+    children = []
+    for worker in range(2):
+        pid = os.fork()
+        if pid == 0:  # a worker of cogid serve, as gunicorn forks them
+            for n in range(40):
+                ring.add({"operation": f"w{worker}-{n}-" + "é" * 300, "status": 200})  # cut to fit its slot
+            os._exit(0)
+        children.append(pid)
+    for pid in children:
+        assert os.waitpid(pid, 0)[1] == 0
+    ring.add({"operation": "parent", "status": 200})
+    newest = ring.since()
+    assert [r["seq"] for r in newest] == list(range(81, 31, -1))  # the last 50 of 81, newest first
+    assert newest[0]["operation"] == "parent" and len({r["operation"][:8] for r in newest}) == 50
+    assert [r["seq"] for r in ring.since(after=78)] == [81, 80, 79]
+
+
+def test_long_lists_and_long_values_are_cut_with_a_note(local_world, monkeypatch):
+    from sync_world import sync
+
+    from cogid.local.dashboard import views
+    from cogid.local.dashboard.pages import Dashboard
+    from cogid.local.service import open_service
+
+    world = local_world
+    pools = [world.pool() for _ in range(3)]
+    alice = world.user(pools[-1], "alice")  # of the last pool made: its developer provider is the world's
+    sync(world.sync, pools[-1], alice, "big", {"k": ("x" * 5000, 0)})
+    monkeypatch.setattr(views, "POOLS_SHOWN", 2)
+    board = Dashboard(["127.0.0.1"])
+
+    def get(path):
+        status, _, body = board.respond(open_service(world.home), "GET", path, "", {"host": "127.0.0.1:1"}, b"")
+        assert status == 200
+        return body.decode()
+
+    assert "The first 2 of 3 pools." in get("/_cogid/")
+    text = get(f"/_cogid/identities/{alice}")
+    assert "x" * 4096 + "… (904 more characters: cogid sync get shows them all)" in text
+    assert "x" * 4097 not in text

@@ -138,7 +138,7 @@ class Dashboard:
     def _route(self, parts: list[str]) -> Callable[[Service, dict[str, str]], Reply] | None:
         match parts:
             case []:
-                return lambda service, _: self._page(200, "pools.html", pools=views.pools(service))
+                return lambda service, _: self._page(200, "pools.html", **views.pools(service))
             case ["pools", pool_id]:
                 return lambda service, _: self._found("pool.html", "pool", views.pool(service, pool_id), pool_id)
             case ["pools", pool_id, "identities"]:

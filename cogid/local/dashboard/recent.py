@@ -30,8 +30,15 @@ class RecentRequests:
         self._lock = multiprocessing.get_context("fork").Lock()
 
     def add(self, record: dict[str, Any]) -> None:
-        record = {**record, "operation": str(record.get("operation", ""))[:MAX_OPERATION]}
-        data = json.dumps(record, separators=(",", ":")).encode()[: SLOT_SIZE - _LENGTH.size]
+        operation = str(record.get("operation", ""))[:MAX_OPERATION]
+        room = SLOT_SIZE - _LENGTH.size
+        while True:  # the operation (an unmatched path) is cut until the record fits its slot
+            data = json.dumps({**record, "operation": operation}, separators=(",", ":")).encode()
+            if len(data) <= room or not operation:
+                break
+            # In proportion: JSON's escapes make a character 1 to 12 bytes.
+            operation = operation[: max(0, len(operation) * room // len(data) - 1)]
+        data = data[:room]  # what still overflows is dropped by `since`, not mixed into another slot
         with self._lock:
             (written,) = _COUNTER.unpack_from(self._map, 0)
             at = _COUNTER.size + (written % self.slots) * SLOT_SIZE

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from cogid.local.service import Service
 
 PAGE = 100  # identities a page, and search results at most
+POOLS_SHOWN = 1_000
+VALUE_SHOWN = 4_096  # characters of a record's value a page shows (a dataset may hold 1 MB)
 OUTBOX_SHOWN = 200
 MAX_QUERY = 1024  # characters of a search: above any id or login subject Cognito takes
 
@@ -47,10 +49,11 @@ def masked(token: str) -> str:
     return "…" + token[-6:] if len(token) > 6 else "…"
 
 
-def pools(service: Service) -> list[dict[str, Any]]:
+def pools(service: Service) -> dict[str, Any]:
     with service.store.read():
-        rows = service.store.all_pools()
-    return [
+        rows = service.store.all_pools(POOLS_SHOWN)
+        total = service.store.count_all_pools() if len(rows) == POOLS_SHOWN else len(rows)
+    shown = [
         {
             "id": row["id"],
             "name": json.loads(row["doc"]).get("IdentityPoolName", ""),
@@ -64,6 +67,7 @@ def pools(service: Service) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
+    return {"pools": shown, "total": total}
 
 
 def _trust(service: Service, pool: Pool, kind: str, arn: str) -> dict[str, str]:
@@ -194,7 +198,7 @@ def _dataset(dataset: Any, records: list[Any]) -> dict[str, Any]:
         "entries": [
             {
                 "key": record["key"],
-                "value": record["value"],
+                "value": _cut(record["value"]),
                 "removed": record["value"] is None,
                 "sync_count": record["sync_count"],
                 "modified": when(record["modified"], milliseconds=True),
@@ -203,6 +207,12 @@ def _dataset(dataset: Any, records: list[Any]) -> dict[str, Any]:
             for record in records
         ],
     }
+
+
+def _cut(value: str | None) -> str | None:
+    if value is None or len(value) <= VALUE_SHOWN:
+        return value
+    return f"{value[:VALUE_SHOWN]}… ({len(value) - VALUE_SHOWN:,} more characters: cogid sync get shows them all)"
 
 
 def inspect_token(service: Service, text: str) -> dict[str, Any]:

@@ -21,15 +21,20 @@ PAST = "\U0010ffff"
 class BrowseSQL(StoreCore):
     """Reads for the dashboard, on the core's connection and its caller's transaction."""
 
-    def all_pools(self) -> list[Row]:
-        """Every pool of every region, oldest first, with its identities counted by state."""
+    def all_pools(self, limit: int) -> list[Row]:
+        """The first `limit` pools of every region, oldest first, with their identities counted by state."""
         return self.db.execute(
             "SELECT p.*, count(i.seq) AS identities,"
             " coalesce(sum(i.state = 'authenticated'), 0) AS authenticated,"
             " coalesce(sum(i.state = 'guest'), 0) AS guests,"
             " coalesce(sum(i.state = 'disabled'), 0) AS disabled"
-            " FROM pools p LEFT JOIN identities i ON i.pool_id = p.id GROUP BY p.seq ORDER BY p.seq"
+            " FROM (SELECT * FROM pools ORDER BY seq LIMIT ?) p LEFT JOIN identities i ON i.pool_id = p.id"
+            " GROUP BY p.seq ORDER BY p.seq",
+            (limit,),
         ).fetchall()
+
+    def count_all_pools(self) -> int:
+        return int(self._value("SELECT count(*) FROM pools") or 0)
 
     def pool_counts(self, pool_id: str) -> Row:
         """A pool's identities by state (one pass over them), its live Sync datasets and their bytes."""
