@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from types import SimpleNamespace
 
@@ -20,13 +21,23 @@ FACEBOOK_APP = "1234567890"
 XSS = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>window.pwned = 1</script>"
 USERS = 150
+KEY = "dashboard-test-key-0123456789"  # COGID_DASHBOARD_KEY: the server's instead of a new one
 
 
-def fetch(url, data=None, **headers):
-    """GET (or POST `data`) `url`: status, headers (lower-case names), text. Never raises for a status."""
-    request = urllib.request.Request(url, data=data, headers=headers)
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a redirect is the answer a test looks at
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+def fetch(url, data=None, method=None, **headers):
+    """GET (or POST `data`, or `method`) `url`: status, headers (lower-case names), text. Never
+    raises for a status, never follows a redirect."""
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
-        with urllib.request.urlopen(request, timeout=10) as reply:
+        with _opener.open(request, timeout=10) as reply:
             return reply.status, {k.lower(): v for k, v in reply.headers.items()}, reply.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read().decode()
@@ -96,9 +107,16 @@ def site(tmp_path_factory):
     home = tmp_path_factory.mktemp("dashboard")
     made = build(home)
     close_services()
-    with running_server(home, workers=2) as url:
+    with running_server(home, workers=2, expose_outbox=True, dashboard_key=KEY) as url:
         made.url, made.home = url, home
         made.board = url + "/_cogid/"
+        made.cookie = {"Cookie": f"cogid_dashboard_{urllib.parse.urlsplit(url).port}={KEY}"}
+
+        def get(path, data=None, method=None, **headers):
+            """A dashboard page as the browser holding this run's key gets it."""
+            return fetch(made.board + path, data, method, **{**made.cookie, **headers})
+
+        made.get = get
         yield made
 
 

@@ -11,11 +11,11 @@ import sys
 import urllib.parse
 
 import pytest
-from dashboard_site import SCRIPT, USERS, XSS, fetch, links
+from dashboard_site import KEY, SCRIPT, USERS, XSS, fetch, links
 
 
 def page(site, path, **headers):
-    status, _, text = fetch(site.board + path, **headers)
+    status, _, text = site.get(path, **headers)
     assert status == 200, (path, status, text[:300])
     return text
 
@@ -26,12 +26,9 @@ def quoted(value):
 
 def test_the_pools_page_counts_each_pools_identities(site):
     text = page(site, "")
-    row = re.search(
-        rf"<tr>\s*<td><a href=\"/_cogid/pools/{re.escape(quoted(site.pool))}\">sync</a>.*?</tr>", text, re.S
-    )
+    row = re.search(rf"<tr>\s*<td><a href=\"/_cogid/pools/{re.escape(quoted(site.pool))}\">sync</a>.*?</tr>", text, re.S)
     assert row, text
-    numbers = re.findall(r'<td class="n">(?:<a [^>]*>)?(\d+)', row.group(0))
-    assert numbers == [str(USERS + 2), str(USERS + 1), "1", "0"]  # identities, authenticated, guests, disabled
+    assert re.findall(r'<td class="n"><a [^>]*>(\d+)', row.group(0)) == [str(USERS + 2)]
 
 
 def test_a_pool_shows_its_providers_roles_trust_and_sync_settings(site):
@@ -40,6 +37,7 @@ def test_a_pool_shows_its_providers_roles_trust_and_sync_settings(site):
     assert text.count("trusts this pool&#39;s") == 2  # both roles' trust policies let the pool's identities in
     assert "shop-stream" in text and "arn:aws:sns:us-east-1:000000000000:app/GCM/shop" in text
     assert "1 datasets" in text
+    assert f"{USERS + 2}</a>:\n    {USERS + 1} authenticated, 1 guests, 0 disabled" in text
 
 
 def test_identities_are_paged_in_creation_order(site):
@@ -52,6 +50,25 @@ def test_identities_are_paged_in_creation_order(site):
     assert len(rest) == USERS + 2 - 100 and not set(rest) & set(ids)
     assert 'rel="next"' not in second
     assert urllib.parse.unquote(rest[-1]) == site.users[-1]
+    assert f"Identities 1–100 of {USERS + 2}, oldest first</p>" in first
+    assert f"Identities 101–{USERS + 2} of {USERS + 2}, oldest first · <a href=" in second and "First page" in second
+
+
+@pytest.mark.parametrize("after", ["%C2%B2", "9" * 5000, "99999999999999999999999", "-5", "abc", ""])
+def test_a_page_position_that_is_not_one_starts_at_the_beginning(site, after):
+    text = page(site, f"pools/{quoted(site.pool)}/identities?after={after}")
+    assert "Identities 1–100 of" in text
+    status, _, body = site.get(f"requests.json?after={after}")
+    assert status == 200 and body.startswith('{"requests": [')
+
+
+def test_a_short_identity_id_start_matches_no_id(site):
+    # "us-east-1:" starts every id of the region: searched only from 4 characters past the colon.
+    for query in ("us-east-1:", "us-east-1:" + site.users[3].split(":")[1][:3]):
+        assert "No identity's id or login starts with" in page(site, f"pools/{quoted(site.pool)}/identities?q={query}")
+    query = site.users[3][:14]
+    found = re.findall(r'href="/_cogid/identities/([^"]+)"', page(site, f"pools/{quoted(site.pool)}/identities?q={query}"))
+    assert quoted(site.users[3]) in found
 
 
 @pytest.mark.parametrize(
@@ -115,8 +132,8 @@ def test_no_page_holds_a_secret(site):
         text = page(site, path)
         pages[path] = text
         queue += [link.removeprefix("/_cogid/") for link in links(text) if "/static/" not in link]
-    pages["token"] = fetch(site.board + "token", data=urllib.parse.urlencode({"token": site.token}).encode())[2]
-    pages["requests.json"] = fetch(site.board + "requests.json")[2]
+    pages["token"] = site.get("token", data=urllib.parse.urlencode({"token": site.token}).encode())[2]
+    pages["requests.json"] = site.get("requests.json")[2]
     assert len(pages) > 8, sorted(pages)
     for path, text in pages.items():
         for name, secret in site.secrets.items():
@@ -125,13 +142,13 @@ def test_no_page_holds_a_secret(site):
 
 def test_unknown_pools_and_identities_get_a_404_page_with_a_way_back(site):
     for path in ("pools/us-east-1%3Anope", "identities/us-east-1%3Anope", "pools/x/identities", "nothing/here"):
-        status, headers, text = fetch(site.board + path)
+        status, headers, text = site.get(path)
         assert status == 404 and headers["content-type"].startswith("text/html")
         assert '<a href="/_cogid/">Back to the identity pools</a>' in text
 
 
 def test_the_inspector_verifies_a_token_and_explains_its_claims(site):
-    status, _, text = fetch(site.board + "token", data=urllib.parse.urlencode({"token": site.token}).encode())
+    status, _, text = site.get("token", data=urllib.parse.urlencode({"token": site.token}).encode())
     assert status == 200
     assert "signature verified against this service&#39;s JWKS" in text
     assert f'href="/_cogid/identities/{quoted(site.alice)}"' in text and "The identity pool id" in text
@@ -147,7 +164,7 @@ def test_the_inspector_verifies_a_token_and_explains_its_claims(site):
     ],
 )
 def test_the_inspector_says_what_is_wrong_with_a_bad_token(site, token, says):
-    status, _, text = fetch(site.board + "token", data=urllib.parse.urlencode({"token": token}).encode())
+    status, _, text = site.get("token", data=urllib.parse.urlencode({"token": token}).encode())
     assert status == 200 and says in html.unescape(text)
     assert 'class="bad"' in text
 
@@ -162,31 +179,31 @@ def test_a_token_signed_by_another_key_is_not_verified(site, tmp_path):
     token = cogid.local.client("cognito-identity", home=other).get_open_id_token_for_developer_identity(
         IdentityPoolId=pool["IdentityPoolId"], Logins={"dev.other": "mallory"}
     )["Token"]
-    text = fetch(site.board + "token", data=urllib.parse.urlencode({"token": token}).encode())[2]
+    text = site.get("token", data=urllib.parse.urlencode({"token": token}).encode())[2]
     assert 'id="token-verdict">token verification failed: ' in text and "signature verified" not in text
 
 
 def test_recent_requests_are_the_services_not_the_dashboards_own(site):
     fetch(site.url + "/.well-known/jwks_uri")
-    status, headers, body = fetch(site.board + "requests.json")
+    status, headers, body = site.get("requests.json")
     import json
 
     requests = json.loads(body)["requests"]
     assert status == 200 and headers["content-type"] == "application/json"
     assert requests[0]["operation"] == "GET /.well-known/jwks_uri"
     assert not [r for r in requests if r["operation"].startswith("GET /_cogid/")]
-    newer = json.loads(fetch(site.board + f"requests.json?after={requests[0]['seq']}")[2])["requests"]
-    assert newer == []
+    newer = json.loads(site.get(f"requests.json?after={requests[0]['seq']}")[2])
+    assert newer == {"requests": [], "last": requests[0]["seq"]}  # `last`: a restarted server's is lower
     assert "GET /.well-known/jwks_uri" in page(site, "requests")
 
 
 def test_pages_refuse_other_sites_and_rebound_names(site):
-    assert fetch(site.board, Host="attacker.example:80")[0] == 403  # DNS rebinding: a name not the server's
-    assert fetch(site.board, Host=f"localhost:{urllib.parse.urlsplit(site.url).port}")[0] == 200
-    assert fetch(site.board + "requests.json", **{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"})[0] == 403
+    assert site.get("", Host="attacker.example:80")[0] == 403  # DNS rebinding: a name not the server's
+    assert site.get("", Host=f"localhost:{urllib.parse.urlsplit(site.url).port}")[0] == 200
+    assert site.get("requests.json", **{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"})[0] == 403
     # A link followed from another site is a navigation, and allowed.
-    assert fetch(site.board, **{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"})[0] == 200
-    status, headers, _ = fetch(site.board, Origin="https://attacker.example")
+    assert site.get("", **{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"})[0] == 200
+    status, headers, _ = site.get("", Origin="https://attacker.example")
     assert status == 200 and not [name for name in headers if name.startswith("access-control-")]
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
     assert (
@@ -196,13 +213,41 @@ def test_pages_refuse_other_sites_and_rebound_names(site):
 
 
 def test_only_the_inspector_takes_a_post(site):
-    status, headers, _ = fetch(site.board, data=b"x=1")
+    status, headers, _ = site.get("", data=b"x=1")
     assert status == 405 and headers["allow"] == "GET, HEAD"
+    status, headers, _ = site.get("token", method="PUT")
+    assert status == 405 and headers["allow"] == "GET, HEAD, POST"
+
+
+def test_a_page_needs_this_runs_key(site):
+    for headers in ({}, {"Cookie": "cogid_dashboard_1=" + KEY}, {"Cookie": site.cookie["Cookie"][:-1] + "x"}):
+        status, _, text = fetch(site.board + "outbox", **headers)
+        assert status == 403 and "open the URL it printed on stderr" in text
+    assert fetch(site.board + "?key=not-this-runs-key-at-all")[0] == 403
+    status, _, text = fetch(site.board + "static/dashboard.css")  # nothing of the store: no key needed
+    assert status == 200 and "font" in text
+
+
+def test_the_printed_url_trades_its_key_for_a_cookie(site):
+    status, headers, _ = fetch(site.board + f"pools/x/identities?q=al&key={KEY}")
+    assert status == 303 and headers["location"] == "/_cogid/pools/x/identities?q=al"  # the key leaves the URL
+    cookie = headers["set-cookie"]
+    assert cookie.startswith(site.cookie["Cookie"] + ";")
+    assert {"HttpOnly", "SameSite=Lax", "Path=/_cogid/"} <= {part.strip() for part in cookie.split(";")}
+
+
+def test_the_services_own_routes_under_cogid_keep_cors_and_the_request_log(site):
+    status, headers, _ = fetch(site.board + "cognito-sync/outbox", Origin="https://app.example")
+    assert status == 200 and headers["access-control-allow-origin"] == "*"
+    import json
+
+    operations = [r["operation"] for r in json.loads(site.get("requests.json")[2])["requests"]]
+    assert operations[0] == "GET /_cogid/cognito-sync/outbox"
 
 
 def serve(home, *args, browser=None):
-    """`cogid serve ARGS` until its first stderr line about the dashboard; stopped on exit."""
-    env = {**os.environ, "COGID_HOME": str(home)}
+    """`cogid serve ARGS` (with the dashboard key KEY); the process and its URL."""
+    env = {**os.environ, "COGID_HOME": str(home), "COGID_DASHBOARD_KEY": KEY}
     if browser:
         env["BROWSER"] = browser
     process = subprocess.Popen(
@@ -221,6 +266,10 @@ def stop(process):
     return process.communicate(timeout=30)[1]
 
 
+def keyed(url):
+    return {"Cookie": f"cogid_dashboard_{urllib.parse.urlsplit(url).port}={KEY}"}
+
+
 def test_the_dashboard_url_is_said_on_stderr_and_open_opens_it(tmp_path):
     opened = tmp_path / "opened"
     script = tmp_path / "browser.py"
@@ -231,27 +280,49 @@ def test_the_dashboard_url_is_said_on_stderr_and_open_opens_it(tmp_path):
             if opened.exists() and opened.read_text():
                 break
             subprocess.run(["sleep", "0.1"])
-        assert opened.read_text() == url + "/_cogid/"
-        assert fetch(url + "/_cogid/")[0] == 200
+        assert opened.read_text() == f"{url}/_cogid/?key={KEY}"
+        assert fetch(url + "/_cogid/", **keyed(url))[0] == 200
     finally:
         stderr = stop(process)
-    assert f"cogid serve: dashboard at {url}/_cogid/" in stderr.splitlines()
+    assert f"cogid serve: dashboard at {url}/_cogid/?key={KEY}" in stderr.splitlines()
+
+
+def test_the_dashboards_own_requests_are_not_logged(tmp_path):
+    process, url = serve(tmp_path / "home")
+    try:
+        for path in ("", "requests.json", "static/dashboard.js", "nothing"):
+            fetch(f"{url}/_cogid/{path}", **keyed(url))
+        fetch(url + "/.well-known/jwks_uri")
+    finally:
+        lines = stop(process).splitlines()
+    assert lines[0].startswith("cogid serve: dashboard at ") and len(lines) == 2
+    assert lines[1].endswith(" GET /.well-known/jwks_uri 200 " + lines[1].rsplit(" ", 1)[1])
 
 
 def test_on_a_network_address_the_dashboard_is_off_unless_asked_for(tmp_path):
-    process, url = serve(tmp_path / "home", "--host", "0.0.0.0", "--quiet")
+    process, url = serve(tmp_path / "home", "--host", "0.0.0.0", "--quiet", "--open")
+    local = f"http://127.0.0.1:{urllib.parse.urlsplit(url).port}"
     try:
-        status, headers, _ = fetch(f"http://127.0.0.1:{urllib.parse.urlsplit(url).port}/_cogid/")
+        status, headers, _ = fetch(local + "/_cogid/", **keyed(url))
         assert status == 404 and headers["content-type"].startswith("application/json")  # no such route
     finally:
         stderr = stop(process)
-    assert "the dashboard is off on a network address (--dashboard turns it on)" in stderr
+    assert "--open has nothing to open: the dashboard is off on a network address (--dashboard turns it on)" in stderr
     process, url = serve(tmp_path / "home", "--host", "0.0.0.0", "--quiet", "--dashboard")
+    local = f"http://127.0.0.1:{urllib.parse.urlsplit(url).port}"
     try:
-        assert fetch(f"http://127.0.0.1:{urllib.parse.urlsplit(url).port}/_cogid/")[0] == 200
+        assert fetch(local + "/_cogid/", **keyed(url))[0] == 200
     finally:
         stderr = stop(process)
     assert "warning: the dashboard is on at a network address" in stderr
+    assert f"dashboard at {local}/_cogid/?key={KEY}" in stderr  # where a browser can go, not 0.0.0.0
+
+
+def test_a_malformed_dashboard_key_is_refused_before_serving(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "cogid", "serve", "--port", "0"], capture_output=True, text=True,
+                          env={**os.environ, "COGID_HOME": str(tmp_path), "COGID_DASHBOARD_KEY": "short"}, timeout=30)
+    assert done.returncode == 3 and done.stdout == ""
+    assert done.stderr.strip().endswith("COGID_DASHBOARD_KEY: the dashboard's key is 16 to 128 letters, digits, - or _")
 
 
 def test_open_without_a_dashboard_is_a_usage_error(tmp_path):
@@ -301,10 +372,11 @@ def test_long_lists_and_long_values_are_cut_with_a_note(local_world, monkeypatch
     alice = world.user(pools[-1], "alice")  # of the last pool made: its developer provider is the world's
     sync(world.sync, pools[-1], alice, "big", {"k": ("x" * 5000, 0)})
     monkeypatch.setattr(views, "POOLS_SHOWN", 2)
-    board = Dashboard(["127.0.0.1"])
+    board = Dashboard(["127.0.0.1"], KEY)
+    headers = {"host": "127.0.0.1:1", "cookie": f"cogid_dashboard={KEY}"}
 
     def get(path):
-        status, _, body = board.respond(open_service(world.home), "GET", path, "", {"host": "127.0.0.1:1"}, b"")
+        status, _, body = board.respond(open_service(world.home), "GET", path, "", headers, b"")
         assert status == 200
         return body.decode()
 
@@ -312,3 +384,14 @@ def test_long_lists_and_long_values_are_cut_with_a_note(local_world, monkeypatch
     text = get(f"/_cogid/identities/{alice}")
     assert "x" * 4096 + "… (904 more characters: cogid sync get shows them all)" in text
     assert "x" * 4097 not in text
+
+
+def test_behind_a_proxys_path_prefix_links_carry_the_prefix(tmp_path):
+    from cogid.local.transport.server import running_server
+
+    with running_server(tmp_path, public_url="https://proxy.example/cognito", dashboard_key=KEY) as url:
+        status, headers, _ = fetch(f"{url}/_cogid/outbox?key={KEY}")  # the proxy strips its prefix
+        assert status == 303 and headers["location"] == "/cognito/_cogid/outbox"
+        assert "Path=/cognito/_cogid/;" in headers["set-cookie"]
+        status, _, text = fetch(f"{url}/_cogid/outbox", **keyed(url))
+        assert status == 200 and 'href="/cognito/_cogid/token"' in text and 'href="/_cogid/' not in text

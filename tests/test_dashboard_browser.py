@@ -12,7 +12,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from dashboard_site import SCRIPT, XSS, fetch
+from dashboard_site import KEY, SCRIPT, XSS, fetch
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
@@ -47,6 +47,8 @@ def visit(browser, site, request):
     """Open a dashboard page (a path under /_cogid/) and check it as every page is checked: no
     console error, no secret; with --screenshots DIR, a PNG of it named `shot`."""
     shots = request.config.getoption("--screenshots")
+    browser.get(site.board + f"?key={KEY}")  # as the URL cogid serve prints: the key becomes a cookie
+    assert browser.current_url == site.board
     browser.get_log("browser")  # what earlier tests left
 
     def open_page(path, shot=None):

@@ -136,7 +136,7 @@ def serve(
         raise UsageError(f"--log-format {log_format[:40]!r}: expected text or json")
     if open_dashboard and dashboard is False:
         raise UsageError("--open: the dashboard is off (--no-dashboard)")
-    from cogid.local.transport.server import CannotBind, StoreNotWritable
+    from cogid.local.transport.server import BadDashboardKey, CannotBind, StoreNotWritable
     from cogid.local.transport.server import serve as run
 
     try:
@@ -156,7 +156,7 @@ def serve(
         )
     except CannotBind as error:  # e.g. the port is taken: say so in one line
         raise Unavailable(f"cannot serve on {host}:{port}: {error.strerror or error}") from None
-    except StoreNotWritable as error:  # the store's fault, not the address's
+    except (StoreNotWritable, BadDashboardKey) as error:  # the store's or the environment's fault
         raise ConfigError(str(error)) from None
 
 

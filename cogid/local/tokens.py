@@ -42,7 +42,7 @@ def decode(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return header, claims
 
 
-def _when(value: Any) -> str | None:
+def utc_text(value: Any) -> str | None:
     """An epoch-seconds claim as a UTC time, if it is one a calendar can show."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return None
@@ -72,9 +72,9 @@ def explain(header: dict[str, Any], claims: dict[str, Any], now: float | None = 
     for name in ("iat", "exp"):
         if name in claims:
             notes.append(
-                ("issued" if name == "iat" else "expires", _when(claims[name]) or f"{claims[name]!r} (not a time)")
+                ("issued" if name == "iat" else "expires", utc_text(claims[name]) or f"{claims[name]!r} (not a time)")
             )
-    if _when(claims.get("exp")) is not None:
+    if utc_text(claims.get("exp")) is not None:
         left = int(claims["exp"] - now)
         if left > 0:
             notes.append(("status", f"valid for {left} s more"))

@@ -1,6 +1,10 @@
 """The dashboard's HTTP side: routes under /_cogid/, Jinja2 templates, and the guards a page
-served from loopback needs against the web pages of the same browser.
+served from loopback needs against other local users and the web pages of the same browser.
 
+- A key, made for each run of `cogid serve` and carried in the URL it prints, is required:
+  `?key=` is swapped for an HttpOnly, SameSite cookie (and a redirect to the URL without it),
+  which every later request must carry. Other users of the machine can reach the port, not
+  the key.
 - Nothing here changes state: the token inspector's POST only reads (a token pasted in a form
   is kept out of URLs, history and the request log), so no page needs a CSRF token.
 - Replies carry no CORS headers, so another site's script cannot read a page, and a request
@@ -12,22 +16,27 @@ served from loopback needs against the web pages of the same browser.
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
+import re
 import socket
 from collections.abc import Callable, Iterable
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 from cogid.local.dashboard import views
 from cogid.local.dashboard.recent import RecentRequests
+from cogid.local.wire.request import Reply
 
 if TYPE_CHECKING:
     from cogid.local.service import Service
 
 PREFIX = "/_cogid/"
 HERE = Path(__file__).parent
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 SECURITY_HEADERS = [
     (
@@ -40,28 +49,41 @@ SECURITY_HEADERS = [
     ("Cross-Origin-Resource-Policy", "same-origin"),
 ]
 MAX_FORM = 64 * 1024  # a pasted token is a few kilobytes
-
-Reply = tuple[int, list[tuple[str, str]], bytes]
+KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,128}")
 
 
 def is_dashboard(path: str) -> bool:
     return path == PREFIX.rstrip("/") or path.startswith(PREFIX)
 
 
-LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+def _number(text: str) -> int:
+    """A page position from a URL (`after=`): digits that SQLite's integers hold, else 0."""
+    return int(text) if re.fullmatch(r"[0-9]{1,18}", text) else 0
 
 
 class Dashboard:
     """The pages, rendered for the service of the worker that answers.
 
     Made once, before the workers fork: templates are compiled then, and `recent` (the shared
-    request log) must exist before the fork to be shared.
+    request log) must exist before the fork to be shared. `key` is this run's (see above);
+    `cookie` names the cookie that carries it (one a port: cookies are shared across ports);
+    `links` is the path links start with (PREFIX, under a proxy's path prefix if any).
     """
 
-    def __init__(self, hosts: Iterable[str], recent: RecentRequests | None = None, any_address: bool = False):
+    def __init__(
+        self,
+        hosts: Iterable[str],
+        key: str,
+        recent: RecentRequests | None = None,
+        any_address: bool = False,
+        cookie: str = "cogid_dashboard",
+        links: str = PREFIX,
+    ):
         import jinja2
 
-        self.recent = recent
+        if not KEY_PATTERN.fullmatch(key):
+            raise ValueError("the dashboard's key is 16 to 128 letters, digits, - or _")
+        self.key, self.cookie, self.links, self.recent = key, cookie, links, recent
         # Host names a request may be addressed to; with `any_address` (bound to a wildcard or
         # network address, --dashboard given) IP literals and this machine's names too.
         self.hosts = {host.lower().strip("[]") for host in hosts} | LOOPBACK_NAMES
@@ -111,6 +133,23 @@ class Dashboard:
             return self._page(403, "refused.html", why="Another site's page may not call this dashboard.")
         return None
 
+    def _holds_key(self, headers: dict[str, str]) -> bool:
+        try:
+            morsel = SimpleCookie(headers.get("cookie", "")).get(self.cookie)
+        except CookieError:
+            return False
+        return morsel is not None and hmac.compare_digest(morsel.value.encode(), self.key.encode())
+
+    def _key_given(self, path: str, params: dict[str, str]) -> Reply:
+        """A visit to the URL `cogid serve` printed: the key becomes a cookie, and the browser
+        goes on to the same page without the key in its address (or history)."""
+        if not hmac.compare_digest(params["key"].encode(), self.key.encode()):
+            return self._page(403, "refused.html", why="That is not this run's key: open the URL cogid serve printed.")
+        rest = urlencode({name: value for name, value in params.items() if name != "key"})
+        location = self.links + path.removeprefix(PREFIX.rstrip("/")).lstrip("/") + (f"?{rest}" if rest else "")
+        cookie = f"{self.cookie}={self.key}; Path={self.links}; HttpOnly; SameSite=Lax"
+        return 303, [("Location", location), ("Set-Cookie", cookie), ("Cache-Control", "no-store")], b""
+
     # -- routing ---------------------------------------------------------------------------
 
     def respond(
@@ -122,18 +161,34 @@ class Dashboard:
         route = path.removeprefix(PREFIX.rstrip("/")).strip("/")
         parts = route.split("/") if route else []
         params = {name: values[-1] for name, values in parse_qs(query, keep_blank_values=True).items()}
+        if parts[:1] != ["static"]:  # a stylesheet and a script: nothing of the store
+            if method in ("GET", "HEAD") and "key" in params:
+                return self._key_given(path, params)
+            if not self._holds_key(headers):
+                return self._page(
+                    403,
+                    "refused.html",
+                    why="This dashboard needs the key of this run of cogid serve: open the URL it printed"
+                    " on stderr (…/_cogid/?key=…), or run cogid serve --open.",
+                )
         if method == "POST" and parts == ["token"]:
-            form = parse_qs(body[:MAX_FORM].decode("utf-8", "replace"), keep_blank_values=True)
-            return self._page(
-                200, "token.html", pasted=True, result=views.inspect_token(service, form.get("token", [""])[-1])
-            )
+            return self._inspected(service, body)
         if method not in ("GET", "HEAD"):
+            allowed = "GET, HEAD, POST" if parts == ["token"] else "GET, HEAD"
             reply = self._page(405, "refused.html", why=f"The method {method} is not allowed here.")
-            return reply[0], [*reply[1], ("Allow", "GET, HEAD")], reply[2]
+            return reply[0], [*reply[1], ("Allow", allowed)], reply[2]
         handler = self._route(parts)
         if handler is None:
             return self._not_found(f"No dashboard page at {path}.")
         return handler(service, params)
+
+    def _inspected(self, service: Service, body: bytes) -> Reply:
+        if len(body) > MAX_FORM:
+            result: dict[str, Any] = {"error": f"over {MAX_FORM // 1024} KB, far longer than any Cognito token"}
+        else:
+            form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+            result = views.inspect_token(service, form.get("token", [""])[-1])
+        return self._page(200, "token.html", pasted=True, result=result)
 
     def _route(self, parts: list[str]) -> Callable[[Service, dict[str, str]], Reply] | None:
         match parts:
@@ -163,16 +218,17 @@ class Dashboard:
 
     def _identities(self, service: Service, pool_id: str, params: dict[str, str]) -> Reply:
         query = params.get("q", "").strip()[: views.MAX_QUERY]
-        after = params.get("after", "0")
-        page = views.identities(service, pool_id, query, int(after) if after.isdigit() else 0)
+        page = views.identities(service, pool_id, query, _number(params.get("after", "")))
         return self._found("identities.html", "page", page, pool_id)
 
     def _recent(self, after: int) -> list[dict[str, Any]]:
         return self.recent.since(after) if self.recent is not None else []
 
     def _requests_json(self, params: dict[str, str]) -> Reply:
-        after = params.get("after", "0")
-        body = json.dumps({"requests": self._recent(int(after) if after.isdigit() else 0)}).encode()
+        records = self._recent(_number(params.get("after", "")))
+        # `last`: the newest record's number, which a restarted server's is below (its page starts over).
+        last = self.recent.last() if self.recent is not None else 0
+        body = json.dumps({"requests": records, "last": last}).encode()
         return 200, [("Content-Type", "application/json"), ("Cache-Control", "no-store"), *SECURITY_HEADERS], body
 
     # -- replies ---------------------------------------------------------------------------
@@ -186,7 +242,7 @@ class Dashboard:
         return self._page(404, "not_found.html", why=why)
 
     def _page(self, status: int, template: str, **values: Any) -> Reply:
-        html = self.templates.get_template(template).render(prefix=PREFIX, **values)
+        html = self.templates.get_template(template).render(prefix=self.links, **values)
         headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"), *SECURITY_HEADERS]
         return status, headers, html.encode()
 

@@ -46,6 +46,11 @@ class RecentRequests:
             self._map[at + _LENGTH.size : at + _LENGTH.size + len(data)] = data
             _COUNTER.pack_into(self._map, 0, written + 1)
 
+    def last(self) -> int:
+        """The number of the newest record (0: none yet)."""
+        with self._lock:
+            return int(_COUNTER.unpack_from(self._map, 0)[0])
+
     def since(self, after: int = 0, limit: int = SLOTS) -> list[dict[str, Any]]:
         """The records numbered above `after` still held, newest first, at most `limit`."""
         with self._lock:

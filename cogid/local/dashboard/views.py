@@ -8,11 +8,11 @@ only by its last characters, enough to tell devices apart.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cogid.local.iam.policy import trust_refusal
 from cogid.local.identity.pool import POOL_ARN_CLAIM, POOL_MEMBERS, TAGS_CLAIM, Pool
+from cogid.local.tokens import utc_text
 
 if TYPE_CHECKING:
     from cogid.local.service import Service
@@ -40,8 +40,7 @@ def when(epoch: float | None, milliseconds: bool = False) -> str:
     """A stored time as UTC text ('' for none); Cognito Sync stores whole milliseconds."""
     if epoch is None:
         return ""
-    seconds = epoch / 1000 if milliseconds else epoch
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return utc_text(epoch / 1000 if milliseconds else epoch) or ""
 
 
 def masked(token: str) -> str:
@@ -60,9 +59,6 @@ def pools(service: Service) -> dict[str, Any]:
             "region": row["region"],
             "developer_provider": row["developer_provider"] or "",
             "identities": row["identities"],
-            "authenticated": row["authenticated"],
-            "guests": row["guests"],
-            "disabled": row["disabled"],
             "created": when(row["created"]),
         }
         for row in rows
@@ -93,6 +89,7 @@ def pool(service: Service, pool_id: str) -> dict[str, Any] | None:
         counts = store.pool_counts(pool_id)
         trust = [_trust(service, stored, kind, arn) for kind, arn in sorted(stored.roles.items())]
         tag_maps = store.principal_tag_maps(pool_id)
+        sync_settings = service.sync.outbox.settings(pool_id)
     doc = stored.doc
     settings = {name: doc[name] for name in POOL_MEMBERS if name in doc and name != "IdentityPoolTags"}
     return {
@@ -107,8 +104,8 @@ def pool(service: Service, pool_id: str) -> dict[str, Any] | None:
         "login_providers": doc.get("SupportedLoginProviders") or {},
         "trust": trust,
         "role_mappings": _shown(stored.role_mappings) if stored.role_mappings else "",
-        "tag_maps": {provider: _shown(doc) for provider, doc in tag_maps.items()},
-        "sync": _shown(service.sync.outbox.settings(pool_id)) if service.sync.outbox.settings(pool_id) else "",
+        "tag_maps": {provider: _shown(tag_map) for provider, tag_map in tag_maps.items()},
+        "sync": _shown(sync_settings) if sync_settings else "",
         "counts": dict(counts),
     }
 
@@ -133,9 +130,11 @@ def identities(service: Service, pool_id: str, query: str, after: int) -> dict[s
         if query:
             rows = store.search_identities(pool_id, query, PAGE + 1)
         else:
-            rows = store.list_identities(pool_id, after, PAGE + 1, False)
+            rows = store.list_identities(pool_id, after, PAGE + 1, hide_disabled=False)
         page = rows[:PAGE]
         logins = store.logins_of([identity["id"] for identity in page]) if page else {}
+        total = store.count_identities(pool_id)
+        before = store.count_identities(pool_id, up_to=after) if after and not query else 0
     return {
         "pool": {"id": pool_id, "name": json.loads(row["doc"]).get("IdentityPoolName", "")},
         "query": query,
@@ -143,6 +142,8 @@ def identities(service: Service, pool_id: str, query: str, after: int) -> dict[s
         "more": len(rows) > PAGE,
         "next": page[-1]["seq"] if len(rows) > PAGE and not query else None,
         "after": after,
+        "first": before + 1,  # the page's position among the pool's identities
+        "total": total,
     }
 
 

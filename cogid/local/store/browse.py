@@ -16,20 +16,18 @@ from cogid.local.store.core import Row, StoreCore
 # Above every character a prefix can be followed by: `prefix <= x < prefix + PAST` is
 # "x starts with prefix" in SQLite's binary (UTF-8 byte) order.
 PAST = "\U0010ffff"
+ID_PREFIX = 4  # characters of an identity id's UUID a search needs: 1/65,536 of a region's ids
 
 
 class BrowseSQL(StoreCore):
     """Reads for the dashboard, on the core's connection and its caller's transaction."""
 
     def all_pools(self, limit: int) -> list[Row]:
-        """The first `limit` pools of every region, oldest first, with their identities counted by state."""
+        """The first `limit` pools of every region, oldest first, each with its identities
+        counted (on the pool's index alone: by state would read every identity's row)."""
         return self.db.execute(
-            "SELECT p.*, count(i.seq) AS identities,"
-            " coalesce(sum(i.state = 'authenticated'), 0) AS authenticated,"
-            " coalesce(sum(i.state = 'guest'), 0) AS guests,"
-            " coalesce(sum(i.state = 'disabled'), 0) AS disabled"
-            " FROM (SELECT * FROM pools ORDER BY seq LIMIT ?) p LEFT JOIN identities i ON i.pool_id = p.id"
-            " GROUP BY p.seq ORDER BY p.seq",
+            "SELECT p.*, (SELECT count(*) FROM identities i WHERE i.pool_id = p.id) AS identities"
+            " FROM pools p ORDER BY p.seq LIMIT ?",
             (limit,),
         ).fetchall()
 
@@ -55,7 +53,18 @@ class BrowseSQL(StoreCore):
         ).fetchall()
         return {row["provider"]: json.loads(row["doc"]) for row in rows}
 
-    def login_providers(self, pool_id: str) -> list[str]:
+    def count_identities(self, pool_id: str, up_to: int | None = None) -> int:
+        """A pool's identities, or those made up to `up_to` (a `seq`): where a page starts."""
+        return int(
+            self._value(
+                "SELECT count(*) FROM identities WHERE pool_id = ? AND seq <= ?",
+                pool_id,
+                (1 << 62) if up_to is None else up_to,
+            )
+            or 0
+        )
+
+    def linked_providers(self, pool_id: str) -> list[str]:
         """The providers a pool's logins name, read by skipping along the logins' unique index
         (one seek a provider, not a scan of every login)."""
         rows = self.db.execute(
@@ -71,16 +80,24 @@ class BrowseSQL(StoreCore):
     def search_identities(self, pool_id: str, prefix: str, limit: int) -> list[Row]:
         """A pool's identities whose id, or the subject of one of whose logins (a developer
         user id, a Facebook user id...), starts with `prefix`: those by id first, then by login
-        in provider and subject order, each once, at most `limit`."""
+        in provider and subject order, each once, at most `limit`.
+
+        Identity ids are matched only from 4 characters past the region's colon: the id index
+        holds every pool's, so a shorter prefix ("us-east-1:") would read a whole region's."""
         found: dict[str, Row] = {}
-        rows = self.db.execute(
-            # `+pool_id`: not by the pool's index, which SQLite prefers and which reads every
-            # identity of the pool (21 ms at 100,000) where the id's range reads a handful.
-            "SELECT * FROM identities WHERE id >= ? AND id < ? AND +pool_id = ? ORDER BY id LIMIT ?",
-            (prefix, prefix + PAST, pool_id, limit),
-        ).fetchall()
+        _, colon, rest = prefix.partition(":")
+        rows = (
+            []
+            if not colon or len(rest) < ID_PREFIX
+            else self.db.execute(
+                # `+pool_id`: not by the pool's index, which SQLite prefers and which reads every
+                # identity of the pool (21 ms at 100,000) where the id's range reads a handful.
+                "SELECT * FROM identities WHERE id >= ? AND id < ? AND +pool_id = ? ORDER BY id LIMIT ?",
+                (prefix, prefix + PAST, pool_id, limit),
+            ).fetchall()
+        )
         found.update((row["id"], row) for row in rows)
-        for provider in self.login_providers(pool_id):
+        for provider in self.linked_providers(pool_id):
             if len(found) >= limit:
                 break
             rows = self.db.execute(

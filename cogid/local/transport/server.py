@@ -29,7 +29,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
@@ -39,15 +38,15 @@ from typing import IO, Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from cogid.local import SERVICES, errors, protocol
+from cogid.local.dashboard.pages import KEY_PATTERN, Dashboard, is_dashboard
 from cogid.local.dashboard.pages import PREFIX as DASHBOARD_PREFIX
-from cogid.local.dashboard.pages import Dashboard, is_dashboard
 from cogid.local.identity.federation import fetch_json
 from cogid.local.identity.pool import ISSUER
 from cogid.local.service import STORE_FILE, Service
 from cogid.local.signing import ALGORITHM
 from cogid.local.wire import shapes, test_idp
 from cogid.local.wire.json11 import JSON_CONTENT_TYPE
-from cogid.local.wire.request import Request, escape, is_json
+from cogid.local.wire.request import Reply, Request, escape, is_json
 from cogid.local.wire.rest_json import is_rest_json
 
 log = logging.getLogger(__name__)
@@ -58,6 +57,7 @@ MAX_BODY = 1024 * 1024  # far above any Cognito, STS or IAM request; bounds memo
 # Cognito Sync writes up to a mebibyte per value, which JSON's \uXXXX escapes make ~6.3 MB (S74).
 MAX_SYNC_BODY = 8 * 1024 * 1024
 OUTBOX_PATH = "/_cogid/cognito-sync/outbox"
+DASHBOARD_KEY_VARIABLE = "COGID_DASHBOARD_KEY"  # a fixed key instead of a new one each run
 IO_TIMEOUT = 10.0  # seconds a client may take to send a request body
 GRACEFUL_TIMEOUT = 10  # seconds workers get to finish requests in flight when stopping
 MAX_FETCHES = 32  # documents one request may have fetched (discovery and keys of each issuer)
@@ -86,7 +86,6 @@ DEFAULT_UNSIGNED_BURST = 1000
 MAX_LIMITED_CLIENTS = 10_000  # addresses remembered per worker; the least recently seen go first
 
 
-Reply = tuple[int, list[tuple[str, str]], bytes]
 # Called after each reply is sent, with its record: time, client address, operation (never a
 # parameter), status and milliseconds. `cogid serve` logs a line with it.
 RequestLog = Callable[[dict[str, Any]], None]
@@ -260,8 +259,8 @@ class Endpoint:
                 headers, 500, "InternalFailure", "An internal error occurred.", scope["path"]
             )
         # The dashboard's pages are for this server's own origin: no CORS, whatever --cors-origin says.
-        cors = [] if self.dashboard is not None and is_dashboard(scope["path"]) else self._cors(headers)
-        reply_headers = [*reply_headers, *cors, ("Content-Length", str(len(reply)))]
+        board = self._for_dashboard(scope["path"])
+        reply_headers = [*reply_headers, *([] if board else self._cors(headers)), ("Content-Length", str(len(reply)))]
         await send(
             {
                 "type": "http.response.start",
@@ -271,7 +270,8 @@ class Endpoint:
         )
         # HEAD: GET's status and headers, Content-Length included, without the body (RFC 9110).
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else reply})
-        if self.request_log is not None or self.recent is not None:
+        # The dashboard's own pages (and its live page's polling) are not the service's requests.
+        if (self.request_log is not None or self.recent is not None) and not board:
             try:  # a log line that cannot be written must not fail the request answered
                 self._log(Request(scope["method"], _target(scope), headers, body), scope, status, started)
             except Exception:
@@ -288,7 +288,7 @@ class Endpoint:
         }
         if self.request_log is not None:
             self.request_log(record)
-        if self.recent is not None and not is_dashboard(scope["path"]):  # not its own polling
+        if self.recent is not None:
             self.recent.add(record)
 
     def _throttle(self, method: str, scope: dict[str, Any], headers: dict[str, str], body: bytes) -> None:
@@ -311,8 +311,19 @@ class Endpoint:
         allowed = [("Access-Control-Allow-Origin", origin)] if origin in self.cors_origins else []
         return [*allowed, CORS_EXPOSE, ("Vary", "Origin")]
 
+    def _for_dashboard(self, path: str) -> bool:
+        """Whether the dashboard answers this path: one under /_cogid/ but the service's own
+        routes there (the test IdP, the outbox), when the dashboard is on."""
+        return (
+            self.dashboard is not None and is_dashboard(path) and path != OUTBOX_PATH and not test_idp.is_test_idp(path)
+        )
+
     def respond(self, method: str, scope: dict[str, Any], headers: dict[str, str], body: bytes) -> Reply:
         path = scope["path"]
+        if self._for_dashboard(path):
+            assert self.dashboard is not None
+            query_string = scope.get("query_string", b"").decode("latin-1")
+            return self.dashboard.respond(self.service, method, path, query_string, headers, body)
         if method == "OPTIONS":
             return _preflight(headers)
         if method in ("GET", "HEAD") and path == JWKS_PATH:
@@ -331,9 +342,6 @@ class Endpoint:
             query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
             entries = self.service.sync.outbox.entries(query.get("kind"), query.get("identityPoolId"))
             return _json({"Entries": entries})
-        if self.dashboard is not None and is_dashboard(path) and not test_idp.is_test_idp(path):
-            query_string = scope.get("query_string", b"").decode("latin-1")
-            return self.dashboard.respond(self.service, method, path, query_string, headers, body)
         # Cognito Sync's routes take DELETE too, and say themselves which methods they allow.
         if method not in ("GET", "POST") and not is_rest_json(path):
             status, error_headers, error = _error(
@@ -576,8 +584,11 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def endpoint_url(sock: socket.socket) -> str:
+def endpoint_url(sock: socket.socket, browsable: bool = False) -> str:
+    """The URL of a listening socket; `browsable`: with a wildcard address as the loopback one."""
     host, port = sock.getsockname()[:2]
+    if browsable and ipaddress.ip_address(host.partition("%")[0]).is_unspecified:
+        host = "::1" if ":" in host else "127.0.0.1"
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
@@ -598,6 +609,10 @@ def checked_public_url(value: str) -> str:
 
 class CannotBind(OSError):
     """The address given to serve cannot be listened on (taken, not this machine's, ...)."""
+
+
+class BadDashboardKey(ValueError):
+    """COGID_DASHBOARD_KEY is set to something that cannot be the dashboard's key."""
 
 
 class StoreNotWritable(Exception):
@@ -637,34 +652,47 @@ def _reachable_warning(listener: socket.socket) -> str | None:
     )
 
 
-def _dashboard(
-    listener: socket.socket, public_url: str | None, url: str, wanted: bool | None, open_it: bool
-) -> Dashboard | None:
-    """The dashboard, made before the workers fork, with its URL said on stderr; or None, and
-    why on stderr when it is off for the address bound."""
+def _dashboard(listener: socket.socket, public_url: str | None, wanted: bool | None, open_it: bool) -> Dashboard | None:
+    """The dashboard, made before the workers fork, with its URL (and this run's key) said on
+    stderr; or None, and why on stderr when it is off for the address bound."""
+    import secrets
+
     from cogid.local.dashboard.recent import RecentRequests
 
     loopback = _is_loopback(listener)
     if not (loopback if wanted is None else wanted):
         if wanted is None:
-            sys.stderr.write("cogid serve: the dashboard is off on a network address (--dashboard turns it on)\n")
+            why = "--open has nothing to open: " if open_it else ""
+            sys.stderr.write(f"cogid serve: {why}the dashboard is off on a network address (--dashboard turns it on)\n")
         return None
-    hosts = (
-        [listener.getsockname()[0], urlsplit(public_url).hostname or ""] if public_url else [listener.getsockname()[0]]
+    host, port = listener.getsockname()[:2]
+    public = urlsplit(public_url) if public_url else None
+    key = os.environ.get(DASHBOARD_KEY_VARIABLE) or secrets.token_urlsafe(24)  # checked by serve()
+    board = Dashboard(
+        [host, public.hostname or ""] if public else [host],
+        key,
+        RecentRequests(),
+        any_address=not loopback,
+        cookie=f"cogid_dashboard_{port}",  # cookies are a host's, whatever the port: one a server
+        links=(public.path.rstrip("/") if public else "") + DASHBOARD_PREFIX,
     )
-    board = Dashboard(hosts, RecentRequests(), any_address=not loopback)
-    address = (public_url or url) + DASHBOARD_PREFIX
+    # A wildcard address is no place to browse to: this machine's loopback is.
+    address = (public_url or endpoint_url(listener, browsable=True)) + DASHBOARD_PREFIX + f"?key={key}"
     if not loopback:
         sys.stderr.write(
-            "cogid serve: warning: the dashboard is on at a network address: whoever reaches it can read"
+            "cogid serve: warning: the dashboard is on at a network address: whoever has its URL can read"
             " every pool, identity and Sync record\n"
         )
     sys.stderr.write(f"cogid serve: dashboard at {address}\n")
     if open_it:
-        import webbrowser
-
-        # In a thread: a console browser, or one slow to start, must not hold up serving.
-        threading.Thread(target=webbrowser.open, args=(address,), daemon=True).start()
+        # In a process of its own: a thread would still be running when the workers fork, and
+        # a console browser, or one slow to start, must not hold up serving.
+        subprocess.Popen(
+            [sys.executable, "-c", "import sys, webbrowser; webbrowser.open(sys.argv[1])", address],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     return board
 
 
@@ -705,6 +733,8 @@ def serve(
     origins = [checked_origin(origin) for origin in cors_origins] or ["*"]
     if unsigned_rate < 0 or unsigned_burst < 0:
         raise ValueError("the unsigned rate and burst are 0 (no limit) or more")
+    if not KEY_PATTERN.fullmatch(os.environ.get(DASHBOARD_KEY_VARIABLE) or "-" * 16):
+        raise BadDashboardKey(f"{DASHBOARD_KEY_VARIABLE}: the dashboard's key is 16 to 128 letters, digits, - or _")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         listener = socket.create_server((host, port), family=family, backlog=1024)
@@ -724,7 +754,7 @@ def serve(
     warning = _reachable_warning(listener)
     if warning is not None:
         sys.stderr.write(warning + "\n")
-    board = _dashboard(listener, base, url, dashboard, open_dashboard)
+    board = _dashboard(listener, base, dashboard, open_dashboard)
     sys.stderr.flush()
     endpoint = Endpoint(home, expose_outbox, base or url, unsigned_rate, unsigned_burst, origins, request_log, board)
     options = {
@@ -775,11 +805,13 @@ def running_server(
     unsigned_burst: int | None = None,
     cors_origins: Sequence[str] = (),
     dashboard: bool | None = None,
+    dashboard_key: str | None = None,
 ) -> Iterator[str]:
     """Run `serve` for `home` on a free port in a child process; yields its URL.
 
-    `workers` None means default_workers(); the limits None, serve's defaults. On exit the server
-    gets SIGTERM and is waited for, so its writes are all in the store.
+    `workers` None means default_workers(); the limits None, serve's defaults; `dashboard_key`
+    the dashboard's key (COGID_DASHBOARD_KEY) instead of a new one. On exit the server gets
+    SIGTERM and is waited for, so its writes are all in the store.
     """
     command = [sys.executable, "-m", "cogid.local.transport.server", str(home), "--port", "0"]
     if workers is not None:
@@ -796,7 +828,8 @@ def running_server(
         command += ["--cors-origin", origin]
     if dashboard is not None:
         command.append("--dashboard" if dashboard else "--no-dashboard")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    env = {**os.environ, DASHBOARD_KEY_VARIABLE: dashboard_key} if dashboard_key else None
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert process.stdout is not None
         with selectors.DefaultSelector() as selector:  # not select(): the caller may hold >1024 fds

@@ -39,6 +39,10 @@ class Response:
     body: bytes = b""
 
 
+# A reply as `cogid serve` sends it: status, headers in order (a name may repeat), body.
+Reply = tuple[int, list[tuple[str, str]], bytes]
+
+
 def credential_scope(headers: dict[str, str]) -> tuple[str, str, str] | None:
     """(access key, region, service) from a SigV4 Authorization header, if there is one."""
     match = _SCOPE.search(headers.get("authorization", ""))

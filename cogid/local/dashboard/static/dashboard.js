@@ -23,7 +23,11 @@ function liveRequests(table) {
     try {
       const reply = await fetch(`${table.dataset.source}?after=${last}`, { cache: "no-store" });
       if (!reply.ok) return;
-      const { requests } = await reply.json();
+      const { requests, last: newest } = await reply.json();
+      if (newest < last) {  // the server restarted: its numbers start over
+        last = 0;
+        return;
+      }
       for (const request of requests.reverse()) {  // oldest first, each inserted on top
         body.insertBefore(row(request), body.firstChild);
         last = Math.max(last, request.seq);
@@ -32,7 +36,7 @@ function liveRequests(table) {
       const none = document.getElementById("no-requests");
       if (none && requests.length) none.remove();
     } catch (error) {
-      // The server stopped or restarted: try again at the next tick.
+      // The server is stopping or starting: try again at the next tick.
     }
   }
 
