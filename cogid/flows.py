@@ -302,17 +302,12 @@ def _start_worker(profile: Profile, provider: str, duration: int | None, tags: d
         duration=duration,
         tags=tags,
         client=clients.client(profile, "cognito-identity"),
-        # The embedded service's own bulk call (see _issue_together), once a call has shown the
-        # pool, provider, tags and duration good; a dry run's calls go through its client.
-        service=_local_service() if clients.in_process(profile) and not output.dry_running() else None,
+        # The embedded service's bulk call (cogid.local.developer_tokens, see _issue_together),
+        # once a call has shown the pool, provider, tags and duration good; a dry run's calls go
+        # through its client.
+        bulk=clients.in_process(profile) and not output.dry_running(),
         checked=False,
     )
-
-
-def _local_service() -> Any:
-    from cogid.local.service import open_service
-
-    return open_service(data_dir())
 
 
 def _start_process(parent: int, lifeline: tuple[int, int], *arguments: Any) -> None:
@@ -365,7 +360,7 @@ def _issue_batch(users: list[str]) -> list[Issued]:
     rest = list(users)
     while rest and not _worker["checked"]:
         results.append(_issue_for(rest.pop(0)))
-        _worker["checked"] = _worker["service"] is not None and isinstance(results[-1][1], str)
+        _worker["checked"] = _worker["bulk"] and isinstance(results[-1][1], str)
     if rest:
         results += _issue_together(rest)
     return results
@@ -373,21 +368,23 @@ def _issue_batch(users: list[str]) -> list[Issued]:
 
 def _issue_together(users: list[str]) -> list[Issued]:
     """GetOpenIdTokenForDeveloperIdentity for each user, through the embedded service's bulk
-    call (CognitoIdentity.developer_tokens: the same answers, the batch's new users made in one
+    call (cogid.local.developer_tokens: the same answers, the batch's new users made in one
     transaction) for the user ids its wire format takes as they are (1 to 1,024 characters;
     for another, or anything the bulk call refuses, the user's own call says what is wrong)."""
+    import cogid.local
     from cogid.local.identity.model import MAX_DEVELOPER_USER
-    from cogid.local.identity.pool import Caller
 
+    profile = _worker["profile"]
     fast = [i for i, user in enumerate(users) if 0 < len(user) <= MAX_DEVELOPER_USER]
     try:
-        answers = _worker["service"].cognito.developer_tokens(
-            Caller(region=_worker["profile"].region),
-            pool_id(_worker["profile"]),
+        answers = cogid.local.developer_tokens(
+            pool_id(profile),
             _worker["provider"],
             [users[i] for i in fast],
             _worker["tags"] or None,
             _worker["duration"],
+            region=profile.region,
+            home=data_dir(),
         )
     except Exception:  # nothing of the batch stored: each user's own call reports it
         answers = [None] * len(fast)

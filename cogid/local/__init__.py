@@ -123,6 +123,32 @@ def mint_social_token(
     return str(_service(home).federation.mint(provider, subject, audience, duration, claims))
 
 
+def developer_tokens(
+    identity_pool_id: str,
+    developer_provider: str,
+    users: list[str],
+    principal_tags: dict[str, str] | None = None,
+    token_duration: int | None = None,
+    region: str = "us-east-1",
+    home: str | os.PathLike[str] | None = None,
+) -> list[dict[str, Any] | None]:
+    """GetOpenIdTokenForDeveloperIdentity for many developer users of one pool in one call: for
+    each user, the answer that call gives ({"IdentityId", "Token"}), or None where it would
+    refuse (its own call then says why). Known users are read in one snapshot and the new ones
+    made in one transaction, whole or not at all. Not an AWS operation: the embedded service's
+    bulk path, which `cogid token issue --users-from` takes once a first call through its client
+    has shown the pool, provider, tags and duration good (AWS offers no batch: there, and over
+    `cogid serve`, each user is a call). Users are 1 to 1,024 characters, as the call's own
+    wire format takes them."""
+    from cogid.local.identity.pool import Caller
+
+    return list(
+        _service(home).cognito.developer_tokens(
+            Caller(region=region), identity_pool_id, developer_provider, users, principal_tags, token_duration
+        )
+    )
+
+
 def register_issuer(
     issuer: str, jwks: dict[str, Any], client_ids: list[str] | None = None, home: str | os.PathLike[str] | None = None
 ) -> None:
