@@ -39,6 +39,17 @@ def test_start_up_imports_nothing_heavy(args, env):
     assert loaded_heavy_modules(args, env) == []
 
 
+@pytest.mark.parametrize("args, unused", [
+    (["token", "issue", "--help"], ("cogid.cli.pool", "cogid.cli.sync", "cogid.cli.serve", "cogid.cli.quickstart")),
+    (["--debug", "sync", "--help"], ("cogid.cli.token", "cogid.cli.pool", "cogid.cli.link")),
+    (["serve", "--help"], ("cogid.cli.token", "cogid.cli.identity", "cogid.cli.creds")),
+])
+def test_a_command_builds_only_its_own_group(args, unused):
+    # Typer builds the click tree of every command mounted, at every start: ~70 ms for all.
+    assert loaded_heavy_modules(args, heavy=unused) == []
+    assert loaded_heavy_modules(["--help"], heavy=unused) == list(unused)  # the root's help lists them all
+
+
 def test_help_renders_without_markdown_or_pygments():
     assert loaded_heavy_modules(["--help"], heavy=("markdown_it", "pygments")) == []
 

@@ -19,9 +19,9 @@ def main() -> None:
 
             output.write(f"cogid {__version__}")
             return
-        from cogid.cli.app import app
+        from cogid.cli.app import app_for
 
-        app(prog_name="cogid")
+        app_for(sys.argv[1:])(prog_name="cogid")
     except KeyboardInterrupt:  # Ctrl-C before a command runs (while cogid starts): no traceback
         sys.exit(ExitCode.INTERRUPTED)
 

@@ -132,23 +132,12 @@ class CogidGroup(TyperGroup):
         sys.exit(result if isinstance(result, int) else 0)
 
 
-app = typer.Typer(
-    name="cogid",
-    cls=CogidGroup,
-    context_settings=CONTEXT,
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-    help="Amazon Cognito developer-authenticated identities, on AWS or on this machine.",
-)
-
-
 def _version(value: bool) -> None:
     if value:
         output.write(f"cogid {__version__}")
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     version: Annotated[
         bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit")
@@ -171,32 +160,61 @@ def root(
     config.new_run()
 
 
-def _mount() -> None:
-    from cogid.cli import (
-        creds,
-        identity,
-        keys,
-        link,
-        pool,
-        profile,
-        provider,
-        quickstart,
-        serve,
-        social,
-        sync,
-        token,
+# The command groups, and the modules of the top-level commands by command name, in help order.
+GROUPS = ("profile", "pool", "provider", "token", "identity", "keys", "social", "sync")
+COMMANDS = {
+    "quickstart": "quickstart",
+    "link": "link",
+    "unlink": "link",
+    "creds": "creds",
+    "exec": "creds",
+    "serve": "serve",
+}
+WHOLE_TREE_OPTIONS = ("--help", "-h", "--install-completion", "--show-completion")
+
+
+def make_app(command: str | None = None) -> typer.Typer:
+    """The root app with the command groups mounted: only what `command` (a command line's first
+    word) needs when it names a group or a command, else all of them. Typer builds the click
+    tree of whatever is mounted at every start, ~70 ms for all of cogid's; `token issue` needs
+    its group's alone."""
+    app = typer.Typer(
+        name="cogid",
+        cls=CogidGroup,
+        context_settings=CONTEXT,
+        no_args_is_help=True,
+        pretty_exceptions_show_locals=False,
+        help="Amazon Cognito developer-authenticated identities, on AWS or on this machine.",
     )
+    app.callback()(root)
+    groups = [command] if command in GROUPS else [] if command in COMMANDS else list(GROUPS)
+    modules = (
+        [COMMANDS[command]]
+        if command in COMMANDS
+        else []
+        if command in GROUPS
+        else list(dict.fromkeys(COMMANDS.values()))
+    )
+    for name in groups:
+        app.add_typer(importlib.import_module(f"cogid.cli.{name}").app, name=name)
+    for name in modules:
+        importlib.import_module(f"cogid.cli.{name}").register(app)
+    return app
 
-    app.add_typer(profile.app, name="profile")
-    app.add_typer(pool.app, name="pool")
-    app.add_typer(provider.app, name="provider")
-    app.add_typer(token.app, name="token")
-    app.add_typer(identity.app, name="identity")
-    app.add_typer(keys.app, name="keys")
-    app.add_typer(social.app, name="social")
-    app.add_typer(sync.app, name="sync")
-    for module in (quickstart, link, creds, serve):
-        module.register(app)
+
+def app_for(args: Sequence[str]) -> typer.Typer:
+    """The app for a command line: the whole tree for the root's help or completion (and for
+    a first word that is no command: the error lists them all), else the first word's."""
+    words = [arg for arg in args if not arg.startswith("-")]
+    root_options = args[: args.index(words[0])] if words else list(args)
+    if not words or os.environ.get("_COGID_COMPLETE") or any(o.startswith(WHOLE_TREE_OPTIONS) for o in root_options):
+        return make_app()
+    return make_app(words[0])
 
 
-_mount()
+def __getattr__(name: str) -> Any:
+    """`app`: every command mounted (tests run it with any arguments; completion scripts)."""
+    if name == "app":
+        made = globals()["app"] = make_app()
+        return made
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
