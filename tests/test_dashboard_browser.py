@@ -146,6 +146,9 @@ def test_the_request_log_updates_live(visit, site):
     while marker not in browser.find_element("id", "requests").text:
         assert time.monotonic() < deadline, "the request never showed"
         time.sleep(0.2)
+    (row,) = [row for row in by_css(browser, "#requests tbody tr") if marker in row.text]
+    status = row.find_elements("tag name", "td")[4]
+    assert status.text == "404" and "bad" in status.get_attribute("class").split()  # a refused call stands out
     visit.checked()
 
 

@@ -8,11 +8,12 @@ function liveRequests(table) {
 
   function row(request) {
     const tr = document.createElement("tr");
-    for (const [value, numeric] of [[request.seq, true], [request.time], [request.client], [request.operation],
-                                     [request.status, true], [request.ms, true]]) {
+    const status = request.status >= 400 ? "n bad" : "n";  // refused or failed: in red
+    for (const [value, kind] of [[request.seq, "n"], [request.time, ""], [request.client, ""],
+                                 [request.operation, ""], [request.status, status], [request.ms, "n"]]) {
       const td = document.createElement("td");
       td.textContent = String(value);
-      if (numeric) td.className = "n";
+      if (kind) td.className = kind;
       tr.appendChild(td);
     }
     return tr;
