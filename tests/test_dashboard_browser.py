@@ -2,11 +2,16 @@
 which .ci/run installs; driven by Selenium, nothing downloaded): each page renders the store's
 data, search finds a user, a record holding HTML stays text, no secret is in a page, and the
 console stays free of errors (a CSP violation, a failed script or a 404 asset would show there).
+And in Firefox (Debian's firefox-esr, driven by puppeteer-core from tests/js over WebDriver BiDi):
+every page loads with a clean console, its records inert.
 
 `pytest tests/test_dashboard_browser.py --screenshots DIR` writes a PNG of each page to DIR.
 """
 
+import json
 import os
+import shutil
+import subprocess
 import time
 import urllib.parse
 from pathlib import Path
@@ -15,14 +20,19 @@ import pytest
 from dashboard_site import KEY, SCRIPT, XSS, fetch
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+JS = Path(__file__).parent / "js"
+
+
+def unavailable(what):
+    if os.environ.get("COGID_BROWSER_TESTS") == "required":  # .ci/run: never skipped there
+        pytest.fail(f"the browser tests need {what}, which .ci/run installs")
+    pytest.skip(f"not here: {what}")
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        if os.environ.get("COGID_BROWSER_TESTS") == "required":  # .ci/run: never skipped there
-            pytest.fail("the browser tests need Debian's chromium and chromium-driver, which .ci/run installs")
-        pytest.skip("no Chromium here: apt-get install chromium chromium-driver")
+        unavailable("Debian's chromium and chromium-driver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -158,3 +168,20 @@ def test_an_unknown_identity_is_a_404_page_with_a_way_back(visit, browser, site)
     browser.find_element("link text", "Back to the identity pools").click()
     assert browser.current_url == site.board
 
+
+def test_every_page_is_clean_in_firefox(site):
+    firefox, node = shutil.which("firefox-esr") or shutil.which("firefox"), shutil.which("node")
+    if firefox is None or node is None or not (JS / "node_modules" / "puppeteer-core").exists():
+        unavailable("Debian's firefox-esr, node and tests/js's packages (npm ci --prefix tests/js)")
+    pool, alice = (urllib.parse.quote(value, safe="") for value in (site.pool, site.alice))
+    paths = ["", f"pools/{pool}", f"pools/{pool}/identities", f"pools/{pool}/identities?q=alice",
+             f"identities/{alice}", "token", "outbox", "requests"]
+    done = subprocess.run([node, str(JS / "dashboard_firefox.mjs"), site.board, KEY, *paths],
+                          env={**os.environ, "FIREFOX": firefox, "TOKEN": site.token}, capture_output=True,
+                          text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.splitlines()[-1])
+    assert seen["version"].lower().startswith("firefox/")
+    assert [(page["path"], page["status"], page["problems"], page["inert"]) for page in seen["pages"]] == [
+        (path, 200, [], True) for path in paths]
+    assert seen["inspected"]["problems"] == [] and seen["inspected"]["verdict"].startswith("signature verified")
