@@ -395,3 +395,14 @@ def test_behind_a_proxys_path_prefix_links_carry_the_prefix(tmp_path):
         assert "Path=/cognito/_cogid/;" in headers["set-cookie"]
         status, _, text = fetch(f"{url}/_cogid/outbox", **keyed(url))
         assert status == 200 and 'href="/cognito/_cogid/token"' in text and 'href="/_cogid/' not in text
+
+
+def test_a_body_the_server_refuses_gets_a_page_not_aws_json(site):
+    # Refused on the length announced, before the body is read (the body sent stays small, so the
+    # server closing on a client still sending cannot make this test flaky).
+    too_long = {"Content-Length": str(2 * 1024 * 1024)}
+    status, headers, text = site.get("token", data=b"token=x", **too_long)
+    assert status == 413 and headers["content-type"].startswith("text/html")
+    assert "<h1>Refused</h1>" in text and "Request bodies are limited to 1048576 bytes." in text
+    status, headers, _ = fetch(site.url + "/", data=b"x", **too_long)  # the service's own: AWS's error
+    assert status == 413 and not headers["content-type"].startswith("text/html")

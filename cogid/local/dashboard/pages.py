@@ -238,6 +238,11 @@ class Dashboard:
             return self._not_found(f"Nothing here is called {wanted}: it was never made, or was deleted.")
         return self._page(200, template, **{name: value})
 
+    def failed(self, status: int, why: str) -> Reply:
+        """The page for a request the server refused or failed before any page answered it
+        (a body too large or too slow, an internal error): HTML, as the page that asked expects."""
+        return self._page(status, "refused.html", title="Server error" if status >= 500 else "Refused", why=why)
+
     def _not_found(self, why: str) -> Reply:
         return self._page(404, "not_found.html", why=why)
 

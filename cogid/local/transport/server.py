@@ -252,11 +252,11 @@ class Endpoint:
             self._throttle(method, scope, headers, body)
             status, reply_headers, reply = await self._answer(method, scope, headers, body)
         except _Refused as refused:
-            status, reply_headers, reply = _error(headers, refused.status, refused.code, refused.message, scope["path"])
+            status, reply_headers, reply = self._refused(headers, refused.status, refused.code, refused.message, scope)
         except Exception:  # a bug here must still answer as AWS would, never with a traceback
             log.exception("internal error")
-            status, reply_headers, reply = _error(
-                headers, 500, "InternalFailure", "An internal error occurred.", scope["path"]
+            status, reply_headers, reply = self._refused(
+                headers, 500, "InternalFailure", "An internal error occurred.", scope
             )
         # The dashboard's pages are for this server's own origin: no CORS, whatever --cors-origin says.
         board = self._for_dashboard(scope["path"])
@@ -290,6 +290,12 @@ class Endpoint:
             self.request_log(record)
         if self.recent is not None:
             self.recent.add(record)
+
+    def _refused(self, headers: dict[str, str], status: int, code: str, message: str, scope: dict[str, Any]) -> Reply:
+        """An error reply before any operation or page answered: AWS's, or a dashboard page's."""
+        if self.dashboard is not None and self._for_dashboard(scope["path"]):
+            return self.dashboard.failed(status, message)
+        return _error(headers, status, code, message, scope["path"])
 
     def _throttle(self, method: str, scope: dict[str, Any], headers: dict[str, str], body: bytes) -> None:
         """Refuse an unsigned request of an open operation past its client address's limit,
