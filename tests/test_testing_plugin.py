@@ -304,6 +304,14 @@ def test_the_server_publishes_the_sessions_jwks(cogid_server):
     assert jwt.decode(token, key.key, algorithms=["RS512"], audience=pool_id)["aud"] == pool_id
 
 
+def test_the_servers_dashboard_shows_the_tests_pool(cogid_server):
+    pool_id = cogid_server.pool("seen-in-the-dashboard")["IdentityPoolId"]
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())  # as a browser: key -> cookie
+    with opener.open(cogid_server.dashboard_url, timeout=10) as reply:
+        page = reply.read().decode()
+    assert reply.url == cogid_server.url + "/_cogid/" and "seen-in-the-dashboard" in page and pool_id in page
+
+
 def test_cogid_env_reaches_the_server_from_another_process(cogid_env, cogid_server):
     cogid_server.pool("from-the-test")
     child = ("import boto3; print(boto3.client('cognito-identity')"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import selectors
 import shutil
 import signal
@@ -43,15 +44,24 @@ def _die_with_parent() -> Callable[[], None] | None:
 class Server(Helpers):
     """`cogid serve` in a child process. `url`, `region`, `access_key_id`/`secret_access_key`
     (a developer key of the server), `client(service)` (boto3 over HTTP, signed with that key),
-    `jwks_url`, and the helpers of every backend (pool, social_token, decode, jwks)."""
+    `jwks_url`, `dashboard_url` (its dashboard, key included: open it while a test is paused),
+    and the helpers of every backend (pool, social_token, decode, jwks)."""
 
     def __init__(
-        self, home: Path, process: subprocess.Popen[str], url: str, log: Path, service: Service, key: dict[str, Any]
+        self,
+        home: Path,
+        process: subprocess.Popen[str],
+        url: str,
+        log: Path,
+        service: Service,
+        key: dict[str, Any],
+        dashboard_key: str,
     ):
         super().__init__()
         self.home, self.process, self.url, self.log = home, process, url, log
         self.region = REGION
         self.jwks_url = f"{url}/.well-known/jwks_uri"
+        self.dashboard_url = f"{url}/_cogid/?key={dashboard_key}"
         # The server's store, opened in this process too: to mint test logins, check tokens, reset it.
         self.service = service
         self.access_key_id: str = key["AccessKeyId"]
@@ -67,6 +77,7 @@ class Server(Helpers):
         try:
             service = Service(copy_template(home, what), fetch=offline_fetch)
             key = inprocess_client(service, "iam", REGION).create_access_key()["AccessKey"]
+            dashboard_key = secrets.token_urlsafe(24)
             log = home / "serve.log"
             with open(log, "wb") as errors:
                 process = subprocess.Popen(
@@ -76,7 +87,7 @@ class Server(Helpers):
                     stderr=errors,
                     stdin=subprocess.DEVNULL,
                     text=True,
-                    env={**os.environ, "COGID_HOME": str(home)},
+                    env={**os.environ, "COGID_HOME": str(home), "COGID_DASHBOARD_KEY": dashboard_key},
                     # Its own process group, so that stop() ends gunicorn's master and workers at once.
                     start_new_session=True,
                     preexec_fn=_die_with_parent(),
@@ -95,7 +106,7 @@ class Server(Helpers):
                 service.store.close()
             shutil.rmtree(home, ignore_errors=True)
             raise
-        return cls(home, process, url, log, service, key)
+        return cls(home, process, url, log, service, key, dashboard_key)
 
     def client(self, service_name: str, region: str | None = None, **kwargs: Any) -> Any:
         """A boto3 client of the server over HTTP, signed with its developer key (or with the
