@@ -122,8 +122,9 @@ def serve(
     turns that off, --log-format json writes one JSON object a line.
 
     The dashboard (pools, identities, logins, Sync data, a token inspector, the Sync outbox and
-    the recent requests) is served under /_cogid/ and its URL said on stderr; it is read-only
-    and on by default only on loopback (it shows every user's data to whoever reaches it).
+    the recent requests) is served under /_cogid/; its URL, said on stderr, carries a key made
+    for this run (COGID_DASHBOARD_KEY fixes it). It is read-only, and on by default only on
+    loopback: it shows every user's data to whoever holds the key.
 
     Example:
       cogid serve --port 8800 &
