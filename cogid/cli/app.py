@@ -187,14 +187,12 @@ def make_app(command: str | None = None) -> typer.Typer:
         help="Amazon Cognito developer-authenticated identities, on AWS or on this machine.",
     )
     app.callback()(root)
-    groups = [command] if command in GROUPS else [] if command in COMMANDS else list(GROUPS)
-    modules = (
-        [COMMANDS[command]]
-        if command in COMMANDS
-        else []
-        if command in GROUPS
-        else list(dict.fromkeys(COMMANDS.values()))
-    )
+    if command in GROUPS:
+        groups, modules = [command], []
+    elif command in COMMANDS:
+        groups, modules = [], [COMMANDS[command]]
+    else:
+        groups, modules = list(GROUPS), list(dict.fromkeys(COMMANDS.values()))
     for name in groups:
         app.add_typer(importlib.import_module(f"cogid.cli.{name}").app, name=name)
     for name in modules:

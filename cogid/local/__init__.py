@@ -142,11 +142,11 @@ def developer_tokens(
     wire format takes them."""
     from cogid.local.identity.pool import Caller
 
-    return list(
-        _service(home).cognito.developer_tokens(
-            Caller(region=region), identity_pool_id, developer_provider, users, principal_tags, token_duration
-        )
+    cognito = _service(home).cognito
+    answers: list[dict[str, Any] | None] = cognito.developer_tokens(
+        Caller(region=region), identity_pool_id, developer_provider, users, principal_tags, token_duration
     )
+    return answers
 
 
 def register_issuer(

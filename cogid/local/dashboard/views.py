@@ -48,6 +48,10 @@ def masked(token: str) -> str:
     return "…" + token[-6:] if len(token) > 6 else "…"
 
 
+def _pool_name(row: Any) -> str:
+    return str(Pool(row).doc.get("IdentityPoolName", ""))
+
+
 def pools(service: Service) -> dict[str, Any]:
     with service.store.read():
         rows = service.store.all_pools(POOLS_SHOWN)
@@ -55,7 +59,7 @@ def pools(service: Service) -> dict[str, Any]:
     shown = [
         {
             "id": row["id"],
-            "name": json.loads(row["doc"]).get("IdentityPoolName", ""),
+            "name": _pool_name(row),
             "region": row["region"],
             "developer_provider": row["developer_provider"] or "",
             "identities": row["identities"],
@@ -66,17 +70,17 @@ def pools(service: Service) -> dict[str, Any]:
     return {"pools": shown, "total": total}
 
 
-def _trust(service: Service, pool: Pool, kind: str, arn: str) -> dict[str, str]:
+def _trust(service: Service, pool: Pool, kind: str, arn: str) -> dict[str, Any]:
     """Whether the role `arn` lets this pool's identities of `kind` assume it, as STS would
     decide for a token of theirs (spec §8.1: the role's trust policy, matched by cogid's IAM)."""
-    role = service.store.role(arn.rpartition("/")[2])
-    if role is None or role.get("Arn") != arn:
-        return {"kind": kind, "arn": arn, "verdict": "no such role in the local IAM", "ok": ""}
+    role = service.iam.role_by_arn(arn)
+    if role is None:
+        return {"kind": kind, "arn": arn, "verdict": "no such role in the local IAM", "ok": False}
     amr = ["authenticated"] if kind == "authenticated" else ["unauthenticated"]
     claims = {"aud": pool.id, "sub": f"{pool.region}:00000000-0000-0000-0000-000000000000", "amr": amr}
     refused = trust_refusal(json.loads(role["AssumeRolePolicyDocument"]), claims)
     verdict = f"trusts this pool's {kind} identities" if refused is None else f"refuses {refused} to them"
-    return {"kind": kind, "arn": arn, "verdict": verdict, "ok": "yes" if refused is None else ""}
+    return {"kind": kind, "arn": arn, "verdict": verdict, "ok": refused is None}
 
 
 def pool(service: Service, pool_id: str) -> dict[str, Any] | None:
@@ -137,7 +141,7 @@ def identities(service: Service, pool_id: str, query: str, after: int) -> dict[s
         total = 0 if query else store.count_identities(pool_id)
         before = store.count_identities(pool_id, up_to=after) if after and not query else 0
     return {
-        "pool": {"id": pool_id, "name": json.loads(row["doc"]).get("IdentityPoolName", "")},
+        "pool": {"id": pool_id, "name": _pool_name(row)},
         "query": query,
         "identities": [_summary(identity, logins.get(identity["id"], [])) for identity in page],
         "more": len(rows) > PAGE,
@@ -171,7 +175,7 @@ def identity(service: Service, identity_id: str) -> dict[str, Any] | None:
     assert pool_row is not None  # an identity's pool outlives it (ON DELETE CASCADE)
     return {
         **_summary(row, logins),
-        "pool": {"id": row["pool_id"], "name": json.loads(pool_row["doc"]).get("IdentityPoolName", "")},
+        "pool": {"id": row["pool_id"], "name": _pool_name(pool_row)},
         "authenticated": row["state"] == "authenticated" or (row["state"] == "disabled" and bool(logins)),
         "enabled": row["state"] != "disabled",
         "modified": when(row["modified"]),

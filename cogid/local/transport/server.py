@@ -658,11 +658,23 @@ def _reachable_warning(listener: socket.socket) -> str | None:
     )
 
 
-def _dashboard(listener: socket.socket, public_url: str | None, wanted: bool | None, open_it: bool) -> Dashboard | None:
-    """The dashboard, made before the workers fork, with its URL (and this run's key) said on
-    stderr; or None, and why on stderr when it is off for the address bound."""
+def _dashboard_key() -> str:
+    """The dashboard's key: COGID_DASHBOARD_KEY's (BadDashboardKey if it cannot be one), else a new one."""
     import secrets
 
+    fixed = os.environ.get(DASHBOARD_KEY_VARIABLE)
+    if not fixed:  # unset or empty
+        return secrets.token_urlsafe(24)
+    if not KEY_PATTERN.fullmatch(fixed):
+        raise BadDashboardKey(f"{DASHBOARD_KEY_VARIABLE}: the dashboard's key is 16 to 128 letters, digits, - or _")
+    return fixed
+
+
+def _dashboard(
+    listener: socket.socket, public_url: str | None, wanted: bool | None, open_it: bool, key: str
+) -> Dashboard | None:
+    """The dashboard, made before the workers fork, with its URL (and this run's key) said on
+    stderr; or None, and why on stderr when it is off for the address bound."""
     from cogid.local.dashboard.recent import RecentRequests
 
     loopback = _is_loopback(listener)
@@ -673,7 +685,6 @@ def _dashboard(listener: socket.socket, public_url: str | None, wanted: bool | N
         return None
     host, port = listener.getsockname()[:2]
     public = urlsplit(public_url) if public_url else None
-    key = os.environ.get(DASHBOARD_KEY_VARIABLE) or secrets.token_urlsafe(24)  # checked by serve()
     board = Dashboard(
         [host, public.hostname or ""] if public else [host],
         key,
@@ -739,8 +750,7 @@ def serve(
     origins = [checked_origin(origin) for origin in cors_origins] or ["*"]
     if unsigned_rate < 0 or unsigned_burst < 0:
         raise ValueError("the unsigned rate and burst are 0 (no limit) or more")
-    if not KEY_PATTERN.fullmatch(os.environ.get(DASHBOARD_KEY_VARIABLE) or "-" * 16):
-        raise BadDashboardKey(f"{DASHBOARD_KEY_VARIABLE}: the dashboard's key is 16 to 128 letters, digits, - or _")
+    key = _dashboard_key()  # before binding: a key that cannot be one stops serve at once
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         listener = socket.create_server((host, port), family=family, backlog=1024)
@@ -760,7 +770,7 @@ def serve(
     warning = _reachable_warning(listener)
     if warning is not None:
         sys.stderr.write(warning + "\n")
-    board = _dashboard(listener, base, dashboard, open_dashboard)
+    board = _dashboard(listener, base, dashboard, open_dashboard, key)
     sys.stderr.flush()
     endpoint = Endpoint(home, expose_outbox, base or url, unsigned_rate, unsigned_burst, origins, request_log, board)
     options = {
