@@ -3,11 +3,13 @@ URLs and tokens, escaping, secrets, and the guards against other sites and other
 The same pages in a real browser: tests/test_dashboard_browser.py."""
 
 import html
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import time
 import urllib.parse
 
 import pytest
@@ -186,7 +188,6 @@ def test_a_token_signed_by_another_key_is_not_verified(site, tmp_path):
 def test_recent_requests_are_the_services_not_the_dashboards_own(site):
     fetch(site.url + "/.well-known/jwks_uri")
     status, headers, body = site.get("requests.json")
-    import json
 
     requests = json.loads(body)["requests"]
     assert status == 200 and headers["content-type"] == "application/json"
@@ -239,10 +240,17 @@ def test_the_printed_url_trades_its_key_for_a_cookie(site):
 def test_the_services_own_routes_under_cogid_keep_cors_and_the_request_log(site):
     status, headers, _ = fetch(site.board + "cognito-sync/outbox", Origin="https://app.example")
     assert status == 200 and headers["access-control-allow-origin"] == "*"
-    import json
-
     operations = [r["operation"] for r in json.loads(site.get("requests.json")[2])["requests"]]
     assert operations[0] == "GET /_cogid/cognito-sync/outbox"
+
+
+def test_a_request_answered_is_already_in_the_log(site):
+    """Whichever worker answers the next request: the log is written before the reply is sent."""
+    for n in range(150):
+        marker = f"/answered-{n}-{time.monotonic_ns()}"
+        assert fetch(site.url + marker)[0] == 404
+        operations = [r["operation"] for r in json.loads(site.get("requests.json")[2])["requests"]]
+        assert f"GET {marker}" in operations, n
 
 
 def serve(home, *args, browser=None):

@@ -86,8 +86,8 @@ DEFAULT_UNSIGNED_BURST = 1000
 MAX_LIMITED_CLIENTS = 10_000  # addresses remembered per worker; the least recently seen go first
 
 
-# Called after each reply is sent, with its record: time, client address, operation (never a
-# parameter), status and milliseconds. `cogid serve` logs a line with it.
+# Called for each request just before its reply is sent, with its record: time, client address,
+# operation (never a parameter), status and milliseconds. `cogid serve` logs a line with it.
 RequestLog = Callable[[dict[str, Any]], None]
 
 
@@ -261,6 +261,14 @@ class Endpoint:
         # The dashboard's pages are for this server's own origin: no CORS, whatever --cors-origin says.
         board = self._for_dashboard(scope["path"])
         reply_headers = [*reply_headers, *([] if board else self._cors(headers)), ("Content-Length", str(len(reply)))]
+        # Logged before the reply goes, so that a client holding its answer finds it in the log, whichever
+        # worker it asks next. The dashboard's own pages (and its live page's polling) are not the
+        # service's requests.
+        if (self.request_log is not None or self.recent is not None) and not board:
+            try:  # a log line that cannot be written must not fail the request answered
+                self._log(Request(scope["method"], _target(scope), headers, body), scope, status, started)
+            except Exception:
+                log.exception("request log")
         await send(
             {
                 "type": "http.response.start",
@@ -270,12 +278,6 @@ class Endpoint:
         )
         # HEAD: GET's status and headers, Content-Length included, without the body (RFC 9110).
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else reply})
-        # The dashboard's own pages (and its live page's polling) are not the service's requests.
-        if (self.request_log is not None or self.recent is not None) and not board:
-            try:  # a log line that cannot be written must not fail the request answered
-                self._log(Request(scope["method"], _target(scope), headers, body), scope, status, started)
-            except Exception:
-                log.exception("request log")
 
     def _log(self, request: Request, scope: dict[str, Any], status: int, started: float) -> None:
         client = scope.get("client") or ("-", 0)
@@ -739,7 +741,7 @@ def serve(
     Unsigned requests of the open operations are limited per client address and worker to
     `unsigned_rate` a second in bursts of `unsigned_burst` (either 0: no limit); `cors_origins`
     are the origins browsers may call from (`*`: any). `request_log`, if given, is called in the
-    worker after each reply (see RequestLog). `dashboard`: serve the browser dashboard under
+    worker just before each reply is sent (see RequestLog). `dashboard`: serve the browser dashboard under
     /_cogid/ (None: only when bound to loopback; on another address it shows every user's data
     to whoever reaches it, so it takes asking, and warns); its URL goes to stderr, and
     `open_dashboard` opens it in the user's browser.
