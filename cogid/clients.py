@@ -100,7 +100,19 @@ def unsigned_client(profile: Profile, service: str) -> Any:
 ISSUING = frozenset({"GetId", "GetOpenIdToken", "GetOpenIdTokenForDeveloperIdentity", "GetCredentialsForIdentity"})
 READING = ("Describe", "Get", "List", "Lookup")
 MASK = "****"
-NEW = "<new "  # how a value the service would have made begins, in a dry run's stand-in answers
+# Credentials that AWS's models do not mark sensitive, masked all the same.
+UNMARKED_SECRETS = frozenset({"SyncSessionToken"})
+# A dry run's stand-ins for what the service would have made: `<new Member>`, and for an identity
+# pool's or identity's id an id of the client's region (`us-east-1:<new-id>`), so that what is
+# derived from one (a profile's region, a role name's suffix) reads as it will.
+NEW = "<new "
+NEW_ID = "<new-id>"
+ID_SHAPES = frozenset({"IdentityPoolId", "IdentityId"})
+
+
+def is_stand_in(value: str) -> bool:
+    """Whether `value` is a dry run's stand-in for something the service would have made."""
+    return value.startswith(NEW) or value.endswith(f":{NEW_ID}")
 
 
 class DryRun:
@@ -114,6 +126,7 @@ class DryRun:
         from cogid.local.wire import shapes  # AWS's models as JSON: no botocore needed
 
         self._client, self._service = client, service
+        self._region = client.meta.region_name
         self._model = shapes.service_model(service)
         self._operations = {shapes.snake(name): name for name in self._model.operation_names}
 
@@ -130,14 +143,15 @@ class DryRun:
             model = self._model.operation_model(operation)
             if not reads:
                 output.planned(self._service, operation, _masked(model.input_shape, params))
-            return {**_stand_in(model.output_shape, "", params), "ResponseMetadata": {"HTTPStatusCode": 200}}
+            answer = _stand_in(model.output_shape, "", params, self._region)
+            return {**answer, "ResponseMetadata": {"HTTPStatusCode": 200}}
 
         return call
 
 
 def _names_a_stand_in(value: Any) -> bool:
     if isinstance(value, str):
-        return value.startswith(NEW)
+        return is_stand_in(value)
     if isinstance(value, dict):
         return any(_names_a_stand_in(item) for item in value.values())
     if isinstance(value, list):
@@ -154,7 +168,7 @@ def _masked(shape: Any, value: Any) -> Any:
     kind = shape.type_name
     if kind == "structure" and isinstance(value, dict):
         members = shape.members
-        return {k: _masked(members.get(k), v) for k, v in value.items()}
+        return {k: MASK if k in UNMARKED_SECRETS else _masked(members.get(k), v) for k, v in value.items()}
     if kind == "list" and isinstance(value, list):
         return [_masked(shape.member, item) for item in value]
     if kind == "map" and isinstance(value, dict):
@@ -162,17 +176,17 @@ def _masked(shape: Any, value: Any) -> Any:
     return value
 
 
-def _stand_in(shape: Any, name: str, request: dict[str, Any]) -> Any:
+def _stand_in(shape: Any, name: str, request: dict[str, Any], region: str) -> Any:
     if shape is None:
         return {}
     kind = shape.type_name
     if kind == "structure":
         return {
-            member: request[member] if member in request else _stand_in(member_shape, member, request)
+            member: request[member] if member in request else _stand_in(member_shape, member, request, region)
             for member, member_shape in shape.members.items()
         }
     if kind == "string":
-        return f"{NEW}{name}>"
+        return f"{region}:{NEW_ID}" if shape.name in ID_SHAPES else f"{NEW}{name}>"
     if kind in ("integer", "long"):
         return 0
     if kind == "boolean":

@@ -247,7 +247,7 @@ def issue_linking(
     for key, token in links.items():
         started = time.time()
         owner = str(device.get_id(IdentityPoolId=where, Logins={key: token})["IdentityId"])
-        if owner == mine or owner in others or owner.startswith(clients.NEW):  # linked already; a dry run
+        if owner == mine or owner in others or clients.is_stand_in(owner):  # linked already; a dry run
             continue
         described = cognito.describe_identity(IdentityId=owner)
         users = developer_users(cognito, where, owner)
@@ -279,7 +279,7 @@ def issue_linking(
     issued = issue_token(profile, cognito, user, links=links, **options)
     survivor = issued["IdentityId"]
     for gone in [*([mine] if mine else []), *others]:
-        if gone != survivor and not survivor.startswith(clients.NEW):
+        if gone != survivor and not clients.is_stand_in(survivor):
             output.message(f"merged: identity {gone} went into {survivor}")
     return issued
 

@@ -125,6 +125,29 @@ def test_dry_run_masks_secrets(cli, cli_pool, facebook):
          "Parameters": {"IdentityPoolId": cli_pool, "Logins": {DEV: "****", "graph.facebook.com": "****"}}}]
 
 
+def test_dry_run_masks_a_sync_session_token(cli, cli_pool):
+    """AWS's model does not mark SyncSessionToken sensitive; it is a credential all the same."""
+    ok(cli("token", "issue", "--user", "alice"))
+    ok(cli("sync", "put", "--user", "alice", "settings", "theme=dark"))
+    for args in (("put", "--user", "alice", "settings", "theme=light"), ("rm", "--user", "alice", "settings", "theme")):
+        result = cli("sync", *args, "--dry-run")
+        assert result.exit_code == 0, result.stderr
+        (planned,) = [json.loads(line) for line in result.stdout.splitlines()]
+        assert planned["Operation"] == "UpdateRecords" and planned["Parameters"]["SyncSessionToken"] == "****"
+
+
+def test_a_dry_run_pool_create_shows_the_profile_and_roles_it_would_write(cli, isolated):
+    result = cli("pool", "create", "shop", "--developer-provider", "login.shop.example", "--allow-guests",
+                 "--create-roles", "--use", "--region", "eu-west-1", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    planned = [json.loads(line) for line in result.stdout.splitlines()]
+    roles = [line["Parameters"]["RoleName"] for line in planned if line.get("Operation") == "CreateRole"]
+    assert roles == ["Cognito_shopAuth_Role_<new-id>", "Cognito_shopUnauth_Role_<new-id>"]
+    (written,) = [line["Content"]["profiles"]["local"] for line in planned if "File" in line]
+    assert written["region"] == "eu-west-1" and written["identity_pool_id"] == "eu-west-1:<new-id>"
+    assert not (isolated / "config.toml").exists() or "shop" not in (isolated / "config.toml").read_text()
+
+
 # -- 2. what an identity is ----------------------------------------------------------------------
 
 def test_identity_show_says_what_the_identity_is(cli, cli_pool, facebook):
