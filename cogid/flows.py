@@ -643,7 +643,7 @@ def cached_exchange(profile: Profile, user: str | None, **options: Any) -> dict[
     )
     path = data_dir() / "cache" / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".json")
     cached = _cached_credentials(path, expired_too=user is None and options.get("identity_id") is None)
-    if cached is not None and _still_known(profile, cached["IdentityId"]):
+    if cached is not None and _still_theirs(profile, user, cached["IdentityId"]):
         if _fresh(cached):
             return cached
         options["identity_id"] = cached["IdentityId"]  # the guest made before: renewed
@@ -680,19 +680,27 @@ def _cached_credentials(path: Path, expired_too: bool = False) -> dict[str, Any]
     return dict(cached) if fresh or expired_too else None
 
 
-def _still_known(profile: Profile, identity_id: str) -> bool:
-    """On the embedded service, is the identity the cached credentials are for still there?
-    Deleting it (or its pool, or the store) does not expire them there, as STS would not on AWS;
-    but a cache that outlives the local state it came from only misleads. Elsewhere: trusted."""
+def _still_theirs(profile: Profile, user: str | None, identity_id: str) -> bool:
+    """On the embedded service, are cached credentials still what a call would give: developer
+    user `user`'s identity now, or, for a guest, an identity that is still a guest? Unlinking a
+    user, deleting its identity or signing a guest in does not expire credentials given before,
+    as STS would not on AWS; but a cache that answers for an identity the user no longer has, or
+    that the service would now refuse, only misleads. Elsewhere: trusted (checking would cost
+    the calls the cache saves)."""
     if not clients.in_process(profile):
         return True
     from botocore.exceptions import ClientError
 
+    cognito = clients.client(profile, "cognito-identity")
     try:
-        clients.client(profile, "cognito-identity").describe_identity(IdentityId=identity_id)
-    except ClientError:
+        if user is not None:
+            found = cognito.lookup_developer_identity(
+                IdentityPoolId=pool_id(profile), DeveloperUserIdentifier=user, MaxResults=1
+            )
+            return found.get("IdentityId") == identity_id
+        return not cognito.describe_identity(IdentityId=identity_id).get("Logins")
+    except ClientError:  # the user or the identity is gone
         return False
-    return True
 
 
 def guest_enabled(profile: Profile, identity_id: str) -> bool:

@@ -18,6 +18,27 @@ def test_creds_json_is_the_credential_process_object_and_is_cached(cli, cli_pool
     assert len(cached) == 1 and stat.S_IMODE(cached[0].stat().st_mode) == 0o600
     assert ok(cli("creds", "--user", "alice", "-o", "json", "--no-cache"))["AccessKeyId"] != first["AccessKeyId"]
 
+def test_cached_credentials_follow_the_user_to_its_identity_now(cli, cli_pool):
+    """A user unlinked, or its identity deleted, has a new identity at its next token: the
+    credentials cached for the old one are not it."""
+    first = ok(cli("creds", "--user", "alice", "-o", "json"))
+    ok(cli("unlink", "--user", "alice"))
+    second = ok(cli("creds", "--user", "alice", "-o", "json"))
+    assert second["AccessKeyId"] != first["AccessKeyId"]
+    assert ok(cli("creds", "--user", "alice", "-o", "json")) == second  # cached again
+    ok(cli("identity", "delete", "--user", "alice", "--yes"))
+    assert ok(cli("creds", "--user", "alice", "-o", "json"))["AccessKeyId"] != second["AccessKeyId"]
+
+
+def test_a_cached_guest_that_has_signed_in_is_refused_as_without_the_cache(cli, cli_pool):
+    guest = ok(cli("identity", "create", "--guest"))["IdentityId"]
+    ok(cli("creds", "--guest", "--identity-id", guest, "-o", "json"))
+    ok(cli("token", "issue", "--user", "bob", "--identity-id", guest))
+    for cache in ([], ["--no-cache"]):
+        refused = cli("creds", "--guest", "--identity-id", guest, *cache)
+        assert refused.exit_code == 5 and "Logins don't match" in refused.stderr, (cache, refused.stderr)
+
+
 def test_creds_env_and_basic_flow(cli, cli_pool):
     env = ok(cli("creds", "--user", "alice", "-o", "env", "--flow", "basic", "--duration", "1800"))
     names = [line.split("=")[0] for line in env.splitlines()]
