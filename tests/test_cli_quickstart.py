@@ -37,3 +37,17 @@ def test_quickstart_repairs_missing_roles(cli, local):
     iam.delete_role(RoleName=first["Roles"]["authenticated"].rsplit("/", 1)[1])
     again = ok(cli("quickstart"))
     assert again["IdentityPoolId"] == first["IdentityPoolId"] and again["CallerArn"].endswith("/CognitoIdentityCredentials")
+
+
+def test_quickstart_runs_again_after_its_pool_was_changed(cli):
+    """The profile it adopted points at its pool: a newcomer's next step is `pool update`."""
+    first = ok(cli("quickstart"))
+    ok(cli("pool", "update", "--facebook", "1234"))  # its Facebook app, changed: used as it now is
+    again = cli("quickstart")
+    assert ok(again)["Logins"] == first["Logins"]
+    assert ok(cli("pool", "show"))["SupportedLoginProviders"] == {"graph.facebook.com": "1234"}
+    ok(cli("pool", "update", "--remove-provider", "facebook"))  # gone: put back, saying so
+    again = cli("quickstart")
+    assert ok(again)["Logins"] == first["Logins"]
+    assert "Facebook logins taken again" in again.stderr
+    assert ok(cli("pool", "show"))["SupportedLoginProviders"] == {"graph.facebook.com": "quickstart-facebook-app"}

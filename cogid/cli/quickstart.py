@@ -10,6 +10,7 @@ from cogid.errors import UsageError
 
 POOL_NAME = "cogid-quickstart"
 PROVIDER = "login.quickstart.cogid"
+FACEBOOK = "graph.facebook.com"
 FACEBOOK_APP = "quickstart-facebook-app"
 FORMATS = ("json", "table")
 MAX_USER = 1024  # characters of a developer user id
@@ -60,22 +61,23 @@ def quickstart(
                 "AllowUnauthenticatedIdentities": True,
                 "AllowClassicFlow": True,
                 "DeveloperProviderName": PROVIDER,
-                "SupportedLoginProviders": {"graph.facebook.com": FACEBOOK_APP},
+                "SupportedLoginProviders": {FACEBOOK: FACEBOOK_APP},
             },
             make_roles=True,
         )
-        pool_id, roles = pool["IdentityPoolId"], pool["Roles"]
+        pool_id, roles, facebook_app = pool["IdentityPoolId"], pool["Roles"], FACEBOOK_APP
         step("1. identity pool", f"created {pool_id} with developer provider {PROVIDER} and two roles")
     else:
         roles = _repaired_roles(cognito, iam, pool_id)
+        facebook_app = _facebook_app(cognito, pool_id)
         step("1. identity pool", f"reusing {pool_id} (developer provider {PROVIDER})")
     profile.identity_pool_id, profile.developer_provider = pool_id, PROVIDER
 
     issued = flows.issue_token(profile, cognito, user)
     step("2. token issued", f"{user} -> identity {issued['IdentityId']}")
 
-    facebook = mint_social_token("graph.facebook.com", f"fb-{user}", FACEBOOK_APP, home=config.data_dir())
-    linked = flows.issue_token(profile, cognito, user, links={"graph.facebook.com": facebook})
+    facebook = mint_social_token(FACEBOOK, f"fb-{user}", facebook_app, home=config.data_dir())
+    linked = flows.issue_token(profile, cognito, user, links={FACEBOOK: facebook})
     logins = cognito.describe_identity(IdentityId=linked["IdentityId"]).get("Logins", [])
     step("3. Facebook linked", f"identity {linked['IdentityId']} has logins {', '.join(logins)}")
 
@@ -141,6 +143,20 @@ def _repaired_roles(cognito: Any, iam: Any, pool_id: str) -> dict[str, str]:
         roles = flows.create_roles(iam, POOL_NAME, pool_id, guests=True)
         cognito.set_identity_pool_roles(IdentityPoolId=pool_id, Roles=roles)
     return roles
+
+
+def _facebook_app(cognito: Any, pool_id: str) -> str:
+    """The Facebook app the pool takes logins for, as `pool update` may have changed it; taken
+    again if it was removed since (step 3 links a Facebook login)."""
+    from cogid import flows
+
+    pool = flows.pool_settings(cognito, pool_id)
+    providers = pool.get("SupportedLoginProviders", {})
+    if FACEBOOK not in providers:
+        cognito.update_identity_pool(**{**pool, "SupportedLoginProviders": {**providers, FACEBOOK: FACEBOOK_APP}})
+        output.message(f"Identity pool {pool_id}: Facebook logins taken again (app {FACEBOOK_APP})")
+        return FACEBOOK_APP
+    return str(providers[FACEBOOK])
 
 
 def _adopt(pool_id: str) -> str:
