@@ -338,10 +338,11 @@ def test_json_output_where_a_token_belongs_is_refused_naming_the_field(cli, cli_
                  ["link", "--user", "alice", "--login", f"graph.facebook.com={social}"]):
         refused = cli(*args)
         assert refused.exit_code == 2, refused.stderr
-        assert "got a JSON document where a token belongs: pass its Token field, e.g. with `-o text`" in refused.stderr
-    issued = cli("token", "issue", "--user", "alice").stdout
+        assert "got a JSON document where a token belongs: pass its Token field alone (`| jq -r .Token`)" in refused.stderr
+    issued = cli("token", "issue", "--user", "alice").stdout  # whose -o text is IdentityId<TAB>Token: not a hint
     refused = cli("token", "decode", issued)
-    assert refused.exit_code == 2 and "TOKEN: got a JSON document" in refused.stderr and "Token field" in refused.stderr
+    assert refused.exit_code == 2 and "TOKEN: got a JSON document" in refused.stderr
+    assert "pass its Token field alone (`| jq -r .Token`)" in refused.stderr
     text = cli("social", "token", "facebook", "--subject", "10001", "-o", "text").stdout.strip()
     assert ok(cli("link", "--user", "alice", "--facebook", text))["Logins"] == [DEV, "graph.facebook.com"]
 

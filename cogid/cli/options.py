@@ -198,7 +198,7 @@ def token_value(value: str, where: str) -> str:
             return value
         if isinstance(document, dict):
             fields = [name for name in ("Token", "IdToken", "AccessToken") if isinstance(document.get(name), str)]
-            hint = f"pass its {fields[0]} field, e.g. with `-o text`" if fields else "pass the token alone"
+            hint = f"pass its {fields[0]} field alone (`| jq -r .{fields[0]}`)" if fields else "pass the token alone"
             raise UsageError(f"{where}: got a JSON document where a token belongs: {hint}")
     return value
 
