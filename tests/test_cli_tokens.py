@@ -70,6 +70,11 @@ def test_users_from_streams_json_lines_and_reports_bad_lines(cli, cli_pool, tmp_
     assert result.stderr.splitlines()[-1] == "cogid: error: 1 user(s) failed"
     from_stdin = cli("token", "issue", "--users-from", "-", input="alice\n")
     assert from_stdin.exit_code == 0 and json.loads(from_stdin.stdout)["IdentityId"] == lines[0]["IdentityId"]
+    for fmt in ("jsonl", "json"):  # JSON lines either way; a table cannot stream
+        again = cli("token", "issue", "--users-from", "-", "-o", fmt, input="alice\n")
+        assert again.exit_code == 0 and json.loads(again.stdout)["IdentityId"] == lines[0]["IdentityId"], fmt
+    refused = cli("token", "issue", "--users-from", "-", "-o", "table", input="alice\n")
+    assert refused.exit_code == 2 and "--output table: this command writes jsonl, json" in refused.stderr
 
 def test_users_from_an_unknown_pool_fails_once_before_reading(cli, cli_pool, cognito):
     cognito.delete_identity_pool(IdentityPoolId=cli_pool)  # the profile still names it

@@ -85,7 +85,7 @@ def token_issue(
     if users_from is not None:
         if links or identity_id:
             raise UsageError("--link and --identity-id are for one user: leave them out with --users-from")
-        output.choose(output_format or "json", ("json",))
+        output.choose(output_format or "jsonl", ("jsonl", "json"))  # JSON lines, streamed: both name them
         try:
             failed = _issue_stream(chosen, users_from, duration, tags)
         except flows.Terminated:
