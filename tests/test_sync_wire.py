@@ -2,6 +2,7 @@
 store's migration in place, and writers racing from two processes (spec/cognito-sync.md §7,
 S8, S12, S72-S75; T22, T38-T40, T68, T71)."""
 
+import contextlib
 import http.client
 import json
 import re
@@ -9,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from datetime import UTC
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -99,7 +101,7 @@ def test_s72_segments_are_decoded_once_and_split_on_raw_slashes(dev):
     assert status == 200 and body["DatasetExists"] is False  # a name, not navigation
     repeated = path(pool, alice, "datasets", "d", "records") + "?maxResults=1&maxResults=50&lastSyncCount=0"
     assert in_process(home, "GET", repeated)[2]["Count"] == 1  # the first occurrence wins
-    for query in ("maxResults=two", "lastSyncCount=1.5"):
+    for query in ("maxResults=two", "lastSyncCount=1.5", "maxResults=" + "9" * 5000, "lastSyncCount=-" + "9" * 5000):
         status, _, body = in_process(home, "GET", path(pool, alice, "datasets", "d", "records") + "?" + query)
         assert (status, body["__type"]) == (400, "SerializationException")
 
@@ -122,12 +124,41 @@ def test_t71_timestamps_in_and_out(dev):
     raw = protocol.handle(open_service(home), Request("GET", records + "/records", {}, b"", "us-east-1")).body.decode()
     for number in re.findall(r'Date": ([^,}]+)', raw):
         assert "e" not in number.lower() and len(number.partition(".")[2]) <= 3
-    for bad in ("yesterday", True, 1e300, "2026-01-01T00:00:00"):
+    # Only times every SDK can read back, in any time zone (UTC-12 to UTC+14): year 1 is not one.
+    for bad in ("yesterday", True, 1e300, "2026-01-01T00:00:00", -62135596800, "0001-01-01T00:00:00+14:00",
+                253402300799, "9999-12-31T12:00:00Z"):
         status, _, body = post("c", bad)
         assert (status, body["__type"]) == (400, "SerializationException")
     status, _, body = post("d", "\ud800")
     assert (status, body["__type"]) == (400, "SerializationException")
     assert in_process(home, "GET", records + "/records")[2]["Count"] == 2  # nothing else was written
+    for key, edge in (("first", "0001-01-02T00:00:00Z"), ("last", "9999-12-30T23:59:59Z")):
+        status, _, body = post(key, edge)
+        assert status == 200, body
+    for zone in ("Etc/GMT+12", "Etc/GMT-14"):  # the earliest and latest zones a device may read in
+        with _time_zone(zone):
+            dates = {r["Key"]: r["DeviceLastModifiedDate"] for r in world.sync.list_records(
+                IdentityPoolId=pool, IdentityId=alice, DatasetName="d")["Records"]}
+        assert [dates[key].astimezone(UTC).date().isoformat() for key in ("first", "last")] == [
+            "0001-01-02", "9999-12-30"], zone
+
+
+@contextlib.contextmanager
+def _time_zone(zone):
+    import os
+    import time
+
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
 
 
 def test_numbers_beyond_their_type_and_bodies_that_are_not_objects(dev):

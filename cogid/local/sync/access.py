@@ -18,7 +18,12 @@ from cogid.local.identity.pool import ACCOUNT, Caller
 from cogid.local.store import Row, Store
 
 NOT_VALID = "These credentials are not valid for accessing this resource"
-MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z, in seconds
+# The times a record's dates may hold: those every SDK can read back as a date in any time zone
+# (UTC-12 to UTC+14), so 0001-01-02 to 9999-12-30. Spec S8 bounds them at ±253,402,300,799 s,
+# "the year 9999"; its negative end is no year a calendar has, and a record dated in year 1 (or
+# on 9999-12-31) made the dataset unreadable to botocore, which fails on year 0 or 10000.
+MIN_TIMESTAMP = -62_135_510_400  # 0001-01-02T00:00:00Z, in seconds
+MAX_TIMESTAMP = 253_402_214_399  # 9999-12-30T23:59:59Z
 _POOL_ID = re.compile(r"[\w-]+:[0-9a-f-]+", re.ASCII)
 _DATASET_NAME = re.compile(r"[a-zA-Z0-9_.:-]{1,200}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -115,7 +120,7 @@ def millis(value: Any, member: str) -> int:
         if moment is not None and moment.tzinfo is not None:
             seconds = moment.timestamp()
     # An int of any size compares without overflow; NaN fails every comparison.
-    if seconds is not None and -MAX_TIMESTAMP <= seconds <= MAX_TIMESTAMP:
+    if seconds is not None and MIN_TIMESTAMP <= seconds <= MAX_TIMESTAMP:
         return round(seconds * 1000)
     raise errors.Serialization(f"Value at '{member}' is not a timestamp (epoch seconds or ISO 8601 with a zone)")
 

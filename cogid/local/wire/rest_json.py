@@ -107,8 +107,11 @@ def _scalar(shape: shapes.Shape, text: str, where: str) -> Any:
     """A query or header value as its member's type (S72)."""
     if shape.type_name in ("integer", "long"):
         if not _INTEGER.fullmatch(text):
-            raise errors.Serialization(f"Value '{text}' at '{where}' is not an integer")
-        return int(text)
+            raise errors.Serialization(f"Value '{text[:40]}' at '{where}' is not an integer")
+        try:
+            return int(text)
+        except ValueError:  # past Python's 4,300 digits, far past any integer of a model
+            raise errors.Serialization(f"Value at '{where}' does not fit a {shape.type_name}") from None
     return text
 
 
