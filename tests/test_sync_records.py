@@ -172,6 +172,20 @@ def test_t21_1024_records_per_dataset(a):
     assert sync(world.sync, pool, alice, "d", {"k0000": ("w", 1)})["Records"][0]["SyncCount"] == 2
 
 
+def test_one_update_takes_at_most_2048_patches(a):
+    """A local safeguard, not an AWS limit: a device that removed all 1,024 records and wrote 1,024
+    new ones offline sends 2,048 patches; more than that and one call held the store for seconds
+    (and each removal of an unknown key leaves a tombstone for good, SQ7)."""
+    world, pool, alice, device = a
+    token = records(device, pool, alice)["SyncSessionToken"]
+    removals = [{"Op": "remove", "Key": f"gone{i}", "SyncCount": 0} for i in range(2049)]
+    with pytest.raises(ClientError) as refused:
+        update(device, pool, alice, token, removals)
+    assert (code(refused), message(refused)) == (
+        "LimitExceededException", "Exceeded 2048 record patches in one UpdateRecords")
+    assert len(update(device, pool, alice, token, removals[:2048])["Records"]) == 2048
+
+
 def test_t22_a_dataset_holds_one_mebibyte(a):
     world, pool, alice, _ = a
     value = "x" * 1_048_575

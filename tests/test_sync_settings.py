@@ -36,6 +36,17 @@ def test_t53_devices_need_push_sync(p):
         "InvalidConfigurationException", 400, f"Push synchronization is not configured for identity pool '{pool}'")
 
 
+def test_a_push_token_is_at_most_4096_characters(p):
+    """A local safeguard, not an AWS limit (the model leaves it unconstrained): real push tokens
+    are 64 (APNs) to a few hundred (FCM) characters, and every push in the outbox copies one."""
+    world, pool, alice, device = p
+    world.sync.set_identity_pool_configuration(IdentityPoolId=pool, PushSync={"ApplicationArns": [APP], "RoleArn": ROLE})
+    assert refused(lambda: device.register_device(IdentityPoolId=pool, IdentityId=alice, Platform="GCM",
+                                                  Token="t" * 4097)) == (
+        "InvalidParameterException", 400, "Token is longer than 4096 characters")
+    assert device.register_device(IdentityPoolId=pool, IdentityId=alice, Platform="GCM", Token="t" * 4096)["DeviceId"]
+
+
 def test_t54_t55_registered_devices_get_pushes_but_the_writer(p):
     world, pool, alice, device = p
     world.sync.set_identity_pool_configuration(IdentityPoolId=pool, PushSync={"ApplicationArns": [APP], "RoleArn": ROLE})

@@ -34,6 +34,10 @@ from cogid.local.sync.outbox import Outbox
 SESSION_LIFETIME = 3600  # seconds (SQ3)
 MAX_DATASETS = 20
 MAX_RECORDS = 1024
+# A local safeguard, not an AWS limit: a device that removed its 1,024 records and wrote 1,024 new
+# ones offline sends 2,048 patches. Unbounded, one call held the store's write lock for seconds,
+# and each removal of a key never seen leaves a tombstone for good (SQ7, SQ8).
+MAX_PATCHES = 2 * MAX_RECORDS
 MAX_BYTES = 1024 * 1024
 MAX_CREATED_NAME = 128  # the model's limit; merge products may reach 200 (S54)
 MAX_NAME = 200
@@ -170,6 +174,8 @@ class Datasets(Admission):
         client_context: str | None = None,  # documented by AWS as not implemented
     ) -> dict[str, Any]:
         patches = record_patches or []
+        if len(patches) > MAX_PATCHES:
+            raise errors.LimitExceeded(f"Exceeded {MAX_PATCHES} record patches in one UpdateRecords")
         for i, patch in enumerate(patches, 1):
             if patch["SyncCount"] < 0:
                 raise errors.InvalidParameter(f"RecordPatch for key '{patch['Key']}': SyncCount must not be negative")

@@ -22,6 +22,9 @@ from cogid.local.sync.datasets import Datasets
 from cogid.local.sync.outbox import Outbox, platform_of
 
 BULK_PUBLISH_INTERVAL = 86400  # one successful bulk publish per 24 hours
+# A local safeguard, not an AWS limit (the model leaves push tokens unconstrained): real ones are
+# 64 (APNs) to a few hundred (FCM) characters, and every push in the outbox copies one.
+MAX_PUSH_TOKEN = 4096
 _LAMBDA_ARN = re.compile(r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]+)?")
 
 
@@ -162,6 +165,8 @@ class CognitoSync(Datasets):
     def register_device(
         self, caller: Caller, identity_pool_id: str, identity_id: str, platform: str, token: str
     ) -> dict[str, Any]:
+        if len(token) > MAX_PUSH_TOKEN:
+            raise errors.InvalidParameter(f"Token is longer than {MAX_PUSH_TOKEN} characters")
         with self.store.write():
             self.admit(caller, IDENTITY, identity_pool_id, identity_id)
             push = self._push(identity_pool_id)
