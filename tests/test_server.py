@@ -367,6 +367,18 @@ def test_a_presigned_url_is_checked_like_a_signed_request(server, role_arn, monk
         assert accepted or b"Signature expired" in body and b"- 15 min." in body
 
 
+def test_a_presigned_url_of_another_service_expires_as_it_says(server, monkeypatch):
+    """SigV4's own rule, which STS's 15 minutes above bends: current until X-Amz-Date + X-Amz-Expires."""
+    sync = remote("cognito-sync", server.url, server.key)
+    for minutes_ago, lifetime, accepted in ((0, 60, True), (2, 60, False), (10, 3600, True), (61, 3600, False)):
+        then = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(minutes=minutes_ago)
+        monkeypatch.setattr("botocore.auth.get_current_datetime", lambda *_args, _then=then, **_kw: _then)
+        status, body = _get(sync.generate_presigned_url("list_identity_pool_usage", ExpiresIn=lifetime,
+                                                        HttpMethod="GET"))
+        assert (status == 200) is accepted, (minutes_ago, lifetime, body)
+        assert accepted or status == 403 and b"Signature expired" in body
+
+
 # -- HTTP behaviour: CORS, limits, slow clients ----------------------------------------------
 
 

@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = 300  # seconds between X-Amz-Date and the service clock, as AWS allows
 # How long after its signing time STS accepts a presigned URL, whatever its X-Amz-Expires says
-# (15 minutes, which is why an EKS token lives that long).
-PRESIGNED_LIFETIME = 900
+# (15 minutes, which is why an EKS token lives that long). Other services keep SigV4's rule: a
+# presigned URL is current for X-Amz-Expires seconds after its signing.
+STS_PRESIGNED_LIFETIME = 900
 MAX_PRESIGNED_EXPIRES = 604800  # a week: SigV4's longest presigned lifetime
 _QUERY_AUTH = (
     "X-Amz-Algorithm",
@@ -160,9 +161,9 @@ def _from_header(request: Request, header: str) -> _Claim:
     )
 
 
-def _from_query(path: str, query: str) -> _Claim:
-    """A presigned URL's claim. Its X-Amz-Expires must be well-formed but, as on STS, the
-    signing time alone decides whether it is current: PRESIGNED_LIFETIME after it."""
+def _from_query(path: str, query: str, signing_name: str) -> _Claim:
+    """A presigned URL's claim, current for its X-Amz-Expires after its signing time; on STS,
+    whatever X-Amz-Expires says (it must still be well-formed), for STS_PRESIGNED_LIFETIME."""
     params = parse_qs(query, keep_blank_values=True)
     if any(len(params.get(name, [])) != 1 for name in _QUERY_AUTH):
         raise AuthFailure(
@@ -190,7 +191,7 @@ def _from_query(path: str, query: str) -> _Claim:
         amz_date,
         tokens[0] if tokens else None,
         f"{path}?{unsigned}" if unsigned else path,
-        PRESIGNED_LIFETIME,
+        STS_PRESIGNED_LIFETIME if signing_name == "sts" else int(expires),
     )
 
 
@@ -211,9 +212,10 @@ def _check_clock(amz_date: str, now: float, lifetime: int) -> None:
         raise AuthFailure(f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'.", "incomplete")
     signed_at = timegm(tuple(fields))
     if signed_at < now - lifetime:
+        window = f"{lifetime // 60} min." if lifetime % 60 == 0 else f"{lifetime} s."
         raise AuthFailure(
             f"Signature expired: {amz_date} is now earlier than {_timestamp(now - lifetime)} "
-            f"({_timestamp(now)} - {lifetime // 60} min.)",
+            f"({_timestamp(now)} - {window})",
             "signature",
         )
     if signed_at > now + MAX_SKEW:
@@ -241,7 +243,7 @@ def verify(service: Service, request: Request, signing_name: str) -> tuple[dict[
                 "Signature query string parameter or the Authorization header should be specified",
                 "incomplete",
             )
-        claim = _from_query(path, query)
+        claim = _from_query(path, query, signing_name)
     elif header is not None:
         claim = _from_header(request, header)
     else:
