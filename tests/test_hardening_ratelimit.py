@@ -158,7 +158,8 @@ def test_the_cli_passes_the_options_on(home_with_pool):
         process.communicate(timeout=20)
 
 
-@pytest.mark.parametrize("args", [["--unsigned-rate", "-1"], ["--cors-origin", "app.example/path"]])
+@pytest.mark.parametrize("args", [["--unsigned-rate", "-1"], ["--unsigned-rate", "nan"], ["--unsigned-rate", "inf"],
+                                  ["--cors-origin", "app.example/path"]])
 def test_bad_values_are_usage_errors(tmp_path, args):
     env = {**os.environ, "COGID_HOME": str(tmp_path)}
     done = subprocess.run([sys.executable, "-m", "cogid", "serve", "--port", "0", *args],

@@ -47,6 +47,14 @@ def _origins(values: list[str] | None) -> list[str] | None:
         raise typer.BadParameter(str(error)) from None
 
 
+def _finite(value: float) -> float:
+    import math
+
+    if not math.isfinite(value):  # click's min=0 lets nan through (it fails every comparison)
+        raise typer.BadParameter(f"{value} is not a number of requests a second (0: no limit)")
+    return value
+
+
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default)")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one")] = 8800,
@@ -76,6 +84,7 @@ def serve(
         typer.Option(
             "--unsigned-rate",
             min=0,
+            callback=_finite,
             help="Unsigned requests (GetId and the other open operations) a second per client address and"
             " worker, past the burst; then TooManyRequestsException. 0: no limit",
         ),
