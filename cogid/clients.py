@@ -198,19 +198,28 @@ def _stand_in(shape: Any, name: str, request: dict[str, Any], region: str) -> An
     return {} if kind == "map" else [] if kind == "list" else None
 
 
-def social_token(profile: Profile, provider: str, subject: str, audience: str, duration: int) -> str:
-    """A test login of `provider` (its login key) from the local service the profile reaches:
-    the embedded one, or a `cogid serve` endpoint's (its test IdP, called with the profile's
-    AWS credentials, as a developer). Real AWS has no such thing."""
+def social_login_endpoint(profile: Profile, provider: str) -> str | None:
+    """Where the profile's test logins of `provider` (its login key) come from: the `cogid serve`
+    endpoint it names, or None for the embedded service; ConfigError for real AWS, which has none."""
     if in_process(profile):
-        from cogid.local import mint_social_token
-
-        return mint_social_token(provider, subject, audience, home=data_dir(), duration=duration)
+        return None
     if not profile.endpoint_url:
         raise ConfigError(
             f"profile {profile.name!r} reaches real AWS, which accepts only real {provider} tokens:"
             " test tokens come from the local backend or a `cogid serve` endpoint"
         )
+    return profile.endpoint_url
+
+
+def social_token(profile: Profile, provider: str, subject: str, audience: str, duration: int) -> str:
+    """A test login of `provider` (its login key) from the local service the profile reaches:
+    the embedded one, or a `cogid serve` endpoint's (its test IdP, called with the profile's
+    AWS credentials, as a developer). Real AWS has no such thing."""
+    endpoint = social_login_endpoint(profile, provider)
+    if endpoint is None:
+        from cogid.local import mint_social_token
+
+        return mint_social_token(provider, subject, audience, home=data_dir(), duration=duration)
     import json
     import urllib.error
     import urllib.request
@@ -220,7 +229,7 @@ def social_token(profile: Profile, provider: str, subject: str, audience: str, d
 
     from cogid.errors import Unavailable
 
-    url = profile.endpoint_url.rstrip("/") + "/_cogid/test-idp/token"
+    url = endpoint.rstrip("/") + "/_cogid/test-idp/token"
     body = json.dumps({"Provider": provider, "Subject": subject, "Audience": audience, "Duration": duration}).encode()
     request = AWSRequest("POST", url, data=body, headers={"Content-Type": "application/json"})
     credentials = _session(profile).get_credentials()

@@ -41,6 +41,20 @@ def test_a_twitter_test_token_links_with_the_twitter_option(cli, cli_pool):
     linked = ok(cli("link", "--user", "alice", "--twitter", token))
     assert "api.twitter.com" in linked["Logins"]
 
+def test_social_token_for_a_provider_the_pool_lacks_says_how_to_add_it(cli, cli_pool):
+    for provider, option in (("twitter", "--twitter 'CONSUMER_KEY;CONSUMER_SECRET'"), ("google", "--google CLIENT_ID"),
+                             ("amazon", "--amazon APP_ID"), ("apple", "--apple SERVICES_ID")):
+        refused = cli("social", "token", provider, "--subject", "1")
+        assert refused.exit_code == 3 and f"`cogid pool update {option}`" in refused.stderr, refused.stderr
+
+
+def test_social_token_on_an_aws_profile_says_test_tokens_are_local(cli, cli_pool):
+    ok(cli("profile", "add", "prod", "--backend", "aws", "--region", "us-east-1", "--pool", cli_pool))
+    refused = cli("social", "token", "facebook", "--subject", "1", "-p", "prod")
+    assert refused.exit_code == 3
+    assert "profile 'prod' reaches real AWS, which accepts only real graph.facebook.com tokens" in refused.stderr
+
+
 def test_social_token_is_accepted_as_that_provider(cli, cli_pool, cognito):
     minted = ok(cli("social", "token", "facebook", "--subject", "10001"))
     assert minted["Provider"] == "graph.facebook.com" and minted["Subject"] == "10001"

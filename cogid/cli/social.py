@@ -10,6 +10,14 @@ from cogid.cli.options import profile as resolve
 from cogid.errors import ConfigError, UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Test tokens of public login providers (local backend).")
+# What `cogid pool update --PROVIDER` takes, as its help names it.
+APP_IDS = {
+    "facebook": "APP_ID",
+    "google": "CLIENT_ID",
+    "amazon": "APP_ID",
+    "apple": "SERVICES_ID",
+    "twitter": "'CONSUMER_KEY;CONSUMER_SECRET'",
+}
 
 
 @app.command("token")
@@ -45,6 +53,7 @@ def social_token(
     if not subject:
         raise UsageError("--subject: the user's id at the provider is empty")
     chosen = resolve(profile, pool=pool)
+    clients.social_login_endpoint(chosen, key)  # on AWS: said before asking a pool for its app id
     if audience is None:
         described = clients.client(chosen, "cognito-identity").describe_identity_pool(
             IdentityPoolId=flows.pool_id(chosen)
@@ -53,7 +62,7 @@ def social_token(
         if audience is None:
             raise ConfigError(
                 f"identity pool {chosen.identity_pool_id} has no {provider} app id: pass --audience"
-                f" or add it with `cogid pool update --{provider.lower()} APP_ID`"
+                f" or add it with `cogid pool update --{provider.lower()} {APP_IDS[provider.lower()]}`"
             )
         audience = audience.split(";")[0]
     token = clients.social_token(chosen, key, subject, audience, duration)
