@@ -545,3 +545,16 @@ def test_guest_basic_flow_on_a_default_pool_through_the_cli(cli):
     ok(cli("pool", "update", "--no-classic-flow"))
     refused = cli("creds", "--guest", "--flow", "basic", "--no-cache")
     assert refused.exit_code == 1 and "Basic (classic) flow is not enabled" in refused.stderr
+
+
+def test_help_paragraphs_wrap_at_the_terminals_width_not_the_sources(cli):
+    """Rich help keeps a docstring's line breaks: each paragraph is one line for the terminal to
+    wrap, and an example stays a line of its own."""
+    wide = {"COLUMNS": "200"}
+    listing = cli("identity", "-h", env=wide).stdout
+    assert "authenticated or guest, enabled or disabled, logins, developer user ids, dates" in listing
+    assert "(COGID_USER does not count here)" in cli("sync", "-h", env=wide).stdout
+    own = cli("serve", "-h", env=wide).stdout
+    assert "Developer operations need SigV4 with a key from `cogid keys create`; GetId" in own
+    (example,) = [line for line in own.splitlines() if "cogid keys create -o env" in line]
+    assert "aws --endpoint-url" not in example  # an example's lines stay lines

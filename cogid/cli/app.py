@@ -1,6 +1,7 @@
 """The root Typer app, its error funnel, and the command groups mounted on it."""
 
 import importlib
+import inspect
 import os
 import sys
 import types
@@ -197,7 +198,32 @@ def make_app(command: str | None = None) -> typer.Typer:
         app.add_typer(importlib.import_module(f"cogid.cli.{name}").app, name=name)
     for name in modules:
         importlib.import_module(f"cogid.cli.{name}").register(app)
+    _unwrap_help(app)
     return app
+
+
+def _unwrapped(doc: str | None) -> str | None:
+    """A docstring with each paragraph on one line, for the terminal to wrap: Typer's rich help
+    keeps a docstring's line breaks, which at any other width than the source's come out ragged.
+    A line that is indented (an example) or follows one ending in ':' stays a line of its own."""
+    if not doc:
+        return doc
+    lines: list[str] = []
+    for line in inspect.cleandoc(doc).splitlines():
+        joins = lines and lines[-1] and line and not line[0].isspace() and not lines[-1][0].isspace()
+        if joins and not lines[-1].endswith(":"):
+            lines[-1] += " " + line
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def _unwrap_help(app: typer.Typer) -> None:
+    for info in app.registered_commands:
+        info.help = _unwrapped(info.help or (info.callback.__doc__ if info.callback else None))
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            _unwrap_help(group.typer_instance)
 
 
 def app_for(args: Sequence[str]) -> typer.Typer:

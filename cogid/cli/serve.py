@@ -137,7 +137,8 @@ def serve(
 
     Example:
       cogid serve --port 8800 &
-      aws --endpoint-url http://127.0.0.1:8800 cognito-identity list-identity-pools --max-results 10
+      eval "$(cogid keys create -o env)"
+      aws --endpoint-url http://127.0.0.1:8800 --region us-east-1 cognito-identity list-identity-pools --max-results 10
     """
     from cogid.config import data_dir
     from cogid.errors import ConfigError, Unavailable, UsageError
