@@ -225,8 +225,10 @@ def test_bad_input_is_a_usage_error(cli, cli_pool, args, message):
 
 
 @pytest.mark.parametrize("document, message", [
-    ("[]", "expected a JSON object of string values, got list"),
-    ('{"a": 1}', "the value of 'a' is int: values must be strings"),
+    ("[]", "expected a JSON object of string values, got an array"),
+    ('{"a": 1}', "the value of 'a' is a number: values must be strings"),
+    ('{"a": true}', "the value of 'a' is true: values must be strings"),
+    ('{"b": null}', "the value of 'b' is null: values must be strings (`cogid sync rm` removes a record)"),
     ('{"": "x"}', "a key is empty"),
     ('{"a": "\\ud800"}', "not text"),
 ])
