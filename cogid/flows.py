@@ -247,7 +247,13 @@ def issue_linking(
     for key, token in links.items():
         started = time.time()
         owner = str(device.get_id(IdentityPoolId=where, Logins={key: token})["IdentityId"])
-        if owner == mine or owner in others or clients.is_stand_in(owner):  # linked already; a dry run
+        if clients.is_stand_in(owner):  # a dry run: GetId, which makes an identity if nobody has the login, not made
+            output.dry_note(
+                f"whether the {key} login belongs to another identity is not known (GetId would ask);"
+                " the real run refuses to merge unless --allow-merge"
+            )
+            continue
+        if owner == mine or owner in others:  # linked already
             continue
         described = cognito.describe_identity(IdentityId=owner)
         users = developer_users(cognito, where, owner)

@@ -268,8 +268,17 @@ def stderr_console() -> Any:
 def message(text: str, style: str | None = None) -> None:
     """A status line on stderr: styled on a terminal, plain otherwise; none in a dry run, where
     it would report what did not happen."""
-    if _dry_run is not None:
-        return
+    if _dry_run is None:
+        _status(text, style)
+
+
+def dry_note(text: str) -> None:
+    """A dry run's own status line: what it could not find out without making a change."""
+    assert _dry_run is not None
+    _status(f"dry run: {text}", "yellow")
+
+
+def _status(text: str, style: str | None) -> None:
     text = visible(text)
     try:
         if sys.stderr.isatty():

@@ -125,6 +125,19 @@ def test_dry_run_masks_secrets(cli, cli_pool, facebook):
          "Parameters": {"IdentityPoolId": cli_pool, "Logins": {DEV: "****", "graph.facebook.com": "****"}}}]
 
 
+def test_a_dry_run_link_says_it_cannot_know_of_a_merge(cli, cli_pool, facebook):
+    """Who holds a login is asked with GetId, which makes an identity when nobody does: a dry run
+    cannot ask, so it says that the real run may refuse (or, allowed, make) a merge."""
+    token = facebook("fb-shared")
+    ok(cli("link", "--user", "a", "--facebook", token))
+    ok(cli("token", "issue", "--user", "b"))
+    dry = cli("link", "--user", "b", "--facebook", token, "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert ("dry run: whether the graph.facebook.com login belongs to another identity is not known"
+            " (GetId would ask); the real run refuses to merge unless --allow-merge") in dry.stderr
+    assert cli("link", "--user", "b", "--facebook", token).exit_code == 2  # as said
+
+
 def test_dry_run_masks_a_sync_session_token(cli, cli_pool):
     """AWS's model does not mark SyncSessionToken sensitive; it is a credential all the same."""
     ok(cli("token", "issue", "--user", "alice"))
