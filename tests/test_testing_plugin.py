@@ -319,3 +319,97 @@ def test_cogid_env_reaches_the_server_from_another_process(cogid_env, cogid_serv
     done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, env=os.environ, timeout=60)
     assert done.stdout.strip() == "from-the-test", done.stderr
     assert boto3.client("cognito-sync").list_identity_pool_usage()["IdentityPoolUsages"][0]["IdentityPoolId"]
+
+
+def _a_device_writes(backend, pool, user="alice"):
+    cognito = backend.client("cognito-identity")
+    issued = cognito.get_open_id_token_for_developer_identity(IdentityPoolId=pool, Logins={DEV: user})
+    credentials = cognito.get_credentials_for_identity(
+        IdentityId=issued["IdentityId"], Logins={COGNITO: issued["Token"]})["Credentials"]
+    device = backend.client("cognito-sync", aws_access_key_id=credentials["AccessKeyId"],
+                            aws_secret_access_key=credentials["SecretKey"], aws_session_token=credentials["SessionToken"])
+    token = device.list_records(IdentityPoolId=pool, IdentityId=issued["IdentityId"], DatasetName="d")[
+        "SyncSessionToken"]
+    written = device.update_records(IdentityPoolId=pool, IdentityId=issued["IdentityId"], DatasetName="d",
+                                    SyncSessionToken=token,
+                                    RecordPatches=[{"Op": "replace", "Key": "theme", "Value": "dark", "SyncCount": 0}])
+    return written["Records"][0]["Value"]
+
+
+TRIGGER = "arn:aws:lambda:us-east-1:123456789012:function:upper"
+
+
+def _upper(event):
+    for record in event["datasetRecords"].values():
+        record["newValue"] = record["newValue"].upper()
+    return event
+
+
+@pytest.mark.parametrize("how", ["method", "cogid.local"])
+def test_a_sync_trigger_runs_for_a_test_backends_pool(cogid_local, how):
+    """README: register_sync_trigger(function_arn, handler, home=None) runs handler(event) in this
+    process where a pool's Sync Trigger names it: for a test backend too (its home, or its method)."""
+    if how == "method":
+        cogid_local.register_sync_trigger(TRIGGER, _upper)
+    else:
+        import cogid.local
+
+        cogid.local.register_sync_trigger(TRIGGER, _upper, home=cogid_local.home)
+    pool = cogid_local.pool()["IdentityPoolId"]
+    cogid_local.client("cognito-sync").set_cognito_events(IdentityPoolId=pool, Events={"SyncTrigger": TRIGGER})
+    assert _a_device_writes(cogid_local, pool) == "DARK"
+    (event,) = cogid_local.sync_outbox(kind="event")
+    assert event["handled"] is True
+
+
+def test_a_mocks_outbox_is_its_backends(monkeypatch, tmp_path):
+    from cogid.testing import mock_cognito
+
+    monkeypatch.setenv("COGID_HOME", str(tmp_path / "never"))
+    with mock_cognito() as backend:
+        pool = backend.pool()["IdentityPoolId"]
+        backend.client("cognito-sync").set_cognito_events(IdentityPoolId=pool, Events={"SyncTrigger": TRIGGER})
+        _a_device_writes(backend, pool)  # no handler registered: the event waits in the outbox
+        assert [(entry["kind"], entry["handled"]) for entry in backend.sync_outbox()] == [("event", False)]
+        import cogid.local
+
+        assert cogid.local.sync_outbox(home=backend.home) == backend.sync_outbox()
+    assert not (tmp_path / "never").exists()
+
+
+def test_a_mocks_pools_are_in_the_processs_region(monkeypatch):
+    """Where boto3 makes the code's clients (botocore reads AWS_DEFAULT_REGION, not AWS_REGION)."""
+    from cogid.testing import mock_cognito
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    with mock_cognito() as backend:
+        pool = backend.pool()["IdentityPoolId"]
+        assert pool.startswith("eu-west-1:") and backend.region == "eu-west-1"
+        cognito = boto3.client("cognito-identity")  # the app's own client, in the process's region
+        assert cognito.get_open_id_token_for_developer_identity(IdentityPoolId=pool, Logins={DEV: "alice"})["Token"]
+
+
+def test_the_server_and_its_environment_bypass_a_proxy(monkeypatch, cogid_server):
+    """A proxy for the machine's outgoing HTTP must not take the calls to a local server."""
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.setenv("no_proxy", "example.internal")
+    assert cogid_server.pool()["IdentityPoolId"]
+    assert cogid_server.client("sts").get_caller_identity()["Arn"]
+
+
+def test_cogid_env_bypasses_a_proxy_for_the_server(pytester):
+    pytester.makepyfile(
+        """
+        import boto3
+
+        def test_app_calls_the_server(cogid_env):
+            assert boto3.client("sts").get_caller_identity()["Arn"]
+        """
+    )
+    proxied = {"HTTP_PROXY": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9", "no_proxy": "example.internal"}
+    for name, value in proxied.items():
+        pytester._monkeypatch.setenv(name, value)
+    pytester._monkeypatch.delenv("NO_PROXY", raising=False)
+    pytester.runpytest_subprocess("-q").assert_outcomes(passed=1)

@@ -49,13 +49,31 @@ _services: dict[Path, Service] = {}
 _lock = threading.Lock()
 
 
+def _store_path(home: Path | str) -> Path:
+    return Path(home).resolve() / STORE_FILE  # the file itself never resolved: a link there is refused
+
+
 def open_service(home: Path) -> Service:
     """The service stored under `home`, shared by every client of this process."""
-    path = Path(home).resolve() / STORE_FILE  # the file itself never resolved: a link there is refused
+    path = _store_path(home)
     with _lock:
         if path not in _services:
             _services[path] = Service(path)
         return _services[path]
+
+
+def share(service: Service, home: Path) -> None:
+    """Make `service`, opened on the store under `home` with settings of its own (a test
+    backend's clock), the one open_service(home) gives in this process: cogid.local's functions
+    given that home (register_sync_trigger, sync_outbox...) then act on it."""
+    with _lock:
+        _services[_store_path(home)] = service
+
+
+def unshare(home: Path) -> None:
+    """Forget the service shared for `home` (its owner closes it)."""
+    with _lock:
+        _services.pop(_store_path(home), None)
 
 
 def close_services() -> None:

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 from cogid.testing._keys import SetupError, copy_template, temporary_directory
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
     from cogid.local.service import Service
 
 SERVICES = ("cognito-identity", "cognito-sync", "sts", "iam")
@@ -54,9 +57,19 @@ class Helpers:
 
     service: Service
     region: str
+    home: Path
 
     def __init__(self) -> None:
         self._pools: list[dict[str, Any]] = []
+
+    def sync_outbox(
+        self, kind: str | None = None, identity_pool_id: str | None = None, clear: bool = False
+    ) -> list[dict[str, Any]]:
+        """What Cognito Sync would have sent for this backend's pools (`push`, `stream`, and
+        `event` for a Sync Trigger), oldest first: cogid.local.sync_outbox of its store."""
+        from cogid.local import sync_outbox
+
+        return sync_outbox(self.home, kind, identity_pool_id, clear)
 
     def client(self, service_name: str, region: str | None = None, **kwargs: Any) -> Any:
         raise NotImplementedError
@@ -168,7 +181,7 @@ class Backend(Helpers):
 
     def __init__(self, what: str = "cogid.testing") -> None:
         super().__init__()
-        from cogid.local.service import Service
+        from cogid.local.service import Service, share
 
         self.region = REGION
         self.clock = Clock()
@@ -176,6 +189,7 @@ class Backend(Helpers):
         try:
             path = copy_template(self.home, what)
             self.service = Service(path, clock=self.clock, fetch=offline_fetch)
+            share(self.service, self.home)  # cogid.local's functions given its home reach it
         except BaseException as error:
             shutil.rmtree(self.home, ignore_errors=True)
             if isinstance(error, SetupError) or not isinstance(error, Exception):
@@ -191,7 +205,17 @@ class Backend(Helpers):
         aws_session_token to call as a key or with temporary credentials it vended."""
         return inprocess_client(self.service, service_name, region or self.region, **kwargs)
 
+    def register_sync_trigger(self, function_arn: str, handler: Callable[[dict[str, Any]], Any]) -> None:
+        """Run `handler` as the Lambda function `function_arn` where a pool of this backend names
+        it as its Sync Trigger: cogid.local.register_sync_trigger for its store."""
+        from cogid.local import register_sync_trigger
+
+        register_sync_trigger(function_arn, handler, self.home)
+
     def close(self) -> None:
         """Close the store and delete the backend's directory."""
+        from cogid.local.service import unshare
+
+        unshare(self.home)
         self.service.store.close()
         shutil.rmtree(self.home, ignore_errors=True)

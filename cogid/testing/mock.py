@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, overload
 from urllib.parse import urlsplit
 
-from cogid.testing.backend import SERVICES, Backend
+from cogid.testing.backend import REGION, SERVICES, Backend
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -68,6 +68,19 @@ def _serving() -> Backend | None:
     return _active[-1] if _active else None
 
 
+def _process_region() -> str:
+    """The region boto3 clients of this process get by default (AWS_REGION, AWS_DEFAULT_REGION,
+    the profile's), else the backends' us-east-1."""
+    import botocore.session
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        region = botocore.session.get_session().get_config_variable("region")
+    except BotoCoreError:  # a profile named that does not exist: the clients will say so themselves
+        region = None
+    return str(region or REGION)
+
+
 class MockCognito:
     """A context manager (`with mock_cognito() as backend:`), a decorator (`@mock_cognito()`, of
     a function, a coroutine function or a test class), or `start()`/`stop()` by hand."""
@@ -81,6 +94,7 @@ class MockCognito:
             raise RuntimeError("this mock_cognito() is already started")
         check_moto()
         backend = Backend("mock_cognito")
+        backend.region = _process_region()  # where the code under test makes its pools' clients
         with _lock:
             _install()
             _active.append(backend)

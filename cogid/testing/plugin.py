@@ -13,8 +13,10 @@ imported by the fixtures that use them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -105,6 +107,11 @@ def cogid_env(cogid_server: Server, monkeypatch: pytest.MonkeyPatch) -> dict[str
         AWS_ACCESS_KEY_ID=cogid_server.access_key_id,
         AWS_SECRET_ACCESS_KEY=cogid_server.secret_access_key,
     )
+    # A proxy set for the machine's outgoing HTTP must not take calls to the local server.
+    host = urlsplit(cogid_server.url).hostname or "127.0.0.1"
+    for name in ("NO_PROXY", "no_proxy"):
+        bypassed = [entry for entry in os.environ.get(name, "").split(",") if entry.strip()]
+        values[name] = ",".join([*bypassed, host])
     for name in CLEARED_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     for name, value in values.items():

@@ -62,8 +62,12 @@ class Server(Helpers):
         self.region = REGION
         self.jwks_url = f"{url}/.well-known/jwks_uri"
         self.dashboard_url = f"{url}/_cogid/?key={dashboard_key}"
-        # The server's store, opened in this process too: to mint test logins, check tokens, reset it.
+        # The server's store, opened in this process too: to mint test logins, check tokens, reset
+        # it, read its outbox (also through cogid.local's functions given its home).
+        from cogid.local.service import share
+
         self.service = service
+        share(service, home)
         self.access_key_id: str = key["AccessKeyId"]
         self.secret_access_key: str = key["SecretAccessKey"]
 
@@ -117,7 +121,7 @@ class Server(Helpers):
 
         if "aws_access_key_id" not in kwargs:
             kwargs.update(aws_access_key_id=self.access_key_id, aws_secret_access_key=self.secret_access_key)
-        config = Config(retries={"total_max_attempts": 1})
+        config = Config(retries={"total_max_attempts": 1}, proxies={})  # a local server: never through a proxy
         if "config" in kwargs:
             config = config.merge(kwargs.pop("config"))
         from cogid.local import boto3_session
@@ -138,7 +142,10 @@ class Server(Helpers):
     def stop(self) -> None:
         """Stop the server and delete its directory (and so its store: nothing of it is kept,
         so its processes are killed rather than left to finish their requests, ~1 s)."""
+        from cogid.local.service import unshare
+
         _stop(self.process)
+        unshare(self.home)
         self.service.store.close()
         shutil.rmtree(self.home, ignore_errors=True)
 
