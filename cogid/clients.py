@@ -180,10 +180,11 @@ def _stand_in(shape: Any, name: str, request: dict[str, Any], region: str) -> An
     if shape is None:
         return {}
     kind = shape.type_name
-    if kind == "structure":
+    if kind == "structure":  # one page: no NextToken, or a paging loop would follow stand-ins for ever
         return {
             member: request[member] if member in request else _stand_in(member_shape, member, request, region)
             for member, member_shape in shape.members.items()
+            if member != "NextToken"
         }
     if kind == "string":
         return f"{region}:{NEW_ID}" if shape.name in ID_SHAPES else f"{NEW}{name}>"

@@ -248,9 +248,10 @@ def issue_linking(
         started = time.time()
         owner = str(device.get_id(IdentityPoolId=where, Logins={key: token})["IdentityId"])
         if clients.is_stand_in(owner):  # a dry run: GetId, which makes an identity if nobody has the login, not made
+            then = "merges" if allow_merge else "asks before merging" if ask is not None else "refuses to merge"
             output.dry_note(
                 f"whether the {key} login belongs to another identity is not known (GetId would ask);"
-                " the real run refuses to merge unless --allow-merge"
+                f" if it does, the real run {then}" + ("" if allow_merge else " unless --allow-merge")
             )
             continue
         if owner == mine or owner in others:  # linked already
@@ -687,23 +688,21 @@ def _cached_credentials(path: Path, expired_too: bool = False) -> dict[str, Any]
 
 
 def _still_theirs(profile: Profile, user: str | None, identity_id: str) -> bool:
-    """On the embedded service, are cached credentials still what a call would give: developer
-    user `user`'s identity now, or, for a guest, an identity that is still a guest? Unlinking a
-    user, deleting its identity or signing a guest in does not expire credentials given before,
-    as STS would not on AWS; but a cache that answers for an identity the user no longer has, or
-    that the service would now refuse, only misleads. Elsewhere: trusted (checking would cost
-    the calls the cache saves)."""
-    if not clients.in_process(profile):
+    """On the local backend (in process or a `cogid serve`), are cached credentials still what a
+    call would give: developer user `user`'s identity now, or, for a guest, an identity still
+    without logins? Unlinking a user, deleting its identity or signing a guest in does not expire
+    credentials given before, as STS would not on AWS; but a cache that answers for an identity
+    the user no longer has, or that the service would now refuse, only misleads. On AWS: trusted
+    (the check would cost as much as the calls the cache saves). Not seen here: a guest disabled
+    after losing a login it had gained (DescribeIdentity does not say; see guest_enabled)."""
+    if profile.backend != "local":
         return True
     from botocore.exceptions import ClientError
 
     cognito = clients.client(profile, "cognito-identity")
     try:
         if user is not None:
-            found = cognito.lookup_developer_identity(
-                IdentityPoolId=pool_id(profile), DeveloperUserIdentifier=user, MaxResults=1
-            )
-            return found.get("IdentityId") == identity_id
+            return identity_of_user(cognito, pool_id(profile), user) == identity_id
         return not cognito.describe_identity(IdentityId=identity_id).get("Logins")
     except ClientError:  # the user or the identity is gone
         return False

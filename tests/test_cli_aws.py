@@ -226,3 +226,19 @@ def test_social_token_on_real_aws_says_why_not(cli, isolated):
     result = cli("social", "token", "facebook", "--subject", "x", "--audience", "a", "-p", "real",
                  env={"AWS_ACCESS_KEY_ID": "AKIAX", "AWS_SECRET_ACCESS_KEY": "y"})
     assert result.exit_code == 3 and "test tokens come from the local backend or a `cogid serve`" in result.stderr
+
+
+def test_cached_credentials_over_a_serve_endpoint_follow_the_user(cli, isolated, monkeypatch, local):
+    """The local backend through `cogid serve`: the cache is checked as in process."""
+    from cogid.local.transport.server import running_server
+
+    key = local("iam").create_access_key()["AccessKey"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    with running_server(isolated) as url:
+        assert cli("profile", "add", "srv", "--endpoint-url", url, "--region", "us-east-1", "--use").exit_code == 0
+        ok(cli("pool", "create", "served", "--developer-provider", DEV, "--create-roles", "--use"))
+        first = ok(cli("creds", "--user", "bob", "-o", "json"))
+        assert ok(cli("creds", "--user", "bob", "-o", "json")) == first  # cached
+        ok(cli("unlink", "--user", "bob"))
+        assert ok(cli("creds", "--user", "bob", "-o", "json"))["AccessKeyId"] != first["AccessKeyId"]

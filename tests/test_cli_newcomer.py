@@ -125,6 +125,20 @@ def test_dry_run_masks_secrets(cli, cli_pool, facebook):
          "Parameters": {"IdentityPoolId": cli_pool, "Logins": {DEV: "****", "graph.facebook.com": "****"}}}]
 
 
+def test_a_dry_run_reading_a_stand_in_ends(cli_pool, isolated):
+    """A read naming what a dry run would have made is answered with a stand-in: one page, no
+    NextToken to follow (a stand-in token led the paging loop round for ever)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COGID_HOME": str(isolated)}
+    done = subprocess.run([sys.executable, "-m", "cogid", "sync", "put", "--identity-id", "us-east-1:<new-id>",
+                           "settings", "a=b", "--dry-run"], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["Operation"] for line in done.stdout.splitlines()] == ["UpdateRecords"]
+
+
 def test_a_dry_run_link_says_it_cannot_know_of_a_merge(cli, cli_pool, facebook):
     """Who holds a login is asked with GetId, which makes an identity when nobody does: a dry run
     cannot ask, so it says that the real run may refuse (or, allowed, make) a merge."""
@@ -133,8 +147,10 @@ def test_a_dry_run_link_says_it_cannot_know_of_a_merge(cli, cli_pool, facebook):
     ok(cli("token", "issue", "--user", "b"))
     dry = cli("link", "--user", "b", "--facebook", token, "--dry-run")
     assert dry.exit_code == 0, dry.stderr
-    assert ("dry run: whether the graph.facebook.com login belongs to another identity is not known"
-            " (GetId would ask); the real run refuses to merge unless --allow-merge") in dry.stderr
+    unknown = "dry run: whether the graph.facebook.com login belongs to another identity is not known (GetId would ask)"
+    assert f"{unknown}; if it does, the real run refuses to merge unless --allow-merge" in dry.stderr
+    allowed = cli("link", "--user", "b", "--facebook", token, "--dry-run", "--allow-merge")
+    assert f"{unknown}; if it does, the real run merges\n" in allowed.stderr
     assert cli("link", "--user", "b", "--facebook", token).exit_code == 2  # as said
 
 

@@ -143,3 +143,15 @@ def test_bulk_issue_applies_tags_and_refuses_single_user_options(cli, cli_pool):
         assert claims["https://aws.amazon.com/tags"] == {"principal_tags": {"team": ["blue"]}}
     refused = cli("token", "issue", "--users-from", "-", "--identity-id", "us-east-1:abc", input="alice\n")
     assert refused.exit_code == 2 and refused.stdout == ""
+
+
+def test_a_well_signed_token_with_a_bad_claim_is_not_said_to_have_a_bad_signature(rsa_key):
+    from cogid.local.tokens import ISSUER, Unverified, verify
+
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key()))
+    jwks = {"keys": [{**public, "kid": "k1"}]}
+    claims = {"iss": ISSUER, "sub": "us-east-1:x", "aud": "us-east-1:p", "exp": 4102444800, "nbf": "x"}
+    token = jwt.encode(claims, rsa_key, algorithm="RS512", headers={"kid": "k1"})
+    with pytest.raises(Unverified) as refused:
+        verify(token, jwks, "us-east-1:p")
+    assert str(refused.value) == "Not Before claim (nbf) must be an integer."

@@ -184,6 +184,10 @@ def test_one_update_takes_at_most_2048_patches(a):
     assert (code(refused), message(refused)) == (
         "LimitExceededException", "Exceeded 2048 record patches in one UpdateRecords")
     assert len(update(device, pool, alice, token, removals[:2048])["Records"]) == 2048
+    bob = world.user(pool, "bob")
+    with pytest.raises(ClientError) as refused:  # whether the caller may write is said first
+        update(device, pool, bob, token, removals)
+    assert code(refused) == "NotAuthorizedException"
 
 
 def test_t22_a_dataset_holds_one_mebibyte(a):

@@ -35,7 +35,7 @@ def keys_create(profile: ProfileOpt = None, output_format: EnvOutputOpt = None, 
 
     Example:
       eval "$(cogid keys create -o env)"
-      aws --endpoint-url http://127.0.0.1:8800 cognito-identity list-identity-pools --max-results 10
+      aws --endpoint-url http://127.0.0.1:8800 --region us-east-1 cognito-identity list-identity-pools --max-results 10
     """
     fmt = output.choose(output_format, WITH_ENV)
     key = _iam(profile).create_access_key()["AccessKey"]

@@ -10,7 +10,6 @@ from cogid.errors import UsageError
 
 POOL_NAME = "cogid-quickstart"
 PROVIDER = "login.quickstart.cogid"
-FACEBOOK = "graph.facebook.com"
 FACEBOOK_APP = "quickstart-facebook-app"
 FORMATS = ("json", "table")
 MAX_USER = 1024  # characters of a developer user id
@@ -51,6 +50,7 @@ def quickstart(
         output.message(f"✓ {title}: {detail}", style="green")
 
     iam = clients.client(profile, "iam")
+    facebook_key = flows.PROVIDERS["facebook"]
     pool_id = _find_pool(cognito)
     if pool_id is None:
         pool = flows.create_pool(
@@ -61,7 +61,7 @@ def quickstart(
                 "AllowUnauthenticatedIdentities": True,
                 "AllowClassicFlow": True,
                 "DeveloperProviderName": PROVIDER,
-                "SupportedLoginProviders": {FACEBOOK: FACEBOOK_APP},
+                "SupportedLoginProviders": {facebook_key: FACEBOOK_APP},
             },
             make_roles=True,
         )
@@ -76,8 +76,8 @@ def quickstart(
     issued = flows.issue_token(profile, cognito, user)
     step("2. token issued", f"{user} -> identity {issued['IdentityId']}")
 
-    facebook = mint_social_token(FACEBOOK, f"fb-{user}", facebook_app, home=config.data_dir())
-    linked = flows.issue_token(profile, cognito, user, links={FACEBOOK: facebook})
+    facebook = mint_social_token(facebook_key, f"fb-{user}", facebook_app, home=config.data_dir())
+    linked = flows.issue_token(profile, cognito, user, links={facebook_key: facebook})
     logins = cognito.describe_identity(IdentityId=linked["IdentityId"]).get("Logins", [])
     step("3. Facebook linked", f"identity {linked['IdentityId']} has logins {', '.join(logins)}")
 
@@ -150,13 +150,14 @@ def _facebook_app(cognito: Any, pool_id: str) -> str:
     again if it was removed since (step 3 links a Facebook login)."""
     from cogid import flows
 
+    key = flows.PROVIDERS["facebook"]
     pool = flows.pool_settings(cognito, pool_id)
     providers = pool.get("SupportedLoginProviders", {})
-    if FACEBOOK not in providers:
-        cognito.update_identity_pool(**{**pool, "SupportedLoginProviders": {**providers, FACEBOOK: FACEBOOK_APP}})
+    if key not in providers:
+        flows.update_pool(cognito, {**pool, "SupportedLoginProviders": {**providers, key: FACEBOOK_APP}})
         output.message(f"Identity pool {pool_id}: Facebook logins taken again (app {FACEBOOK_APP})")
         return FACEBOOK_APP
-    return str(providers[FACEBOOK])
+    return str(providers[key])
 
 
 def _adopt(pool_id: str) -> str:

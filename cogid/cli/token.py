@@ -70,6 +70,9 @@ def token_issue(
 ) -> None:
     """Issue an identity id and OpenID token for a user (GetOpenIdTokenForDeveloperIdentity).
 
+    With --users-from, one JSON object a line as each token is issued (-o jsonl; -o json says
+    the same).
+
     Examples:
       cogid token issue --user alice
       cogid token issue --user alice --duration 3600 -o text | cut -f2

@@ -135,6 +135,10 @@ def verify(token: str, jwks: dict[str, Any], audience: str | None, now: float | 
         key = _key_from_jwk(jwk)
     except (KeyError, TypeError, ValueError, AttributeError, jwt.PyJWTError) as error:
         raise Unverified(f"key {header.get('kid')!r} of the issuer's JWKS is malformed ({error})") from None
+    try:  # decode() read the header and claims without it
+        jwt.utils.base64url_decode(token.strip().rpartition(".")[2])
+    except (ValueError, TypeError) as error:  # binascii.Error is a ValueError
+        raise Unverified(f"its signature is malformed ({error})") from None
     try:
         verified: dict[str, Any] = jwt.decode(
             token.strip(),
@@ -145,10 +149,6 @@ def verify(token: str, jwks: dict[str, Any], audience: str | None, now: float | 
             leeway=CLOCK_SKEW,
             options={"verify_aud": audience is not None, "verify_exp": False, "require": ["iss", "sub", "aud", "exp"]},
         )
-    except jwt.InvalidSignatureError as error:
-        raise Unverified(f"{error}") from None
-    except jwt.DecodeError as error:  # header and claims were read above: what is left is the signature
-        raise Unverified(f"its signature is malformed ({error})") from None
     except jwt.InvalidTokenError as error:
         raise Unverified(f"{error}") from None
     now = time.time() if now is None else now

@@ -174,8 +174,6 @@ class Datasets(Admission):
         client_context: str | None = None,  # documented by AWS as not implemented
     ) -> dict[str, Any]:
         patches = record_patches or []
-        if len(patches) > MAX_PATCHES:
-            raise errors.LimitExceeded(f"Exceeded {MAX_PATCHES} record patches in one UpdateRecords")
         for i, patch in enumerate(patches, 1):
             if patch["SyncCount"] < 0:
                 raise errors.InvalidParameter(f"RecordPatch for key '{patch['Key']}': SyncCount must not be negative")
@@ -185,6 +183,8 @@ class Datasets(Admission):
                 )
         with self.store.write():
             scope = self.admit(caller, BOTH, identity_pool_id, identity_id)
+            if len(patches) > MAX_PATCHES:  # who may write is said first (S23-S26)
+                raise errors.LimitExceeded(f"Exceeded {MAX_PATCHES} record patches in one UpdateRecords")
             if not self._valid_session(sync_session_token, scope.pool_id, identity_id, dataset_name, self.clock()):
                 raise errors.InvalidParameter(TOKEN_INVALID)  # U1
             dataset = self._live(identity_id, dataset_name)

@@ -18,7 +18,7 @@ from cogid.local import errors
 from cogid.local.wire import shapes
 from cogid.local.wire.caller import _caller
 from cogid.local.wire.request import Request, Response, _service_error, json_error
-from cogid.local.wire.validate import validate
+from cogid.local.wire.validate import does_not_fit, validate
 
 if TYPE_CHECKING:
     from cogid.local.service import Service
@@ -111,7 +111,7 @@ def _scalar(shape: shapes.Shape, text: str, where: str) -> Any:
         try:
             return int(text)
         except ValueError:  # past Python's 4,300 digits, far past any integer of a model
-            raise errors.Serialization(f"Value at '{where}' does not fit a {shape.type_name}") from None
+            raise does_not_fit(where, shape.type_name) from None
     return text
 
 

@@ -148,7 +148,7 @@ class _Checker:
     def _integer(self, shape: Any, value: int, path: Path) -> int:
         bound = _TYPE_BOUNDS[shape.type_name]
         if not -bound <= value < bound:  # no Java int or long holds it: the body cannot be read
-            raise Serialization(f"Value at '{_spelled(path)}' does not fit a {shape.type_name}")
+            raise does_not_fit(_spelled(path), shape.type_name)
         low, high = shape.metadata.get("min"), shape.metadata.get("max")
         if low is not None and value < low:
             self.fail(value, path, f"Member must have value greater than or equal to {low}")
@@ -164,6 +164,11 @@ class _Checker:
             self.fail(value, path, f"Member must have {what} greater than or equal to {low}", sensitive)
         if high is not None and len(value) > high:
             self.fail(value, path, f"Member must have {what} less than or equal to {high}", sensitive)
+
+
+def does_not_fit(where: str, type_name: str) -> Serialization:
+    """A number no Java `integer` or `long` holds: the body or query cannot be read."""
+    return Serialization(f"Value at '{where}' does not fit {'an' if type_name == 'integer' else 'a'} {type_name}")
 
 
 def validate(input_shape: Any, params: Any) -> dict[str, Any]:
