@@ -174,20 +174,18 @@ def test_t21_1024_records_per_dataset(a):
 
 def test_one_update_takes_at_most_2048_patches(a):
     """A local safeguard, not an AWS limit: a device that removed all 1,024 records and wrote 1,024
-    new ones offline sends 2,048 patches; more than that and one call held the store for seconds
-    (and each removal of an unknown key leaves a tombstone for good, SQ7)."""
+    new ones offline sends 2,048 patches. A longer list is refused as the model's constraints are
+    (S22, before the caller's rights), unread: 180,000 tiny patches took a worker seconds to
+    validate, then held the store's write lock for seconds, and left 180,000 tombstones for good."""
     world, pool, alice, device = a
     token = records(device, pool, alice)["SyncSessionToken"]
     removals = [{"Op": "remove", "Key": f"gone{i}", "SyncCount": 0} for i in range(2049)]
     with pytest.raises(ClientError) as refused:
         update(device, pool, alice, token, removals)
-    assert (code(refused), message(refused)) == (
-        "LimitExceededException", "Exceeded 2048 record patches in one UpdateRecords")
+    assert (code(refused), message(refused)) == ("ValidationException", (
+        "1 validation error detected: Value at 'recordPatches' failed to satisfy constraint:"
+        " Member must have length less than or equal to 2048"))
     assert len(update(device, pool, alice, token, removals[:2048])["Records"]) == 2048
-    bob = world.user(pool, "bob")
-    with pytest.raises(ClientError) as refused:  # whether the caller may write is said first
-        update(device, pool, bob, token, removals)
-    assert code(refused) == "NotAuthorizedException"
 
 
 def test_t22_a_dataset_holds_one_mebibyte(a):

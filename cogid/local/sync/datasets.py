@@ -34,10 +34,6 @@ from cogid.local.sync.outbox import Outbox
 SESSION_LIFETIME = 3600  # seconds (SQ3)
 MAX_DATASETS = 20
 MAX_RECORDS = 1024
-# A local safeguard, not an AWS limit: a device that removed its 1,024 records and wrote 1,024 new
-# ones offline sends 2,048 patches. Unbounded, one call held the store's write lock for seconds,
-# and each removal of a key never seen leaves a tombstone for good (SQ7, SQ8).
-MAX_PATCHES = 2 * MAX_RECORDS
 MAX_BYTES = 1024 * 1024
 MAX_CREATED_NAME = 128  # the model's limit; merge products may reach 200 (S54)
 MAX_NAME = 200
@@ -183,8 +179,6 @@ class Datasets(Admission):
                 )
         with self.store.write():
             scope = self.admit(caller, BOTH, identity_pool_id, identity_id)
-            if len(patches) > MAX_PATCHES:  # who may write is said first (S23-S26)
-                raise errors.LimitExceeded(f"Exceeded {MAX_PATCHES} record patches in one UpdateRecords")
             if not self._valid_session(sync_session_token, scope.pool_id, identity_id, dataset_name, self.clock()):
                 raise errors.InvalidParameter(TOKEN_INVALID)  # U1
             dataset = self._live(identity_id, dataset_name)

@@ -90,6 +90,12 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 _TYPE_BOUNDS = {"integer": 2**31, "long": 2**63}
 
+# Local safeguards beside the models' constraints, not AWS limits (README): a list longer than
+# this is refused before its members are read. Cognito Sync's UpdateRecords: a device that
+# replaced all 1,024 records of a dataset offline sends 2,048 patches; 180,000 tiny ones (8 MiB)
+# took a worker seconds to validate and then held the store's write lock for seconds more.
+LOCAL_MAX_ITEMS = {"RecordPatchList": 2048}
+
 
 class _Checker:
     def __init__(self) -> None:
@@ -119,6 +125,10 @@ class _Checker:
 
     def _list(self, shape: Any, value: list[Any], path: Path) -> list[Any]:
         self._size(shape, value, path, "length", _holds_secrets(shape))
+        local_max = LOCAL_MAX_ITEMS.get(shape.name)
+        if local_max is not None and len(value) > local_max:  # not quoted: it is long
+            self.fail(value, path, f"Member must have length less than or equal to {local_max}", sensitive=True)
+            return value
         return [self.check(shape.member, item, (path, f"{i}.member")) for i, item in enumerate(value, 1)]
 
     def _map(self, shape: Any, value: dict[str, Any], path: Path) -> dict[str, Any]:
