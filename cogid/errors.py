@@ -104,9 +104,9 @@ def from_exception(error: BaseException) -> CogidError | None:
     if isinstance(error, OSError) and error.filename is not None:  # a file or directory cogid needs
         return ConfigError(f"{error.filename}: {error.strerror or error}")
     if type(error).__module__ == "cogid.local.store.core":  # loaded already: it raised `error`
-        from cogid.local.store.core import StoreBusy, StoreFull, StoreTimeoutError
+        from cogid.local.store.core import StoreBusy, StoreTimeoutError, StoreUnwritable
 
-        if isinstance(error, StoreFull):  # nothing was written: retry once space is freed
+        if isinstance(error, StoreUnwritable):  # nothing was written: retry once that is mended
             return Unavailable(f"local store {error}")
 
         if isinstance(error, StoreBusy):  # another process holds the store: retry later

@@ -170,3 +170,57 @@ def test_serve_answers_503_on_a_full_disk_logs_it_once_and_recovers(small_disk, 
     identities = cogid.local.client("cognito-identity").list_identities(IdentityPoolId=pool, MaxResults=60)
     assert sorted(i["IdentityId"] for i in identities["Identities"]) == sorted(
         [identity, bob["IdentityId"]])  # bob once
+
+
+def test_serve_answers_503_when_a_file_size_limit_stops_its_writes(isolated, tmp_path):
+    """Not only a full disk: a write the filesystem refuses for any reason (here `ulimit -f`, as
+    a read-only or immutable file would) is a 503 naming why, logged once, never a 500 with a
+    traceback at every request; what was answered 200 is kept."""
+    import os
+    import resource
+    import signal
+
+    key = cogid.local.client("iam").create_access_key()["AccessKey"]
+    local = cogid.local.client("cognito-identity")
+    pool = local.create_identity_pool(IdentityPoolName="app", AllowUnauthenticatedIdentities=False,
+                                      DeveloperProviderName=DEV)["IdentityPoolId"]
+    close_services()
+    limit = 96 * 1024  # the WAL reaches it after a few dozen new users
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    log = tmp_path / "serve.log"
+    with open(log, "w") as errors:
+        server = subprocess.Popen([sys.executable, "-m", "cogid", "serve", "--port", "0", "--workers", "1", "--quiet"],
+                                  env={**os.environ, "COGID_HOME": str(isolated)}, stdout=subprocess.PIPE,
+                                  stderr=errors, text=True, preexec_fn=limited)
+    try:
+        cognito = _remote("cognito-identity", server.stdout.readline().strip(), key)
+        issued, refused = [], []
+        for n in range(400):
+            try:
+                issued.append(cognito.get_open_id_token_for_developer_identity(
+                    IdentityPoolId=pool, Logins={DEV: f"user-{n}"})["IdentityId"])
+            except ClientError as error:
+                refused.append((error.response["Error"]["Code"], error.response["ResponseMetadata"]["HTTPStatusCode"],
+                                error.response["Error"]["Message"]))
+            if len(refused) >= 5:
+                break
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    assert issued and refused, (len(issued), refused)
+    assert {(code, status) for code, status, _ in refused} == {("ServiceUnavailableException", 503)}, refused
+    assert "file size limit reached" in refused[0][2]
+    logged = log.read_text()
+    assert "Traceback" not in logged, logged[-3000:]
+    assert sum("file size limit reached" in line for line in logged.splitlines()) == 1, logged[-3000:]
+    found, page = set(), {}
+    while True:  # every identity answered 200 was kept
+        page = local.list_identities(IdentityPoolId=pool, MaxResults=60, **page)
+        found |= {i["IdentityId"] for i in page["Identities"]}
+        if "NextToken" not in page:
+            break
+        page = {"NextToken": page["NextToken"]}
+    assert set(issued) <= found, len(set(issued) - found)

@@ -14,8 +14,8 @@ from cogid.local.store.core import (
     Row,
     StoreBusy,
     StoreCore,
-    StoreFull,
     StoreTimeoutError,
+    StoreUnwritable,
     create_private_file,
 )
 from cogid.local.store.iam import IamSQL
@@ -28,7 +28,7 @@ __all__ = [
     "Store",
     "StoreBusy",
     "StoreCore",
-    "StoreFull",
+    "StoreUnwritable",
     "StoreTimeoutError",
     "create_private_file",
 ]

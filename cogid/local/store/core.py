@@ -201,36 +201,57 @@ class StoreBusy(sqlite3.OperationalError):
         super().__init__(f"{path} {self.reason}")
 
 
-class StoreFull(sqlite3.OperationalError):
-    """The filesystem holding the store has no space left: the transaction was rolled back, so
-    the store is as it was before, and usable again once space is freed."""
+class StoreUnwritable(sqlite3.OperationalError):
+    """The filesystem refused to write the store (`reason`: disk full, a file size limit, a
+    read-only file or filesystem, an I/O error): the transaction was rolled back, so the store is
+    as it was before, and usable again once that is mended."""
 
-    def __init__(self, path: Path):
-        self.path = path
-        super().__init__(f"{path}: disk full")
+    def __init__(self, path: Path, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"{path}: {reason}")
 
 
 # Below this much free space, an I/O error of SQLite's (it names no errno) is taken for a full
 # disk: growing the shared-memory index or the WAL fails so (SQLITE_IOERR_SHMSIZE, _WRITE).
 _NEARLY_FULL = 1 << 20
+_OS_REASONS = {errno.ENOSPC: "disk full", errno.EFBIG: "file size limit reached", errno.EROFS: "read-only filesystem"}
 
 
-def _disk_full(path: Path, error: BaseException) -> bool:
-    """Did `error` come of the filesystem holding `path` being full?"""
+def _unwritable(path: Path, error: BaseException) -> str | None:
+    """Why the filesystem holding `path` refused a write, if that is what `error` came of."""
     if isinstance(error, OSError):
-        return error.errno == errno.ENOSPC
-    if not isinstance(error, sqlite3.Error) or isinstance(error, (StoreBusy, StoreFull)):
-        return False
+        return _OS_REASONS.get(error.errno or 0)
+    if not isinstance(error, sqlite3.Error) or isinstance(error, (StoreBusy, StoreUnwritable)):
+        return None
     code = getattr(error, "sqlite_errorcode", 0) & 0xFF
-    if code == sqlite3.SQLITE_FULL:
-        return True
-    if code != sqlite3.SQLITE_IOERR:
-        return False
+    if code == sqlite3.SQLITE_READONLY:
+        return f"not writable ({error})"
+    if code not in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+        return None
     try:
         stats = os.statvfs(path.parent)
+        full = stats.f_bavail * stats.f_frsize < _NEARLY_FULL
     except OSError:
+        full = False
+    if full:
+        return "disk full"
+    if _at_size_limit(path):  # a write past `ulimit -f` (EFBIG), which SQLite names no better
+        return "file size limit reached"
+    return f"I/O error ({error})"
+
+
+def _at_size_limit(path: Path) -> bool:
+    """Is the store's file or its WAL within a few pages of this process's file size limit?"""
+    import resource
+
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit == resource.RLIM_INFINITY:
         return False
-    return stats.f_bavail * stats.f_frsize < _NEARLY_FULL
+    for file in (path, path.with_name(path.name + "-wal")):
+        with suppress(OSError):
+            if file.stat().st_size + _NEARLY_FULL // 16 > limit:
+                return True
+    return False
 
 
 class StoreTimeoutError(ValueError):
@@ -338,12 +359,12 @@ class StoreCore:
         self.timeout = store_timeout(timeout)
         self._local = threading.local()
         self._commits = 0
-        self._full = False  # the last write found the disk full (logged once, until one succeeds)
+        self._unwritable: str | None = None  # why the last write failed so (logged once, until one succeeds)
         # A forked child must open its own connection: SQLite connections never cross a fork.
         os.register_at_fork(after_in_child=self._forget_connections)
         try:
             self._open()
-        except (StoreBusy, StoreFull):
+        except (StoreBusy, StoreUnwritable):
             raise  # names its file already
         except sqlite3.DatabaseError as error:
             # Whoever reads this must know which file: a damaged or foreign one, or locked.
@@ -378,7 +399,7 @@ class StoreCore:
     @contextmanager
     def write(self) -> Iterator[Self]:
         """One write transaction: all or nothing, serialised with every other writer."""
-        with self._full_disk(), self._writers_queue():
+        with self._refused_writes(), self._writers_queue():
             self._begin_immediate()
             try:
                 yield self
@@ -390,9 +411,9 @@ class StoreCore:
                 if isinstance(failure, sqlite3.IntegrityError):
                     raise Duplicate(str(failure)) from None
                 raise
-        if self._full:
-            self._full = False
-            log.warning("%s: space freed: writes succeed again", self.path)
+        if self._unwritable is not None:
+            self._unwritable = None
+            log.warning("%s: writes succeed again", self.path)
         self._commits += 1  # racy across threads at worst by a few counts: harmless
         if self._commits % CHECKPOINT_EVERY == 0:
             self._checkpoint()
@@ -411,18 +432,20 @@ class StoreCore:
                     self.db.execute(f'DELETE FROM "{table}"')  # noqa: S608 - names from the schema itself
 
     @contextmanager
-    def _full_disk(self) -> Iterator[None]:
-        """A full disk under the store is StoreFull, naming the file, and logged once (until a
-        write succeeds again), not at every request that finds it so."""
+    def _refused_writes(self) -> Iterator[None]:
+        """A write the filesystem refuses (a full disk, a read-only file...) is StoreUnwritable,
+        naming the file and why, and logged once (until a write succeeds again), not at every
+        request that finds it so."""
         try:
             yield
         except (sqlite3.Error, OSError) as error:
-            if not _disk_full(self.path, error):
+            reason = _unwritable(self.path, error)
+            if reason is None:
                 raise
-            if not self._full:
-                self._full = True
-                log.warning("%s: disk full (%s): writes fail until space is freed", self.path, error)
-            raise StoreFull(self.path) from error
+            if self._unwritable != reason:
+                self._unwritable = reason
+                log.warning("%s: %s: writes fail until this is mended", self.path, reason)
+            raise StoreUnwritable(self.path, reason) from error
 
     def _checkpoint(self) -> None:
         """Copy the WAL into the database file, after the commit has let the writers' lock go.
@@ -491,7 +514,7 @@ class StoreCore:
         if self.db.in_transaction:
             yield self
             return
-        with self._full_disk():  # opening a connection may need room (its shared-memory index)
+        with self._refused_writes():  # opening a connection may need room (its shared-memory index)
             self.db.execute("BEGIN")
         try:
             yield self
@@ -507,7 +530,7 @@ class StoreCore:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Openers queue as writers do: a file another process has just created, and not yet
         # given its schema, is never taken for an empty one.
-        with self._full_disk(), self._writers_queue():
+        with self._refused_writes(), self._writers_queue():
             created = create_private_file(self.path)
             if not created:
                 version = stored_version(self.path)  # read-only: nothing is written before this
@@ -523,7 +546,7 @@ class StoreCore:
                         self.db.execute("ROLLBACK")
                     raise
             except (sqlite3.Error, OSError) as error:
-                if created and _disk_full(self.path, error):
+                if created and _unwritable(self.path, error):
                     # Left empty, it would be refused as damaged once space returns.
                     conn = getattr(self._local, "conn", None)
                     if conn is not None:

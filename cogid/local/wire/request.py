@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cogid.local import errors
-from cogid.local.store.core import StoreBusy, StoreFull
+from cogid.local.store.core import StoreBusy, StoreUnwritable
 
 if TYPE_CHECKING:
     from cogid.local.service import Service
@@ -76,12 +76,13 @@ def _service_error(error: Exception, service: Service) -> errors.ServiceError:
         return errors.ServiceError(
             f"The local store is busy ({error.reason}); retry the request.", code="TooManyRequestsException"
         )
-    if isinstance(error, StoreFull):
-        # The disk under the store is full (logged by the store, once): nothing was written,
-        # and the request may succeed once space is freed. The Query protocol calls it
-        # ServiceUnavailable.
+    if isinstance(error, StoreUnwritable):
+        # The filesystem refused the write (logged by the store, once): nothing was written, and
+        # the request may succeed once that is mended. The Query protocol calls it ServiceUnavailable.
         return errors.ServiceError(
-            "The local store's disk is full; retry the request later.", code="ServiceUnavailableException", status=503
+            f"The local store cannot be written ({error.reason}); retry the request later.",
+            code="ServiceUnavailableException",
+            status=503,
         )
     if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
         return errors.ServiceError("The local store is busy; retry the request.", code="TooManyRequestsException")
