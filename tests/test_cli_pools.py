@@ -1,7 +1,10 @@
 """Pools and developer providers: create (with roles), update, roles, delete, provider."""
 
 
+import json
+
 import jwt
+import pytest
 from conftest import DEV, FACEBOOK_APP, ok
 
 
@@ -43,6 +46,22 @@ def test_pool_roles_show_and_set(cli, cli_pool):
     arn = "arn:aws:iam::000000000000:role/Other"
     assert ok(cli("pool", "roles", "--auth-role", arn))["Roles"] == {**roles["Roles"], "authenticated": arn}
     assert ok(cli("pool", "show"))["Roles"]["authenticated"] == arn
+
+@pytest.mark.parametrize("document, says", [
+    ("[]", "--mappings: expected a JSON object of login provider: mapping, got an array"),
+    ("null", "--mappings: expected a JSON object of login provider: mapping, got null"),
+    ('""', "--mappings: expected a JSON object of login provider: mapping, got a string"),
+    ("0", "--mappings: expected a JSON object of login provider: mapping, got a number"),
+    ('{"graph.facebook.com": "s"}', "--mappings: the mapping of 'graph.facebook.com' must be a JSON object, not a string"),
+])
+def test_role_mappings_that_are_no_mappings_are_refused_and_change_nothing(cli, cli_pool, document, says):
+    mapping = {"graph.facebook.com": {"Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"}}
+    ok(cli("pool", "roles", "--mappings", "-", input=json.dumps(mapping)))
+    refused = cli("pool", "roles", "--mappings", "-", input=document)
+    assert refused.exit_code == 2 and refused.stderr == f"cogid: error: {says}\n"
+    assert ok(cli("pool", "roles"))["RoleMappings"] == mapping  # not wiped
+    assert ok(cli("pool", "roles", "--mappings", "-", input="{}"))["RoleMappings"] == {}  # asked for: cleared
+
 
 def test_pool_delete_asks_unless_yes(cli, cli_pool):
     refused = cli("pool", "delete")

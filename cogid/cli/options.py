@@ -264,3 +264,16 @@ def profile(name: str | None, pool: str | None = None, region: str | None = None
     from cogid import config
 
     return config.resolve(name, identity_pool_id=pool, region=region)
+
+
+def json_kind(value: object) -> str:
+    """What a parsed JSON value is, in JSON's words."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return "a string" if isinstance(value, str) else "a number"

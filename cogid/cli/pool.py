@@ -17,6 +17,7 @@ from cogid.cli.options import (
     RegionOpt,
     YesOpt,
     confirm,
+    json_kind,
     key_values,
     named_providers,
     nonempty,
@@ -81,6 +82,25 @@ def _described(cognito: Any, pool_id: str) -> dict[str, Any]:
     if roles.get("RoleMappings"):
         pool["RoleMappings"] = roles["RoleMappings"]
     return pool
+
+
+def _role_mappings(source: Any) -> dict[str, Any]:
+    """--mappings' JSON: an object of login provider: mapping ({} clears them all). Anything else
+    is refused here, where the call would have been made without RoleMappings, which clears them."""
+    try:
+        document = json.loads(source.read())
+    except ValueError as error:
+        raise UsageError(f"--mappings: not valid JSON: {error}") from None
+    except OSError as error:
+        raise UsageError(f"--mappings {source.name}: cannot read: {error.strerror}") from None
+    if not isinstance(document, dict):
+        raise UsageError(f"--mappings: expected a JSON object of login provider: mapping, got {json_kind(document)}")
+    for provider, mapping in document.items():
+        if not isinstance(mapping, dict):
+            raise UsageError(
+                f"--mappings: the mapping of {provider[:60]!r} must be a JSON object, not {json_kind(mapping)}"
+            )
+    return document
 
 
 def _use(profile: Any, pool: dict[str, Any]) -> None:
@@ -374,12 +394,7 @@ def pool_roles(
         if unauth_role:
             result["Roles"]["unauthenticated"] = unauth_role
         if mappings:
-            try:
-                result["RoleMappings"] = json.loads(mappings.read())
-            except ValueError as error:
-                raise UsageError(f"--mappings: not valid JSON: {error}") from None
-            except OSError as error:
-                raise UsageError(f"--mappings {mappings.name}: cannot read: {error.strerror}") from None
+            result["RoleMappings"] = _role_mappings(mappings)
         cognito.set_identity_pool_roles(
             IdentityPoolId=target,
             Roles=result["Roles"],

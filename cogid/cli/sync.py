@@ -17,6 +17,7 @@ from cogid.cli.options import (
     RegionOpt,
     YesOpt,
     confirm,
+    json_kind,
     nonempty,
 )
 from cogid.cli.options import profile as resolve
@@ -276,7 +277,7 @@ def _json_values(source: str) -> dict[str, str]:
     except ValueError as error:
         raise UsageError(f"--json {source}: not JSON: {error}") from None
     if not isinstance(document, dict):
-        raise UsageError(f"--json {source}: expected a JSON object of string values, got {_json_kind(document)}")
+        raise UsageError(f"--json {source}: expected a JSON object of string values, got {json_kind(document)}")
     if not document:
         raise UsageError(f"--json {source}: the object is empty: nothing to write")
     for name, value in document.items():
@@ -285,24 +286,11 @@ def _json_values(source: str) -> dict[str, str]:
         if not isinstance(value, str):
             removing = " (`cogid sync rm` removes a record)" if value is None else ""
             raise UsageError(
-                f"--json {source}: the value of {name[:40]!r} is {_json_kind(value)}: values must be strings{removing}"
+                f"--json {source}: the value of {name[:40]!r} is {json_kind(value)}: values must be strings{removing}"
             )
         _text(name, f"--json {source}: key {name[:40]!r}")
         _text(value, f"--json {source}: the value of {name[:40]!r}")
     return document
-
-
-def _json_kind(value: object) -> str:
-    """What a parsed JSON value is, in JSON's words."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "an array"
-    return "a string" if isinstance(value, str) else "a number"
 
 
 def _pairs(items: list[str] | None) -> dict[str, str]:
