@@ -102,6 +102,7 @@ READING = ("Describe", "Get", "List", "Lookup")
 MASK = "****"
 # Credentials that AWS's models do not mark sensitive, masked all the same.
 UNMARKED_SECRETS = frozenset({"SyncSessionToken"})
+TWITTER = "api.twitter.com"  # its app is CONSUMER_KEY;CONSUMER_SECRET in SupportedLoginProviders
 # A dry run's stand-ins for what the service would have made: `<new Member>`, and for an identity
 # pool's or identity's id an id of the client's region (`us-east-1:<new-id>`), so that what is
 # derived from one (a profile's region, a role name's suffix) reads as it will.
@@ -168,7 +169,14 @@ def _masked(shape: Any, value: Any) -> Any:
     kind = shape.type_name
     if kind == "structure" and isinstance(value, dict):
         members = shape.members
-        return {k: MASK if k in UNMARKED_SECRETS else _masked(members.get(k), v) for k, v in value.items()}
+        masked: dict[str, Any] = {
+            k: MASK if k in UNMARKED_SECRETS else _masked(members.get(k), v) for k, v in value.items()
+        }
+        providers = masked.get("SupportedLoginProviders")
+        if isinstance(providers, dict) and ";" in str(providers.get(TWITTER, "")):
+            key = str(providers[TWITTER]).partition(";")[0]
+            masked["SupportedLoginProviders"] = {**providers, TWITTER: f"{key};{MASK}"}
+        return masked
     if kind == "list" and isinstance(value, list):
         return [_masked(shape.member, item) for item in value]
     if kind == "map" and isinstance(value, dict):

@@ -125,6 +125,14 @@ def test_dry_run_masks_secrets(cli, cli_pool, facebook):
          "Parameters": {"IdentityPoolId": cli_pool, "Logins": {DEV: "****", "graph.facebook.com": "****"}}}]
 
 
+def test_a_dry_run_masks_a_twitter_consumer_secret(cli, cli_pool):
+    for args in (["pool", "create", "tw", "--developer-provider", "login.tw.example", "--twitter", "ck;TOPSECRET"],
+                 ["pool", "update", "--twitter", "ck;TOPSECRET"]):
+        result = cli(*args, "--dry-run")
+        assert result.exit_code == 0, result.stderr
+        assert "TOPSECRET" not in result.stdout and '"api.twitter.com": "ck;****"' in result.stdout
+
+
 def test_a_dry_run_reading_a_stand_in_ends(cli_pool, isolated):
     """A read naming what a dry run would have made is answered with a stand-in: one page, no
     NextToken to follow (a stand-in token led the paging loop round for ever)."""
