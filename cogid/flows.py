@@ -751,6 +751,8 @@ def identity_credentials(profile: Profile, identity_id: str, user: str | None = 
     then GetCredentialsForIdentity), else a guest's (GetCredentialsForIdentity with no logins)."""
     if user is not None:
         credentials = exchange(profile, user)
+        if clients.is_stand_in(credentials["IdentityId"]):  # a dry run: its stand-in credentials, for this identity
+            return {**credentials, "IdentityId": identity_id}
         if credentials["IdentityId"] != identity_id:  # the user moved between the lookup and the token
             raise CogidError(f"developer user {user!r} now has identity {credentials['IdentityId']}, not {identity_id}")
         return credentials

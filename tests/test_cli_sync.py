@@ -99,6 +99,18 @@ def test_any_text_round_trips_in_json_and_is_escaped_in_tables(cli, alice):
     assert "\x1b" not in table and "\\x1b" in table
 
 
+def test_as_identity_dry_runs_plan_the_identitys_calls(cli, alice):
+    """A dry run has no credentials of the identity to call with (their exchange is not made):
+    its calls are planned, the reads with them answered by stand-ins."""
+    ok(cli("sync", "put", "--user", "alice", "settings", "theme=dark"))
+    for args in (["put", "settings", "theme=light"], ["rm", "settings", "theme"], ["delete", "settings", "--yes"]):
+        result = cli("sync", *args, "--user", "alice", "--as-identity", "--dry-run")
+        assert result.exit_code == 0, (args, result.stderr)
+        operations = [json.loads(line)["Operation"] for line in result.stdout.splitlines()]
+        assert operations[-1] in ("UpdateRecords", "DeleteDataset"), operations
+    assert cli("sync", "get", "-u", "alice", "settings", "theme").stdout == "dark\n"  # nothing changed
+
+
 def test_as_identity_calls_with_the_identitys_own_credentials(cli, alice, bob, cognito, cli_pool):
     written = ok(cli("sync", "put", "--user", "alice", "--as-identity", "settings", "theme=dark"))
     assert written["Records"][0]["LastModifiedBy"] == alice  # an identity caller, not the account
