@@ -528,6 +528,16 @@ def test_a_table_caps_its_rows_and_says_how_to_see_all(cli, cli_pool, svc):
     assert everyone[102] in ok(cli("identity", "list", "-o", "table", "--max-items", "200", env=wide))
 
 
+@pytest.mark.parametrize("args, most", [
+    (["pool", "list"], 60), (["identity", "list"], 60), (["keys", "list"], 1000)])  # sync's larger ones are capped (SQ6)
+def test_a_page_size_past_the_operations_limit_is_a_usage_error(cli, cli_pool, args, most):
+    for size in (str(most + 1), "9" * 30):
+        refused = cli(*args, "--page-size", size)
+        assert refused.exit_code == 2, refused.stderr
+        assert refused.stderr == f"cogid: error: --page-size {size[:40]}: at most {most} a page\n"
+    assert cli(*args, "--page-size", str(most)).exit_code == 0
+
+
 def test_a_list_writes_each_page_as_it_comes(cli, cli_pool, svc, monkeypatch):
     """Each page is written before the next is asked for: a reader gone after the first line
     (`| head -1`) stops the list there, not after all of it was read."""

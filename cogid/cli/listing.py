@@ -51,6 +51,10 @@ def stream(
     from cogid.errors import UsageError
     from cogid.local.sdk.paging import paginate
 
+    if page_size is not None:
+        most = _page_limit(client, operation)
+        if most is not None and page_size > most:
+            raise UsageError(f"--page-size {str(page_size)[:40]}: at most {most} a page")
     limit = max_items if max_items is not None else (TABLE_ROWS if fmt == "table" else None)
     config: dict[str, Any] = {"MaxItems": limit, "PageSize": page_size, "StartingToken": starting_token}
     pages = paginate(client, operation, **params, PaginationConfig={k: v for k, v in config.items() if v is not None})
@@ -68,3 +72,13 @@ def stream(
             output.message(f"The first {shown} {what} of more: all with -o jsonl or -o text, the next with {more}")
         else:
             output.message(f"{shown} {what}; the next with {more}")
+
+
+def _page_limit(client: Any, operation: str) -> int | None:
+    """The most items the model lets one call of `operation` ask for (its page size member's max)."""
+    from cogid.local.sdk.paging import paging_config
+
+    key = (paging_config(client.meta.service_model.service_name, operation) or {}).get("limit_key")
+    members = client.meta.service_model.operation_model(operation).input_shape.members
+    most = members[key].metadata.get("max") if key in members else None
+    return int(most) if most is not None else None
