@@ -24,8 +24,21 @@ def choose(requested: str | None, supported: Sequence[str]) -> str:
         raise UsageError(f"--output: the format is empty; this command writes {', '.join(supported)}")
     fmt = requested or ("table" if sys.stdout.isatty() and "table" in supported else "json")
     if fmt not in supported:
-        raise UsageError(f"--output {fmt}: this command writes {', '.join(supported)}")
+        raise UsageError(f"{_output_given_as()} {fmt}: this command writes {', '.join(supported)}")
     return fmt
+
+
+def _output_given_as() -> str:
+    """Where the format came from, as the user gave it: -o/--output, or COGID_OUTPUT."""
+    try:  # the click that Typer carries within it (as cogid.cli.app's error funnel uses it)
+        from typer._click.core import ParameterSource
+        from typer._click.globals import get_current_context
+    except ImportError:
+        return "--output"
+    context = get_current_context(silent=True)
+    if context is not None and context.get_parameter_source("output_format") is ParameterSource.ENVIRONMENT:
+        return "COGID_OUTPUT"
+    return "--output"
 
 
 def _plain(value: Any) -> Any:

@@ -155,3 +155,16 @@ def test_a_well_signed_token_with_a_bad_claim_is_not_said_to_have_a_bad_signatur
     with pytest.raises(Unverified) as refused:
         verify(token, jwks, "us-east-1:p")
     assert str(refused.value) == "Not Before claim (nbf) must be an integer."
+
+
+def test_an_empty_audience_to_verify_against_is_refused(cli, cli_pool):
+    token = ok(cli("token", "issue", "--user", "alice"))["Token"]
+    refused = cli("token", "decode", token, "--verify", "--audience", "")
+    assert refused.exit_code == 2 and "'--audience': the value is empty" in refused.stderr
+
+
+def test_an_output_format_from_the_environment_is_named_so(cli, cli_pool):
+    refused = cli("pool", "list", env={"COGID_OUTPUT": "bogus"})
+    assert refused.exit_code == 2 and refused.stderr.startswith("cogid: error: COGID_OUTPUT bogus: this command writes")
+    refused = cli("pool", "list", "-o", "bogus")
+    assert refused.exit_code == 2 and refused.stderr.startswith("cogid: error: --output bogus: this command writes")

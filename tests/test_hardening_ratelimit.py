@@ -159,7 +159,8 @@ def test_the_cli_passes_the_options_on(home_with_pool):
 
 
 @pytest.mark.parametrize("args", [["--unsigned-rate", "-1"], ["--unsigned-rate", "nan"], ["--unsigned-rate", "inf"],
-                                  ["--cors-origin", "app.example/path"]])
+                                  ["--cors-origin", "app.example/path"], ["--host", ""],
+                                  ["--public-url", "http://x y"], ["--public-url", "http://x/\x01"]])
 def test_bad_values_are_usage_errors(tmp_path, args):
     env = {**os.environ, "COGID_HOME": str(tmp_path)}
     done = subprocess.run([sys.executable, "-m", "cogid", "serve", "--port", "0", *args],

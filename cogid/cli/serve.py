@@ -5,6 +5,8 @@ from typing import Annotated, Any
 
 import typer
 
+from cogid.cli.options import nonempty
+
 LOG_FORMATS = ("text", "json")
 
 
@@ -56,7 +58,9 @@ def _finite(value: float) -> float:
 
 
 def serve(
-    host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default)")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (loopback by default)", callback=nonempty)
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one")] = 8800,
     workers: Annotated[
         int | None,

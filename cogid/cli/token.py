@@ -285,7 +285,10 @@ def token_decode(
     audience: Annotated[
         str | None,
         typer.Option(
-            "--audience", help="Expected identity pool (aud); default: the profile's pool", show_default=False
+            "--audience",
+            help="Expected identity pool (aud); default: the profile's pool",
+            show_default=False,
+            callback=nonempty,
         ),
     ] = None,
     profile: ProfileOpt = None,

@@ -612,6 +612,8 @@ def checked_public_url(value: str) -> str:
         raise ValueError(f"not an absolute http or https URL: {value!r}")
     if parts.query or parts.fragment or parts.username is not None:
         raise ValueError(f"a public URL has no query, fragment or user: {value!r}")
+    if any(character.isspace() or not character.isprintable() for character in value):
+        raise ValueError(f"a URL has no spaces or control characters: {value!r}")
     return value.rstrip("/")
 
 
