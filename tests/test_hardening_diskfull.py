@@ -224,3 +224,24 @@ def test_serve_answers_503_when_a_file_size_limit_stops_its_writes(isolated, tmp
             break
         page = {"NextToken": page["NextToken"]}
     assert set(issued) <= found, len(set(issued) - found)
+
+
+def test_a_store_deleted_while_served_refuses_writes_it_would_lose(isolated):
+    """A write into a store file already deleted (`rm -rf` of the data directory under a running
+    server) would be answered 200 and lost at the next start: it is a 503 saying so, once logged."""
+    key = cogid.local.client("iam").create_access_key()["AccessKey"]
+    local = cogid.local.client("cognito-identity")
+    pool = local.create_identity_pool(IdentityPoolName="app", AllowUnauthenticatedIdentities=False,
+                                      DeveloperProviderName=DEV)["IdentityPoolId"]
+    close_services()
+    with running_server(isolated) as url:
+        cognito = _remote("cognito-identity", url, key)
+        assert cognito.get_open_id_token_for_developer_identity(IdentityPoolId=pool, Logins={DEV: "alice"})["Token"]
+        for name in (STORE_FILE, STORE_FILE + "-wal", STORE_FILE + "-shm"):
+            (isolated / name).unlink(missing_ok=True)
+        with pytest.raises(ClientError) as refused:
+            cognito.get_open_id_token_for_developer_identity(IdentityPoolId=pool, Logins={DEV: "bob"})
+        error = refused.value.response
+        assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (
+            "ServiceUnavailableException", 503)
+        assert "deleted or replaced" in error["Error"]["Message"]

@@ -240,6 +240,15 @@ def _unwritable(path: Path, error: BaseException) -> str | None:
     return f"I/O error ({error})"
 
 
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """Which file `path` names now (device and inode), if any."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
 def _at_size_limit(path: Path) -> bool:
     """Is the store's file or its WAL within a few pages of this process's file size limit?"""
     import resource
@@ -394,7 +403,14 @@ class StoreCore:
             conn.execute("PRAGMA wal_autocheckpoint = 40000")
             conn.execute("PRAGMA foreign_keys = ON")
             self._local.conn = conn
+            self._local.file = _file_id(self.path)
         return conn
+
+    def _check_same_file(self) -> None:
+        """The file this thread's connection writes must still be the store's: one deleted (or
+        replaced) since it was opened takes writes that vanish with the last connection to it."""
+        if str(self.path) != ":memory:" and _file_id(self.path) != getattr(self._local, "file", None):
+            raise StoreUnwritable(self.path, "deleted or replaced since it was opened: restart to open it anew")
 
     @contextmanager
     def write(self) -> Iterator[Self]:
@@ -402,6 +418,7 @@ class StoreCore:
         with self._refused_writes(), self._writers_queue():
             self._begin_immediate()
             try:
+                self._check_same_file()
                 yield self
                 self.db.execute("COMMIT")
             except BaseException as failure:
@@ -439,12 +456,14 @@ class StoreCore:
         try:
             yield
         except (sqlite3.Error, OSError) as error:
-            reason = _unwritable(self.path, error)
+            reason = error.reason if isinstance(error, StoreUnwritable) else _unwritable(self.path, error)
             if reason is None:
                 raise
             if self._unwritable != reason:
                 self._unwritable = reason
                 log.warning("%s: %s: writes fail until this is mended", self.path, reason)
+            if isinstance(error, StoreUnwritable):
+                raise
             raise StoreUnwritable(self.path, reason) from error
 
     def _checkpoint(self) -> None:
