@@ -69,8 +69,8 @@ def _serving() -> Backend | None:
 
 
 def _process_region() -> str:
-    """The region boto3 clients of this process get by default (AWS_REGION, AWS_DEFAULT_REGION,
-    the profile's), else the backends' us-east-1."""
+    """The region boto3 clients of this process get by default (AWS_DEFAULT_REGION, else the
+    profile's: botocore reads no AWS_REGION), else the backends' us-east-1."""
     import botocore.session
     from botocore.exceptions import BotoCoreError
 

@@ -219,9 +219,11 @@ _OS_REASONS = {errno.ENOSPC: "disk full", errno.EFBIG: "file size limit reached"
 
 def _unwritable(path: Path, error: BaseException) -> str | None:
     """Why the filesystem holding `path` refused a write, if that is what `error` came of."""
+    if isinstance(error, StoreUnwritable):
+        return error.reason
     if isinstance(error, OSError):
         return _OS_REASONS.get(error.errno or 0)
-    if not isinstance(error, sqlite3.Error) or isinstance(error, (StoreBusy, StoreUnwritable)):
+    if not isinstance(error, sqlite3.Error) or isinstance(error, StoreBusy):
         return None
     code = getattr(error, "sqlite_errorcode", 0) & 0xFF
     if code == sqlite3.SQLITE_READONLY:
@@ -456,13 +458,13 @@ class StoreCore:
         try:
             yield
         except (sqlite3.Error, OSError) as error:
-            reason = error.reason if isinstance(error, StoreUnwritable) else _unwritable(self.path, error)
+            reason = _unwritable(self.path, error)
             if reason is None:
                 raise
             if self._unwritable != reason:
                 self._unwritable = reason
                 log.warning("%s: %s: writes fail until this is mended", self.path, reason)
-            if isinstance(error, StoreUnwritable):
+            if isinstance(error, StoreUnwritable):  # named already (a store file deleted under us)
                 raise
             raise StoreUnwritable(self.path, reason) from error
 
